@@ -1,0 +1,254 @@
+// Package access is the one authorization policy: may this actor do this
+// permission on this patient? Every patient-scoped route is registered
+// through Guard with the permission it needs, so no route can forget to ask.
+// Denials for patient data answer 404, so a caller cannot learn what exists.
+package access
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"gorm.io/gorm"
+
+	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/platform/apperr"
+)
+
+// Permission is something one may do on a patient's data.
+type Permission string
+
+const (
+	PatientRead         Permission = "patient.read"         // profile basics
+	PatientWrite        Permission = "patient.write"        // profile, risk level, assignment
+	PlanRead            Permission = "plan.read"            // care plan, stage, tasks, education
+	PlanManage          Permission = "plan.manage"          // enrol, record events, move stage
+	VitalsRead          Permission = "vitals.read"          // readings, trends, alerts of the patient
+	VitalsReport        Permission = "vitals.report"        // report a reading
+	AppointmentsRead    Permission = "appointments.read"    // list, calendar export
+	AppointmentsRespond Permission = "appointments.respond" // confirm, cancel, ask to reschedule
+	AppointmentsManage  Permission = "appointments.manage"  // create, edit (staff)
+	MessagesRead        Permission = "messages.read"
+	MessagesSend        Permission = "messages.send"
+	FamilyManage        Permission = "family.manage" // invite, change scopes, revoke (the patient only)
+	ClinicalManage      Permission = "clinical.manage"
+	AuditRead           Permission = "audit.read"
+)
+
+// Scope is what a family link grants; the patient chooses them per relative.
+type Scope string
+
+const (
+	ScopeViewPlan         Scope = "view_plan"
+	ScopeViewVitals       Scope = "view_vitals"
+	ScopeViewAppointments Scope = "view_appointments"
+	ScopeMessage          Scope = "message"
+	ScopeReport           Scope = "report"
+	ScopeReceivePush      Scope = "receive_push"
+)
+
+// AllScopes lists every scope, in display order.
+var AllScopes = []Scope{ScopeViewPlan, ScopeViewVitals, ScopeViewAppointments, ScopeMessage, ScopeReport, ScopeReceivePush}
+
+// ValidScope reports whether s is a known scope.
+func ValidScope(s Scope) bool {
+	for _, x := range AllScopes {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// anyLink means any active family link suffices.
+const anyLink Scope = "*"
+
+// rule says who may hold a permission.
+type rule struct {
+	patient bool  // the patient themself
+	family  Scope // the scope a family link needs; "" = family never
+	staff   bool  // staff with the patient in their care
+}
+
+var rules = map[Permission]rule{
+	PatientRead:         {patient: true, family: anyLink, staff: true},
+	PatientWrite:        {staff: true},
+	PlanRead:            {patient: true, family: ScopeViewPlan, staff: true},
+	PlanManage:          {staff: true},
+	VitalsRead:          {patient: true, family: ScopeViewVitals, staff: true},
+	VitalsReport:        {patient: true, family: ScopeReport},
+	AppointmentsRead:    {patient: true, family: ScopeViewAppointments, staff: true},
+	AppointmentsRespond: {patient: true, family: ScopeViewAppointments},
+	AppointmentsManage:  {staff: true},
+	MessagesRead:        {patient: true, family: ScopeMessage, staff: true},
+	MessagesSend:        {patient: true, family: ScopeMessage, staff: true},
+	FamilyManage:        {patient: true},
+	ClinicalManage:      {staff: true},
+	AuditRead:           {patient: true, staff: true},
+}
+
+// Relation is how an allowed actor stands to the patient.
+type Relation string
+
+const (
+	RelationSelf   Relation = "self"
+	RelationFamily Relation = "family"
+	RelationStaff  Relation = "staff"
+)
+
+// Grant is an allowed access: who the actor is to the patient.
+type Grant struct {
+	PatientID string
+	Relation  Relation
+	Scopes    []Scope // family only
+}
+
+// ErrPatientNotFound is the answer to "not yours" as much as to "no such patient".
+var ErrPatientNotFound = apperr.NotFound("患者")
+
+// Policy answers access questions from the database on every call, so a
+// revoked link or a reassigned patient takes effect on the next request.
+type Policy struct {
+	db *gorm.DB
+}
+
+// NewPolicy returns the policy over db.
+func NewPolicy(db *gorm.DB) *Policy { return &Policy{db: db} }
+
+type patientRow struct {
+	ID           string
+	HospitalID   string
+	DepartmentID string
+	UserID       *string
+	AssignedCMID *string `gorm:"column:assigned_cm_id"`
+	CoveringCMID *string `gorm:"column:covering_cm_id"`
+}
+
+type linkRow struct {
+	Scopes string
+}
+
+// Check decides whether a may do perm on patientID. A denial is
+// ErrPatientNotFound (404) whatever the reason.
+func (p *Policy) Check(ctx context.Context, a auth.Actor, perm Permission, patientID string) (Grant, error) {
+	r, ok := rules[perm]
+	if !ok {
+		return Grant{}, fmt.Errorf("access: unknown permission %q", perm)
+	}
+	if patientID == "" || len(patientID) > 36 {
+		return Grant{}, ErrPatientNotFound
+	}
+	var pt patientRow
+	err := p.db.WithContext(ctx).Table("patients").
+		Select("id, hospital_id, department_id, user_id, assigned_cm_id, covering_cm_id").
+		Where("id = ?", patientID).Take(&pt).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Grant{}, ErrPatientNotFound
+	}
+	if err != nil {
+		return Grant{}, fmt.Errorf("access: load patient: %w", err)
+	}
+	switch a.Kind {
+	case auth.KindUser:
+		if pt.UserID != nil && *pt.UserID == a.ID {
+			if r.patient {
+				return Grant{PatientID: pt.ID, Relation: RelationSelf}, nil
+			}
+			return Grant{}, ErrPatientNotFound
+		}
+		if r.family == "" {
+			return Grant{}, ErrPatientNotFound
+		}
+		var link linkRow
+		err := p.db.WithContext(ctx).Table("family_links").Select("scopes").
+			Where("patient_id = ? AND user_id = ? AND status = ?", pt.ID, a.ID, "active").Take(&link).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			return Grant{}, ErrPatientNotFound
+		}
+		if err != nil {
+			return Grant{}, fmt.Errorf("access: load family link: %w", err)
+		}
+		scopes := ParseScopes(link.Scopes)
+		if r.family != anyLink && !hasScope(scopes, r.family) {
+			return Grant{}, ErrPatientNotFound
+		}
+		return Grant{PatientID: pt.ID, Relation: RelationFamily, Scopes: scopes}, nil
+	case auth.KindStaff:
+		if r.staff && staffCovers(a, pt) {
+			return Grant{PatientID: pt.ID, Relation: RelationStaff}, nil
+		}
+		return Grant{}, ErrPatientNotFound
+	default:
+		return Grant{}, ErrPatientNotFound
+	}
+}
+
+func staffCovers(a auth.Actor, pt patientRow) bool {
+	if a.HospitalID != pt.HospitalID {
+		return false
+	}
+	switch a.Role {
+	case auth.RoleCM:
+		return pt.AssignedCMID != nil && *pt.AssignedCMID == a.ID || pt.CoveringCMID != nil && *pt.CoveringCMID == a.ID
+	case auth.RoleLead:
+		return a.DepartmentID != "" && a.DepartmentID == pt.DepartmentID
+	default:
+		// Admins configure the service; reading clinical records is not their job (least privilege).
+		return false
+	}
+}
+
+// StaffPatients restricts a query on the patients table to the staff
+// member's patients: their caseload for a CM, their department for a lead,
+// none for an admin or a non-staff actor.
+func StaffPatients(a auth.Actor, table string) func(*gorm.DB) *gorm.DB {
+	col := func(c string) string { return table + "." + c }
+	return func(db *gorm.DB) *gorm.DB {
+		if a.Kind != auth.KindStaff {
+			return db.Where("1 = 0")
+		}
+		db = db.Where(col("hospital_id")+" = ?", a.HospitalID)
+		switch a.Role {
+		case auth.RoleCM:
+			return db.Where(db.Session(&gorm.Session{NewDB: true}).
+				Where(col("assigned_cm_id")+" = ?", a.ID).Or(col("covering_cm_id")+" = ?", a.ID))
+		case auth.RoleLead:
+			if a.DepartmentID == "" {
+				return db.Where("1 = 0")
+			}
+			return db.Where(col("department_id")+" = ?", a.DepartmentID)
+		default:
+			return db.Where("1 = 0")
+		}
+	}
+}
+
+// ParseScopes reads a stored comma-separated scope list, dropping unknown ones.
+func ParseScopes(s string) []Scope {
+	var out []Scope
+	for _, part := range strings.Split(s, ",") {
+		if sc := Scope(strings.TrimSpace(part)); ValidScope(sc) {
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
+// FormatScopes is the stored form of scopes.
+func FormatScopes(scopes []Scope) string {
+	parts := make([]string, 0, len(scopes))
+	for _, s := range scopes {
+		parts = append(parts, string(s))
+	}
+	return strings.Join(parts, ",")
+}
+
+func hasScope(scopes []Scope, want Scope) bool {
+	for _, s := range scopes {
+		if s == want {
+			return true
+		}
+	}
+	return false
+}

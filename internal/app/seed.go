@@ -1,0 +1,60 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/demo"
+	"github.com/carepath/carepath/internal/family"
+	"github.com/carepath/carepath/internal/org"
+	"github.com/carepath/carepath/internal/patient"
+	"github.com/carepath/carepath/internal/platform/fieldcrypt"
+)
+
+// SeedDemo loads the demo hospital in one transaction, so a failure leaves
+// nothing half-written. It returns the staff password used: the given one,
+// or a generated one when password is empty.
+func (a *App) SeedDemo(ctx context.Context, password string) (demo.Summary, string, error) {
+	if password == "" {
+		b := make([]byte, 12)
+		_, _ = rand.Read(b)
+		password = base64.RawURLEncoding.EncodeToString(b)
+	}
+	secrets, err := loadSecrets(a.Config)
+	if err != nil {
+		return demo.Summary{}, "", err
+	}
+	sealer, err := fieldcrypt.New(secrets.cryptoKeys, secrets.activeKey, secrets.blindIndexKey)
+	if err != nil {
+		return demo.Summary{}, "", err
+	}
+	var sum demo.Summary
+	err = a.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		accounts := auth.NewStore(tx)
+		authSvc, err := auth.NewService(accounts, nil, sealer, auth.Config{TokenSecret: secrets.tokenSecret, AccessTTL: time.Minute, RefreshTTL: time.Hour}, time.Now)
+		if err != nil {
+			return err
+		}
+		sum, err = demo.Seed(ctx, demo.Deps{
+			Org: org.NewStore(tx), Auth: authSvc, Accounts: accounts,
+			Patients: patient.NewService(patient.NewStore(tx), sealer, time.Now), Family: family.NewStore(tx), Now: time.Now,
+		}, password)
+		return err
+	})
+	if err != nil {
+		return demo.Summary{}, "", fmt.Errorf("seed demo data: %w", err)
+	}
+	return sum, password, nil
+}
+
+// Empty reports whether the database holds no hospital yet.
+func (a *App) Empty(ctx context.Context) (bool, error) {
+	n, err := a.Org.CountHospitals(ctx)
+	return n == 0, err
+}

@@ -1,0 +1,290 @@
+// Package config loads CarePath's settings: defaults, then an optional YAML
+// file, then CAREPATH_* environment variables (a *_FILE variant reads a secret
+// from a file). It only parses and validates; it opens nothing.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/file"
+	"github.com/knadh/koanf/providers/structs"
+	"github.com/knadh/koanf/v2"
+)
+
+// Config is every setting of the service. configs/carepath.example.yaml documents each one.
+type Config struct {
+	// Env is "dev" or "production". Only dev may use the fake WeChat server.
+	Env      string   `koanf:"env"`
+	DataDir  string   `koanf:"data_dir"`
+	Timezone string   `koanf:"timezone"`
+	HTTP     HTTP     `koanf:"http"`
+	Database Database `koanf:"database"`
+	Redis    Redis    `koanf:"redis"`
+	WeChat   WeChat   `koanf:"wechat"`
+	Auth     Auth     `koanf:"auth"`
+	Crypto   Crypto   `koanf:"crypto"`
+	Demo     Demo     `koanf:"demo"`
+	Log      Log      `koanf:"log"`
+}
+
+type HTTP struct {
+	Addr            string        `koanf:"addr"`
+	PublicURL       string        `koanf:"public_url"`
+	ShutdownTimeout time.Duration `koanf:"shutdown_timeout"`
+	TrustedProxies  []string      `koanf:"trusted_proxies"`
+}
+
+type Database struct {
+	// Driver is "mysql" or "sqlite"; empty means the embedded SQLite file under DataDir.
+	Driver          string        `koanf:"driver"`
+	DSN             string        `koanf:"dsn" secret:"true"`
+	MaxOpenConns    int           `koanf:"max_open_conns"`
+	MaxIdleConns    int           `koanf:"max_idle_conns"`
+	ConnMaxLifetime time.Duration `koanf:"conn_max_lifetime"`
+}
+
+type Redis struct {
+	// Addrs empty means an in-process Redis (embedded mode). One address is a
+	// single server, several a cluster, and MasterName selects Sentinel.
+	Addrs      []string `koanf:"addrs"`
+	Password   string   `koanf:"password" secret:"true"`
+	DB         int      `koanf:"db"`
+	MasterName string   `koanf:"master_name"`
+}
+
+type WeChat struct {
+	AppID     string `koanf:"app_id"`
+	AppSecret string `koanf:"app_secret" secret:"true"`
+	// Fake runs the built-in fake WeChat server; allowed only when Env is dev.
+	Fake             bool          `koanf:"fake"`
+	Timeout          time.Duration `koanf:"timeout"`
+	MiniprogramState string        `koanf:"miniprogram_state"`
+}
+
+type Auth struct {
+	TokenSecret      string        `koanf:"token_secret" secret:"true"`
+	AccessTTL        time.Duration `koanf:"access_ttl"`
+	RefreshTTL       time.Duration `koanf:"refresh_ttl"`
+	StaffSessionTTL  time.Duration `koanf:"staff_session_ttl"`
+	StaffIdleTimeout time.Duration `koanf:"staff_idle_timeout"`
+	LockoutThreshold int           `koanf:"lockout_threshold"`
+	LockoutDuration  time.Duration `koanf:"lockout_duration"`
+}
+
+type Crypto struct {
+	// Keys is "id:base64key,id2:base64key"; each key is 32 bytes. ActiveKey encrypts new values.
+	Keys          string `koanf:"keys" secret:"true"`
+	ActiveKey     string `koanf:"active_key"`
+	BlindIndexKey string `koanf:"blind_index_key" secret:"true"`
+}
+
+type Demo struct {
+	// Seed loads demo data into an empty database at start (embedded mode turns it on).
+	Seed     bool   `koanf:"seed"`
+	Password string `koanf:"password" secret:"true"`
+}
+
+type Log struct {
+	Level  string `koanf:"level"`
+	Format string `koanf:"format"`
+}
+
+// Defaults are the embedded-mode settings: SQLite, in-process Redis, fake WeChat, demo data.
+func Defaults() Config {
+	return Config{
+		Env:      "dev",
+		DataDir:  "./data",
+		Timezone: "Asia/Shanghai",
+		HTTP:     HTTP{Addr: ":8080", ShutdownTimeout: 15 * time.Second},
+		Database: Database{MaxOpenConns: 20, MaxIdleConns: 10, ConnMaxLifetime: 30 * time.Minute},
+		WeChat:   WeChat{Timeout: 5 * time.Second, MiniprogramState: "formal"},
+		Auth: Auth{
+			AccessTTL: 15 * time.Minute, RefreshTTL: 30 * 24 * time.Hour,
+			StaffSessionTTL: 10 * time.Hour, StaffIdleTimeout: 30 * time.Minute,
+			LockoutThreshold: 5, LockoutDuration: 15 * time.Minute,
+		},
+		Crypto: Crypto{ActiveKey: "k1"},
+		Log:    Log{Level: "info", Format: "json"},
+	}
+}
+
+// Embedded reports whether the service runs with no external database or Redis.
+func (c Config) Embedded() bool {
+	return c.Database.Driver == "" || c.Database.Driver == "sqlite"
+}
+
+// Location is the hospital's time zone.
+func (c Config) Location() (*time.Location, error) {
+	return time.LoadLocation(c.Timezone)
+}
+
+// Load reads defaults, then the YAML file at path (if not empty), then the
+// environment (CAREPATH_SECTION_KEY, e.g. CAREPATH_HTTP_ADDR, CAREPATH_DATA_DIR;
+// CAREPATH_X_FILE reads X's value from a file).
+func Load(path string, environ []string) (Config, error) {
+	k := koanf.New(".")
+	if err := k.Load(structs.Provider(Defaults(), "koanf"), nil); err != nil {
+		return Config{}, fmt.Errorf("load defaults: %w", err)
+	}
+	if path != "" {
+		if err := k.Load(file.Provider(path), yaml.Parser()); err != nil {
+			return Config{}, fmt.Errorf("load config file %s: %w", path, err)
+		}
+	}
+	keys := envKeys()
+	var envErr error
+	provider := env.Provider(".", env.Opt{
+		Prefix:      "CAREPATH_",
+		EnvironFunc: func() []string { return environ },
+		TransformFunc: func(name, value string) (string, any) {
+			key, value, err := envValue(keys, name, value)
+			if err != nil {
+				envErr = errors.Join(envErr, err)
+				return "", nil
+			}
+			if key == "" {
+				return "", nil
+			}
+			if isList(key) {
+				return key, splitList(value)
+			}
+			return key, value
+		},
+	})
+	if err := k.Load(provider, nil); err != nil {
+		return Config{}, fmt.Errorf("load environment: %w", err)
+	}
+	if envErr != nil {
+		return Config{}, envErr
+	}
+	var cfg Config
+	if err := k.UnmarshalWithConf("", &cfg, koanf.UnmarshalConf{Tag: "koanf"}); err != nil {
+		return Config{}, fmt.Errorf("parse config: %w", err)
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate checks values that would otherwise fail late and obscurely.
+func (c Config) Validate() error {
+	var errs []error
+	switch c.Env {
+	case "dev", "production":
+	default:
+		errs = append(errs, fmt.Errorf("env must be dev or production, got %q", c.Env))
+	}
+	switch c.Database.Driver {
+	case "", "sqlite", "mysql":
+	default:
+		errs = append(errs, fmt.Errorf("database.driver must be mysql or sqlite, got %q", c.Database.Driver))
+	}
+	if c.Database.Driver == "mysql" && c.Database.DSN == "" {
+		errs = append(errs, errors.New("database.dsn is required when database.driver is mysql"))
+	}
+	if c.WeChat.Fake && c.Env != "dev" {
+		errs = append(errs, errors.New("wechat.fake is allowed only with env: dev (refusing to run production against a fake WeChat server)"))
+	}
+	if c.Env == "production" {
+		if c.WeChat.AppID == "" || c.WeChat.AppSecret == "" {
+			errs = append(errs, errors.New("wechat.app_id and wechat.app_secret are required in production"))
+		}
+		if len(c.Auth.TokenSecret) < 32 {
+			errs = append(errs, errors.New("auth.token_secret must be at least 32 characters in production"))
+		}
+		if c.Crypto.Keys == "" || c.Crypto.BlindIndexKey == "" {
+			errs = append(errs, errors.New("crypto.keys and crypto.blind_index_key are required in production"))
+		}
+		if c.Embedded() || len(c.Redis.Addrs) == 0 {
+			errs = append(errs, errors.New("production needs database.driver mysql and redis.addrs"))
+		}
+	}
+	if _, err := time.LoadLocation(c.Timezone); err != nil {
+		errs = append(errs, fmt.Errorf("timezone %q: %w", c.Timezone, err))
+	}
+	if c.Auth.AccessTTL <= 0 || c.Auth.RefreshTTL <= c.Auth.AccessTTL {
+		errs = append(errs, errors.New("auth.access_ttl must be positive and shorter than auth.refresh_ttl"))
+	}
+	if c.Auth.LockoutThreshold < 1 {
+		errs = append(errs, errors.New("auth.lockout_threshold must be at least 1"))
+	}
+	return errors.Join(errs...)
+}
+
+// Masked lists every setting as key=value with secrets replaced, for the start-up log.
+func (c Config) Masked() map[string]string {
+	out := map[string]string{}
+	walk(reflect.ValueOf(c), "", func(key string, v reflect.Value, secret bool) {
+		s := fmt.Sprint(v.Interface())
+		if secret && s != "" {
+			s = "***"
+		}
+		out[key] = s
+	})
+	return out
+}
+
+// envKeys maps every environment variable name to its koanf key, derived from
+// the struct tags so that keys containing underscores (data_dir) stay unambiguous.
+func envKeys() map[string]string {
+	keys := map[string]string{}
+	walk(reflect.ValueOf(Defaults()), "", func(key string, _ reflect.Value, _ bool) {
+		keys["CAREPATH_"+strings.ToUpper(strings.ReplaceAll(key, ".", "_"))] = key
+	})
+	return keys
+}
+
+// notSettings are CAREPATH_ variables read by tests and tools, not by the config.
+var notSettings = map[string]bool{"CAREPATH_CONFIG": true, "CAREPATH_TEST_MYSQL_DSN": true, "CAREPATH_TEST_REDIS_ADDR": true}
+
+func envValue(keys map[string]string, name, value string) (string, string, error) {
+	if notSettings[name] {
+		return "", "", nil
+	}
+	if key, ok := keys[name]; ok {
+		return key, value, nil
+	}
+	if base, ok := strings.CutSuffix(name, "_FILE"); ok {
+		if key, ok := keys[base]; ok {
+			b, err := os.ReadFile(value)
+			if err != nil {
+				return "", "", fmt.Errorf("%s: %w", name, err)
+			}
+			return key, strings.TrimSpace(string(b)), nil
+		}
+	}
+	return "", "", fmt.Errorf("unknown environment variable %s (see configs/carepath.example.yaml)", name)
+}
+
+func isList(key string) bool { return key == "redis.addrs" || key == "http.trusted_proxies" }
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func walk(v reflect.Value, prefix string, visit func(key string, v reflect.Value, secret bool)) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		key := f.Tag.Get("koanf")
+		if prefix != "" {
+			key = prefix + "." + key
+		}
+		if f.Type.Kind() == reflect.Struct {
+			walk(v.Field(i), key, visit)
+			continue
+		}
+		visit(key, v.Field(i), f.Tag.Get("secret") == "true")
+	}
+}

@@ -1,0 +1,100 @@
+// Package queue wires hibiken/asynq (background jobs on Redis): a client to
+// enqueue, and a worker with its scheduler. Features register their handlers;
+// this package knows none of them.
+package queue
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+)
+
+// Queue names, by priority.
+const (
+	Critical = "critical" // alerts to case managers
+	Default  = "default"  // pushes, reminders
+	Low      = "low"      // exports, housekeeping
+)
+
+// Client enqueues tasks.
+type Client struct {
+	c *asynq.Client
+}
+
+// NewClient wraps an existing Redis connection.
+func NewClient(rdb redis.UniversalClient) *Client {
+	return &Client{c: asynq.NewClientFromRedisClient(rdb)}
+}
+
+// Enqueue adds a task.
+func (c *Client) Enqueue(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error) {
+	info, err := c.c.EnqueueContext(ctx, t, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("enqueue %s: %w", t.Type(), err)
+	}
+	return info, nil
+}
+
+// Worker runs task handlers and periodic tasks until its context ends.
+type Worker struct {
+	server    *asynq.Server
+	scheduler *asynq.Scheduler
+	mux       *asynq.ServeMux
+	log       *slog.Logger
+}
+
+// NewWorker builds a worker over rdb with the given concurrency.
+func NewWorker(rdb redis.UniversalClient, concurrency int, loc *time.Location, log *slog.Logger) *Worker {
+	server := asynq.NewServerFromRedisClient(rdb, asynq.Config{
+		Concurrency:     concurrency,
+		Queues:          map[string]int{Critical: 6, Default: 3, Low: 1},
+		ShutdownTimeout: 20 * time.Second,
+		Logger:          slogAdapter{log},
+		LogLevel:        asynq.WarnLevel,
+		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
+			log.Warn("task failed", "type", t.Type(), "error", err.Error())
+		}),
+	})
+	scheduler := asynq.NewSchedulerFromRedisClient(rdb, &asynq.SchedulerOpts{Location: loc, Logger: slogAdapter{log}, LogLevel: asynq.WarnLevel})
+	return &Worker{server: server, scheduler: scheduler, mux: asynq.NewServeMux(), log: log}
+}
+
+// Handle registers a task handler.
+func (w *Worker) Handle(taskType string, h asynq.HandlerFunc) { w.mux.HandleFunc(taskType, h) }
+
+// Every registers a periodic task with a cron spec in the hospital's zone.
+func (w *Worker) Every(cronspec string, t *asynq.Task, opts ...asynq.Option) error {
+	if _, err := w.scheduler.Register(cronspec, t, opts...); err != nil {
+		return fmt.Errorf("schedule %s: %w", t.Type(), err)
+	}
+	return nil
+}
+
+// Run serves tasks until ctx ends, then lets running tasks finish (or
+// re-queues them) before returning.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.server.Start(w.mux); err != nil {
+		return fmt.Errorf("start worker: %w", err)
+	}
+	if err := w.scheduler.Start(); err != nil {
+		w.server.Shutdown()
+		return fmt.Errorf("start scheduler: %w", err)
+	}
+	<-ctx.Done()
+	w.scheduler.Shutdown()
+	w.server.Shutdown()
+	return nil
+}
+
+// slogAdapter lets asynq log through slog.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
+func (a slogAdapter) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
+func (a slogAdapter) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
+func (a slogAdapter) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
+func (a slogAdapter) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }

@@ -1,0 +1,45 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/carepath/carepath/internal/access"
+	"github.com/carepath/carepath/internal/auth"
+)
+
+var (
+	allStaff = []auth.Role{auth.RoleCM, auth.RoleLead, auth.RoleAdmin}
+	clinical = []auth.Role{auth.RoleCM, auth.RoleLead}
+)
+
+// mountRoutes is the whole HTTP surface. Every route states who may call it;
+// patient routes state the permission the access policy checks.
+func mountRoutes(e *gin.Engine, d Deps) {
+	root := d.Guard.Group(&e.RouterGroup)
+	root.Public(http.MethodGet, "/healthz", healthz)
+	root.Public(http.MethodGet, "/readyz", readyz(d.Ready))
+	root.Public(http.MethodGet, "/metrics", metricsHandler(d.Registry))
+	root.Public(http.MethodGet, "/docs", d.Docs.Page)
+	root.Public(http.MethodGet, "/api/openapi.yaml", d.Docs.Spec)
+
+	v1 := d.Guard.Group(e.Group("/api/v1"))
+	v1.Public(http.MethodPost, "/auth/wechat/login", d.Auth.WeChatLogin)
+	v1.Public(http.MethodPost, "/auth/refresh", d.Auth.Refresh)
+	v1.Public(http.MethodPost, "/auth/staff/login", d.Auth.StaffLogin)
+	v1.Authenticated(http.MethodPost, "/auth/logout", d.Auth.Logout)
+
+	v1.Authenticated(http.MethodGet, "/me", d.Patients.Me)
+	v1.Authenticated(http.MethodPost, "/me/phone", d.Patients.BindPhone)
+
+	v1.Staff(http.MethodGet, "/patients", clinical, d.Patients.List)
+	v1.Patient(http.MethodGet, "/patients/:patientID", access.PatientRead, d.Patients.Get)
+
+	adm := d.Guard.Group(e.Group("/admin"))
+	adm.Public(http.MethodGet, "/login", d.Admin.LoginPage)
+	adm.Public(http.MethodPost, "/login", d.Admin.Login)
+	adm.Public(http.MethodGet, "/static/*file", d.Admin.Static)
+	adm.Authenticated(http.MethodPost, "/logout", d.Admin.Logout)
+	adm.Staff(http.MethodGet, "", allStaff, d.Admin.Dashboard)
+}
