@@ -4,7 +4,8 @@
 // it must never serve production.
 //
 // Login codes: "test-<name>" is accepted once and maps to openid
-// "fake-openid-<name>" and unionid "fake-unionid-<name>"; "ratelimit-<x>",
+// "fake-openid-<name>" and unionid "fake-unionid-<name>"; "test-<name>~<nonce>"
+// is a fresh code for the same user; "ratelimit-<x>",
 // "blocked-<x>" and "busy-<x>" answer 45011, 40226 and -1; anything else
 // answers 40029. Phone codes: "phone-<digits>" answers that number.
 // Text checks: content containing "违禁" or "risky-test" is risky,

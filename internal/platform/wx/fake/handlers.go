@@ -88,7 +88,9 @@ func (s *Server) jscode2session(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.usedCodes[code] = true
-		name := strings.TrimPrefix(code, "test-")
+		// "test-<name>~<nonce>" is another code for the same user, so one fake can
+		// log the same person in many times, as each wx.login gives a new code.
+		name, _, _ := strings.Cut(strings.TrimPrefix(code, "test-"), "~")
 		// A successful answer has no errcode, as WeChat's.
 		writeJSON(w, map[string]string{
 			"openid":      "fake-openid-" + name,
