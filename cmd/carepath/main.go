@@ -75,7 +75,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		}
 		defer a.Close()
 		log.Info("worker started")
-		return a.Worker().Run(ctx)
+		return a.RunWorker(ctx)
 	case "migrate":
 		a, err := build(ctx, cfg, log)
 		if err != nil {

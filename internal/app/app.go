@@ -32,6 +32,7 @@ import (
 	"github.com/carepath/carepath/internal/platform/config"
 	"github.com/carepath/carepath/internal/platform/database"
 	"github.com/carepath/carepath/internal/platform/fieldcrypt"
+	"github.com/carepath/carepath/internal/platform/outbox"
 	"github.com/carepath/carepath/internal/platform/queue"
 	"github.com/carepath/carepath/internal/platform/web"
 	"github.com/carepath/carepath/internal/platform/wx"
@@ -67,6 +68,7 @@ type App struct {
 	Audit    *audit.Store
 
 	redisPrefix string
+	now         func() time.Time
 	closers     []func()
 }
 
@@ -85,6 +87,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	if now == nil {
 		now = time.Now
 	}
+	a.now = now
 	if err := a.openStores(ctx, opts); err != nil {
 		return nil, err
 	}
@@ -230,7 +233,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener, runWorker bool) error 
 	if runWorker {
 		go func() {
 			defer close(workerDone)
-			if err := a.Worker().Run(workerCtx); err != nil {
+			if err := a.RunWorker(workerCtx); err != nil {
 				errc <- err
 			}
 		}()
@@ -256,6 +259,19 @@ func (a *App) Serve(ctx context.Context, ln net.Listener, runWorker bool) error 
 	stopWorker()
 	<-workerDone
 	return runErr
+}
+
+// RunWorker runs the job worker and the outbox relay until ctx ends.
+func (a *App) RunWorker(ctx context.Context) error {
+	relay := outbox.NewRelay(a.DB, a.Queue, a.Log, a.now)
+	relayDone := make(chan struct{})
+	go func() {
+		defer close(relayDone)
+		relay.Run(ctx, time.Second)
+	}()
+	err := a.Worker().Run(ctx)
+	<-relayDone
+	return err
 }
 
 // Worker builds the job worker with every feature's task handlers.

@@ -14,6 +14,7 @@ import (
 func Migrations() []*gormigrate.Migration {
 	return []*gormigrate.Migration{
 		m0001Foundation(),
+		m0002Outbox(),
 	}
 }
 
