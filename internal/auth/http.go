@@ -260,11 +260,3 @@ func (h *Handler) clearCookie(c *gin.Context) {
 
 // Service exposes the service for pages that log in and out (the admin page).
 func (h *Handler) Service() *Service { return h.svc }
-
-// ErrorIfNotStaff rejects non-staff actors.
-func ErrorIfNotStaff(a Actor) error {
-	if a.Kind != KindStaff {
-		return ErrStaffOnly
-	}
-	return nil
-}

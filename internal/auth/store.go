@@ -183,13 +183,6 @@ func (s *Store) RevokeSession(ctx context.Context, id, reason string, now time.T
 		Updates(map[string]any{"revoked_at": now, "revoke_reason": reason}).Error
 }
 
-// RevokeSubjectSessions ends every session of a user or staff member.
-func (s *Store) RevokeSubjectSessions(ctx context.Context, kind ActorKind, id, reason string, now time.Time) error {
-	return s.db.WithContext(ctx).Model(&Session{}).
-		Where("subject_kind = ? AND subject_id = ? AND revoked_at IS NULL", kind, id).
-		Updates(map[string]any{"revoked_at": now, "revoke_reason": reason}).Error
-}
-
 // errReused says a refresh token was presented a second time.
 var errReused = errors.New("refresh token reused")
 

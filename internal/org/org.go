@@ -10,7 +10,6 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/carepath/carepath/internal/platform/apperr"
 	"github.com/carepath/carepath/internal/platform/database"
 )
 
@@ -77,29 +76,6 @@ func (s *Store) EnsureDepartment(ctx context.Context, hospitalID, code, name str
 		return Department{}, fmt.Errorf("create department %s: %w", code, err)
 	}
 	return d, nil
-}
-
-// Department returns a department by id.
-func (s *Store) Department(ctx context.Context, id string) (Department, error) {
-	var d Department
-	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&d).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return Department{}, apperr.NotFound("科室")
-	}
-	return d, err
-}
-
-// Names returns department names by id, for display.
-func (s *Store) Names(ctx context.Context, ids []string) (map[string]string, error) {
-	var ds []Department
-	if err := s.db.WithContext(ctx).Where("id IN ?", ids).Find(&ds).Error; err != nil {
-		return nil, err
-	}
-	out := make(map[string]string, len(ds))
-	for _, d := range ds {
-		out[d.ID] = d.Name
-	}
-	return out, nil
 }
 
 // CountHospitals reports how many hospitals exist (0 means an empty database).
