@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/carepath/carepath/internal/app"
 	"github.com/carepath/carepath/internal/platform/config"
 	"github.com/carepath/carepath/internal/platform/database"
@@ -65,6 +67,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		cfg.WeChat.Fake = true // the embedded default talks to the built-in fake WeChat
 	}
 	log := newLogger(cfg.Log, stderr)
+	// go-redis writes dial retries straight to stderr; route them through our
+	// logger so an unreachable Redis ends in one line of ours, not a burst of its.
+	redis.SetLogger(redisLogger{log})
 	switch cmd {
 	case "serve":
 		return serve(ctx, cfg, log, stdout, environ)
@@ -184,6 +189,12 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis client", "detail", fmt.Sprintf(format, v...))
 }
 
 func lookup(environ []string, key string) string {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -96,5 +97,18 @@ type slogAdapter struct{ l *slog.Logger }
 func (a slogAdapter) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...)) }
 func (a slogAdapter) Info(args ...any)  { a.l.Info(fmt.Sprint(args...)) }
 func (a slogAdapter) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...)) }
-func (a slogAdapter) Error(args ...any) { a.l.Error(fmt.Sprint(args...)) }
+
+// Error demotes one message: a scheduler built over a caller's Redis client
+// logs "Failed to close redis client connection: redis connection is shared"
+// at ERROR on every clean shutdown (hibiken/asynq#1068, asynq v0.26), because
+// it rightly refuses to close a connection it does not own.
+func (a slogAdapter) Error(args ...any) {
+	msg := fmt.Sprint(args...)
+	if strings.Contains(msg, "redis connection is shared") {
+		a.l.Debug(msg)
+		return
+	}
+	a.l.Error(msg)
+}
+
 func (a slogAdapter) Fatal(args ...any) { a.l.Error(fmt.Sprint(args...)) }
