@@ -46,7 +46,7 @@ func New(d Deps) (*gin.Engine, error) {
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	metrics := web.NewMetrics(d.Registry)
-	e.Use(web.RequestID(d.Log), web.Recover(), web.AccessLog(), metrics.Middleware())
+	e.Use(web.RequestID(d.Log), web.Recover(), web.AccessLog(), metrics.Middleware(), web.Deadline(30*time.Second))
 	e.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, web.ErrorBody{Error: web.ErrorDetail{Code: "route_not_found", Message: "请求的接口不存在"}})
 	})

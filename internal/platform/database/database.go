@@ -99,6 +99,13 @@ func mysqlDSN(dsn string) (string, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 5 * time.Second
 	}
+	// A server that stops answering mid-query must not hold a request forever.
+	if cfg.ReadTimeout == 0 {
+		cfg.ReadTimeout = 30 * time.Second
+	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = 30 * time.Second
+	}
 	return cfg.FormatDSN(), nil
 }
 

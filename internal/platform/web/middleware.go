@@ -1,11 +1,13 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -54,6 +56,22 @@ func RequestIDOf(c *gin.Context) string { return c.GetString(requestIDKey) }
 // SetUserID adds the authenticated subject to the request's log lines.
 func SetUserID(c *gin.Context, kind, id string) {
 	c.Set(loggerKey, Logger(c).With("actor_kind", kind, "actor_id", id))
+}
+
+// Deadline bounds every request's context, so a database or Redis that stops
+// answering turns into a 503 instead of a hung request. WebSocket upgrades
+// live longer by design and are left alone.
+func Deadline(d time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if strings.EqualFold(c.GetHeader("Upgrade"), "websocket") {
+			c.Next()
+			return
+		}
+		ctx, cancel := context.WithTimeout(c.Request.Context(), d)
+		defer cancel()
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+	}
 }
 
 // AccessLog writes one line per request: method, route (not the raw path,

@@ -4,14 +4,19 @@
 package web
 
 import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"reflect"
 	"strings"
+	"syscall"
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-playground/validator/v10"
@@ -47,7 +52,24 @@ func Status(err error) int {
 	if s, ok := statusOf[apperr.KindOf(err)]; ok {
 		return s
 	}
+	if dependencyDown(err) {
+		return http.StatusServiceUnavailable
+	}
 	return http.StatusInternalServerError
+}
+
+// dependencyDown recognises an unclassified error that means the database or
+// Redis could not be reached or did not answer in time: the client should
+// retry later (503), and nothing about it is the caller's fault.
+func dependencyDown(err error) bool {
+	var netErr net.Error
+	return errors.As(err, &netErr) ||
+		errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, syscall.ECONNREFUSED) ||
+		strings.Contains(err.Error(), "database is closed") ||
+		strings.Contains(err.Error(), "redis: client is closed")
 }
 
 // Error writes err as the API's error body, choosing the status from its
@@ -58,6 +80,8 @@ func Error(c *gin.Context, err error) {
 	body := ErrorDetail{Code: "internal_error", Message: "服务器内部错误"}
 	if e, ok := apperr.As(err); ok && status != http.StatusInternalServerError {
 		body = ErrorDetail{Code: e.Code, Message: e.Message, Details: e.Details}
+	} else if status == http.StatusServiceUnavailable {
+		body = ErrorDetail{Code: "dependency_unavailable", Message: "服务暂时不可用，请稍后重试"}
 	}
 	if status >= 500 {
 		Logger(c).Error("request failed", "status", status, "error", err.Error())

@@ -2,12 +2,16 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -41,6 +45,8 @@ func TestErrorMapsKindsToStatusAndHidesInternals(t *testing.T) {
 		{apperr.New(apperr.KindRateLimited, "slow", "太频繁"), 429, "slow"},
 		{apperr.Unavailable("redis", errors.New("dial tcp 10.0.0.1:6379: refused")), 503, "dependency_unavailable"},
 		{errors.New("sql: password=hunter2 leaked in a driver error"), 500, "internal_error"},
+		{fmt.Errorf("load session: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), 503, "dependency_unavailable"},
+		{fmt.Errorf("load user: %w", context.DeadlineExceeded), 503, "dependency_unavailable"},
 	}
 	for _, tc := range cases {
 		rec, logs := serve(t, func(c *gin.Context) { Error(c, tc.err) }, "")
