@@ -283,7 +283,19 @@ func ParsePathway(file string, b []byte) (*Pathway, error) {
 		}
 		return nil, errors.Join(errs...)
 	}
+	for i := range p.Stages { // empty lists, never null, in JSON
+		st := &p.Stages[i]
+		st.Tasks, st.Followups = orEmpty(st.Tasks), orEmpty(st.Followups)
+		st.Education, st.Vitals = orEmpty(st.Education), orEmpty(st.Vitals)
+	}
 	return &p, nil
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 // validate returns every problem as "path: what is wrong".
