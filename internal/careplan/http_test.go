@@ -479,7 +479,9 @@ func TestRiskOverrideAndComorbidities(t *testing.T) {
 	if profile.RiskLevel != "medium" {
 		t.Fatalf("patient record risk %s, want medium", profile.RiskLevel)
 	}
-	var hist struct{ Items []struct{ Kind, From, To, Reason string } }
+	var hist struct {
+		Items []struct{ Kind, From, To, Reason string }
+	}
 	do(t, e, cm2, http.MethodGet, base+"/plans/"+p.ID+"/history", nil, 200).JSON(t, &hist)
 	var risks []string
 	for _, h := range hist.Items {
@@ -543,7 +545,9 @@ func TestPlanAccessRules(t *testing.T) {
 			cmTask = tk
 		}
 	}
-	done := func(tk taskBody) string { return "/api/v1/patients/" + p1 + "/plans/" + plan1.ID + "/tasks/" + tk.ID + "/done" }
+	done := func(tk taskBody) string {
+		return "/api/v1/patients/" + p1 + "/plans/" + plan1.ID + "/tasks/" + tk.ID + "/done"
+	}
 	if r := do(t, e, actors["patient1"], http.MethodPost, done(cmTask), nil, 403); r.ErrorCode() != "task_not_patient_owned" {
 		t.Fatalf("patient completing a CM task: %s", r.Body)
 	}
