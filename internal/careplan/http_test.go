@@ -319,6 +319,10 @@ func TestEnrolmentAndEventErrors(t *testing.T) {
 			}
 		})
 	}
+	// Recording an event again with the same day changes nothing and is no error.
+	for i := 0; i < 2; i++ {
+		do(t, e, cm1, http.MethodPost, events, map[string]string{"event": "discharge", "date": dayFromToday(e, -10)}, http.StatusOK)
+	}
 	do(t, e, cm1, http.MethodPost, p1+"/plans/no-such-plan/events", map[string]string{"event": "discharge"}, http.StatusNotFound)
 	// Another patient's plan id under this patient's path is not found.
 	p2plan := getPlan(t, e, cm1, "/api/v1/patients/"+e.Demo.Patients["patient2"]+"/plan")

@@ -91,15 +91,21 @@ func (s *Store) Anchors(ctx context.Context, planID string) ([]Anchor, error) {
 }
 
 // SetAnchor records an event, replacing an earlier record of the same event.
+// (It reads before writing: MySQL reports an update that changes nothing as
+// no row affected, which must not look like a missing row.)
 func (s *Store) SetAnchor(ctx context.Context, a Anchor) error {
 	db := s.db.WithContext(ctx)
-	res := db.Model(&Anchor{}).Where("plan_id = ? AND anchor = ?", a.PlanID, a.Anchor).
-		Updates(map[string]any{"on_date": a.OnDate, "recorded_at": a.RecordedAt, "recorded_by": a.RecordedBy})
-	if res.Error != nil {
-		return fmt.Errorf("update anchor: %w", res.Error)
-	}
-	if res.RowsAffected > 0 {
+	var existing Anchor
+	err := db.Where("plan_id = ? AND anchor = ?", a.PlanID, a.Anchor).Take(&existing).Error
+	switch {
+	case err == nil:
+		if err := db.Model(&Anchor{}).Where("id = ?", existing.ID).
+			Updates(map[string]any{"on_date": a.OnDate, "recorded_at": a.RecordedAt, "recorded_by": a.RecordedBy}).Error; err != nil {
+			return fmt.Errorf("update anchor: %w", err)
+		}
 		return nil
+	case !errors.Is(err, gorm.ErrRecordNotFound):
+		return fmt.Errorf("find anchor: %w", err)
 	}
 	a.ID = database.NewID()
 	if err := db.Create(&a).Error; err != nil {
