@@ -603,3 +603,24 @@ func TestThresholdsAndReportingForAlerts(t *testing.T) {
 		t.Fatalf("a patient with no plan: %v %v", none, err)
 	}
 }
+
+// TestEnrolBeforeTheMiniProgram: a CM enrols a patient who has never opened
+// the mini-program; when they bind their phone, the plan is theirs to see.
+func TestEnrolBeforeTheMiniProgram(t *testing.T) {
+	e := apitest.New(t)
+	cm1 := actor{staff: e.LoginStaff("cm1")}
+	p7 := "/api/v1/patients/" + e.Demo.Patients["patient7"]
+	var p planBody
+	do(t, e, cm1, http.MethodPost, p7+"/plans", map[string]any{"pathway": "knee_arthroplasty",
+		"anchors": map[string]string{"admission": dayFromToday(e, 5), "surgery": dayFromToday(e, 6)}}, http.StatusCreated).JSON(t, &p)
+	if got := *p.task(t, "first_walk").DueOn; got != dayFromToday(e, 7) {
+		t.Fatalf("first walk due %s, want the day after the planned surgery", got)
+	}
+	sunwei := actor{token: e.LoginWeChat("sunwei").AccessToken}
+	do(t, e, sunwei, http.MethodGet, p7+"/plan", nil, http.StatusNotFound)
+	do(t, e, sunwei, http.MethodPost, "/api/v1/me/phone", map[string]string{"code": "phone-13800000007"}, http.StatusOK)
+	mine := getPlan(t, e, sunwei, p7+"/plan")
+	if mine.ID != p.ID || mine.CurrentStage.Key != "pre_admission" || mine.NextStage.Key != "in_hospital" || *mine.NextStage.StartsOn != dayFromToday(e, 5) {
+		t.Fatalf("patient7's own view: %+v", mine)
+	}
+}
