@@ -624,3 +624,31 @@ func TestEnrolBeforeTheMiniProgram(t *testing.T) {
 		t.Fatalf("patient7's own view: %+v", mine)
 	}
 }
+
+// TestRegisterThenEnrol: a CM registers someone new and enrols them at once.
+func TestRegisterThenEnrol(t *testing.T) {
+	e := apitest.New(t)
+	cm2 := actor{staff: e.LoginStaff("cm2")}
+	var created struct {
+		ID           string `json:"id"`
+		AssignedCMID string `json:"assigned_cm_id"`
+		Linked       bool   `json:"linked"`
+	}
+	do(t, e, cm2, http.MethodPost, "/api/v1/patients", map[string]string{"name": "钱芳", "phone": "139 0000 0008",
+		"gender": "F", "birth_date": "1950-02-03"}, http.StatusCreated).JSON(t, &created)
+	if created.AssignedCMID != e.Demo.Staff["cm2"] || created.Linked {
+		t.Fatalf("registered %+v", created)
+	}
+	do(t, e, cm2, http.MethodPost, "/api/v1/patients", map[string]string{"name": "钱芳", "phone": "12345"}, http.StatusBadRequest)
+	do(t, e, cm2, http.MethodPost, "/api/v1/patients", map[string]string{"name": "钱芳", "birth_date": "1950-13-03"}, http.StatusBadRequest)
+	var p planBody
+	do(t, e, cm2, http.MethodPost, "/api/v1/patients/"+created.ID+"/plans", map[string]any{"pathway": "heart_failure",
+		"anchors": map[string]string{"admission": dayFromToday(e, -6), "discharge": dayFromToday(e, -1)}, "comorbidities": []string{"heart_failure"}},
+		http.StatusCreated).JSON(t, &p)
+	// 76 years old (+1), Charlson 1 (+1): medium, which is also the pathway's floor.
+	if p.CurrentStage.Key != "post_d1_7" || p.Risk.Level != "medium" || p.CaseManager == nil {
+		t.Fatalf("new patient's plan at %s, risk %+v", p.CurrentStage.Key, p.Risk)
+	}
+	do(t, e, actor{staff: e.LoginStaff("cm1")}, http.MethodGet, "/api/v1/patients/"+created.ID+"/plan", nil, http.StatusNotFound)
+	do(t, e, actor{staff: e.LoginStaff("admin")}, http.MethodPost, "/api/v1/patients", map[string]string{"name": "x"}, http.StatusForbidden)
+}

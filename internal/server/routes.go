@@ -34,6 +34,7 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	v1.Authenticated(http.MethodPost, "/me/phone", d.Patients.BindPhone)
 
 	v1.Staff(http.MethodGet, "/patients", clinical, d.Patients.List)
+	v1.Staff(http.MethodPost, "/patients", clinical, d.Patients.Create)
 	v1.Patient(http.MethodGet, "/patients/:patientID", access.PatientRead, d.Patients.Get)
 
 	v1.Staff(http.MethodGet, "/pathways", allStaff, d.Careplan.Pathways)
