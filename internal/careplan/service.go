@@ -446,7 +446,8 @@ func (s *Service) refresh(ctx context.Context, planID string) (bool, error) {
 		if changed, err = s.sync(ctx, tx, &plan, p, TriggerDay, system, now); err != nil {
 			return err
 		}
-		if err := s.refreshRisk(ctx, tx, &plan, p, now); err != nil {
+		before := plan.RiskLevel
+		if err := s.refreshRisk(ctx, tx, &plan, p, now); err != nil || plan.RiskLevel == before {
 			return err
 		}
 		return s.syncPatientRisk(ctx, tx, plan.PatientID)
