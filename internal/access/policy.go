@@ -24,6 +24,7 @@ const (
 	PatientWrite        Permission = "patient.write"        // profile, risk level, assignment
 	PlanRead            Permission = "plan.read"            // care plan, stage, tasks, education
 	PlanManage          Permission = "plan.manage"          // enrol, record events, move stage
+	PlanTaskDone        Permission = "plan.task_done"       // mark a plan task done (patients: their own tasks only)
 	VitalsRead          Permission = "vitals.read"          // readings, trends, alerts of the patient
 	VitalsReport        Permission = "vitals.report"        // report a reading
 	AppointmentsRead    Permission = "appointments.read"    // list, calendar export
@@ -76,6 +77,7 @@ var rules = map[Permission]rule{
 	PatientWrite:        {staff: true},
 	PlanRead:            {patient: true, family: ScopeViewPlan, staff: true},
 	PlanManage:          {staff: true},
+	PlanTaskDone:        {patient: true, family: ScopeReport, staff: true},
 	VitalsRead:          {patient: true, family: ScopeViewVitals, staff: true},
 	VitalsReport:        {patient: true, family: ScopeReport},
 	AppointmentsRead:    {patient: true, family: ScopeViewAppointments, staff: true},

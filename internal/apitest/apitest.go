@@ -26,12 +26,14 @@ import (
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/hibiken/asynq"
 
 	"github.com/carepath/carepath/api"
 	"github.com/carepath/carepath/internal/app"
 	"github.com/carepath/carepath/internal/demo"
 	"github.com/carepath/carepath/internal/platform/config"
 	"github.com/carepath/carepath/internal/platform/dbtest"
+	"github.com/carepath/carepath/internal/platform/outbox"
 	"github.com/carepath/carepath/internal/platform/wx/fake"
 )
 
@@ -300,4 +302,31 @@ func (e *Env) LoginStaff(username string) StaffSession {
 	}
 	resp.JSON(e.t, &body)
 	return StaffSession{Cookie: resp.Cookie("carepath_session"), CSRF: body.CSRF}
+}
+
+// DeliverEvents hands every pending outbox event to the worker's handler for
+// its topic, in this process, as the relay and the worker would, and marks it
+// dispatched. It returns the topics delivered, in order. Events no handler
+// subscribes to are marked dispatched too.
+func (e *Env) DeliverEvents() []string {
+	e.t.Helper()
+	ctx := context.Background()
+	var events []outbox.Event
+	if err := e.App.DB.Where("dispatched_at IS NULL").Order("id").Find(&events).Error; err != nil {
+		e.t.Fatalf("read outbox: %v", err)
+	}
+	handlers := e.App.Handlers()
+	var topics []string
+	for _, ev := range events {
+		if h, ok := handlers[ev.Topic]; ok {
+			if err := h(ctx, asynq.NewTask(ev.Topic, ev.Payload)); err != nil {
+				e.t.Fatalf("handle %s: %v", ev.Topic, err)
+			}
+		}
+		topics = append(topics, ev.Topic)
+		if err := e.App.DB.Model(&outbox.Event{}).Where("id = ?", ev.ID).Update("dispatched_at", e.Clock.Now().UTC()).Error; err != nil {
+			e.t.Fatalf("mark dispatched: %v", err)
+		}
+	}
+	return topics
 }

@@ -21,10 +21,13 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/carepath/carepath/api"
+	"github.com/carepath/carepath/configs"
 	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/admin"
 	"github.com/carepath/carepath/internal/audit"
 	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/careplan"
+	"github.com/carepath/carepath/internal/education"
 	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/org"
 	"github.com/carepath/carepath/internal/patient"
@@ -61,11 +64,13 @@ type App struct {
 	Queue  *queue.Client
 	Fake   *fake.Server // the fake WeChat server, in dev mode only
 
-	Auth     *auth.Service
-	Patients *patient.Service
-	Family   *family.Store
-	Org      *org.Store
-	Audit    *audit.Store
+	Auth      *auth.Service
+	Patients  *patient.Service
+	Family    *family.Store
+	Org       *org.Store
+	Audit     *audit.Store
+	Careplan  *careplan.Service
+	Education *education.Service
 
 	redisPrefix string
 	now         func() time.Time
@@ -119,6 +124,9 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	a.Patients = patient.NewService(patient.NewStore(a.DB), sealer, now)
 	a.Family = family.NewStore(a.DB)
 	a.Queue = queue.NewClient(a.Redis)
+	if err := a.buildCare(authStore); err != nil {
+		return nil, err
+	}
 
 	secureCookies := len(cfg.HTTP.PublicURL) > 8 && cfg.HTTP.PublicURL[:8] == "https://"
 	authH := auth.NewHandler(a.Auth, val, secureCookies)
@@ -135,7 +143,9 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	a.Guard = access.NewGuard(access.NewPolicy(a.DB), authH.Require(), a.Audit)
 	a.Engine, err = server.New(server.Deps{
 		Log: log, Registry: registry, Guard: a.Guard, Auth: authH, Docs: docs, Admin: adminH,
-		Patients: patient.NewHandler(a.Patients, a.Family, a.Auth, authStore, val),
+		Patients:  patient.NewHandler(a.Patients, a.Family, a.Auth, authStore, val),
+		Careplan:  careplan.NewHandler(a.Careplan, val),
+		Education: education.NewHandler(a.Education, val),
 		Ready: map[string]server.Check{
 			"database": func(ctx context.Context) error { return database.Ping(ctx, a.DB) },
 			"redis":    func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() },
@@ -281,15 +291,74 @@ func (a *App) Worker() *queue.Worker {
 		loc = time.UTC
 	}
 	w := queue.NewWorker(a.Redis, 10, loc, a.Log)
-	w.Handle(auth.TaskPurgeExpired, func(ctx context.Context, _ *asynq.Task) error {
-		n, err := a.Auth.PurgeExpired(ctx)
-		if err == nil && n > 0 {
-			a.Log.Info("purged expired sessions", "count", n)
+	for taskType, h := range a.Handlers() {
+		w.Handle(taskType, h)
+	}
+	for _, job := range []struct {
+		spec, task, queue string
+	}{
+		{"17 * * * *", auth.TaskPurgeExpired, queue.Low},
+		// Hourly, so a stage whose day has come is entered within the first hour of that day.
+		{"5 * * * *", careplan.TaskAdvance, queue.Default},
+		{"20 * * * *", education.TaskAssignDue, queue.Default},
+	} {
+		if err := w.Every(job.spec, asynq.NewTask(job.task, nil), asynq.Queue(job.queue), asynq.Unique(time.Hour)); err != nil {
+			a.Log.Error("schedule task", "task", job.task, "error", err.Error())
 		}
-		return err
-	})
-	if err := w.Every("17 * * * *", asynq.NewTask(auth.TaskPurgeExpired, nil), asynq.Queue(queue.Low), asynq.Unique(time.Hour)); err != nil {
-		a.Log.Error("schedule task", "error", err.Error())
 	}
 	return w
+}
+
+// Handlers are the worker's task handlers by task type: periodic jobs and
+// the outbox topics features subscribe to.
+func (a *App) Handlers() map[string]asynq.HandlerFunc {
+	return map[string]asynq.HandlerFunc{
+		auth.TaskPurgeExpired: func(ctx context.Context, _ *asynq.Task) error {
+			n, err := a.Auth.PurgeExpired(ctx)
+			if err == nil && n > 0 {
+				a.Log.Info("purged expired sessions", "count", n)
+			}
+			return err
+		},
+		careplan.TaskAdvance:       a.Careplan.AdvanceHandler(),
+		careplan.TopicStageChanged: a.Education.StageChangedHandler(),
+		education.TaskAssignDue:    a.Education.AssignDueHandler(),
+	}
+}
+
+// buildCare loads the shipped pathways and articles, checks that every
+// article a pathway pushes exists, and builds the care plan and education services.
+func (a *App) buildCare(accounts *auth.Store) error {
+	loc, err := a.Config.Location()
+	if err != nil {
+		return err
+	}
+	pathways, err := careplan.LoadPathways(configs.Files, "pathways")
+	if err != nil {
+		return fmt.Errorf("configs/pathways: %w", err)
+	}
+	articles, err := education.LoadArticles(configs.Files, "education")
+	if err != nil {
+		return fmt.Errorf("configs/education: %w", err)
+	}
+	var missing []error
+	for key, where := range pathways.ArticleRefs() {
+		if _, ok := articles.Article(key); !ok {
+			missing = append(missing, fmt.Errorf("configs/%s: no article %q in configs/education", where, key))
+		}
+	}
+	if len(missing) > 0 {
+		return errors.Join(missing...)
+	}
+	a.Careplan, a.Education = careServices(a.DB, pathways, articles, loc, a.now, accounts)
+	return nil
+}
+
+// careServices builds the care plan and education services over db (the
+// application's connection, or the demo seed's transaction).
+func careServices(db *gorm.DB, pathways *careplan.Library, articles *education.Library, loc *time.Location,
+	now func() time.Time, accounts *auth.Store) (*careplan.Service, *education.Service) {
+	plans := careplan.NewService(careplan.NewStore(db), careplan.Deps{Pathways: pathways, Location: loc, Now: now,
+		Team: careTeam{patients: patient.NewStore(db), accounts: accounts, org: org.NewStore(db)}})
+	return plans, education.NewService(education.NewStore(db), articles, planPositions{plans}, now)
 }

@@ -41,9 +41,15 @@ func (a *App) SeedDemo(ctx context.Context, password string) (demo.Summary, stri
 		if err != nil {
 			return err
 		}
+		loc, err := a.Config.Location()
+		if err != nil {
+			return err
+		}
+		plans, edu := careServices(tx, a.Careplan.Pathways(), a.Education.Library(), loc, a.now, accounts)
 		sum, err = demo.Seed(ctx, demo.Deps{
 			Org: org.NewStore(tx), Auth: authSvc, Accounts: accounts,
-			Patients: patient.NewService(patient.NewStore(tx), sealer, time.Now), Family: family.NewStore(tx), Now: time.Now,
+			Patients: patient.NewService(patient.NewStore(tx), sealer, time.Now), Family: family.NewStore(tx), Now: a.now,
+			Careplan: plans, Education: edu, Location: loc,
 		}, password)
 		return err
 	})

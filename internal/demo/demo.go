@@ -1,7 +1,9 @@
 // Package demo loads the demonstration hospital used by the embedded default,
 // the README and tests: a hospital with two departments, staff cm1, cm2,
 // lead1 and admin, patients patient1… whose WeChat codes test-patientN log
-// them in, a family member, and one patient not yet on WeChat.
+// them in, a family member, and one patient not yet on WeChat. Patients 1–6
+// are enrolled in the five shipped pathways at different points of their
+// journey, with tasks done and education read as a living caseload would have.
 package demo
 
 import (
@@ -11,6 +13,8 @@ import (
 
 	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/careplan"
+	"github.com/carepath/carepath/internal/education"
 	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/org"
 	"github.com/carepath/carepath/internal/patient"
@@ -18,12 +22,15 @@ import (
 
 // Deps are the stores and services the seed writes through.
 type Deps struct {
-	Org      *org.Store
-	Auth     *auth.Service
-	Accounts *auth.Store
-	Patients *patient.Service
-	Family   *family.Store
-	Now      func() time.Time
+	Org       *org.Store
+	Auth      *auth.Service
+	Accounts  *auth.Store
+	Patients  *patient.Service
+	Family    *family.Store
+	Careplan  *careplan.Service
+	Education *education.Service
+	Location  *time.Location // the hospital's zone
+	Now       func() time.Time
 }
 
 // Summary tells what was created, for the start-up banner and tests.
@@ -46,7 +53,7 @@ var patients = []demoPatient{
 	{"patient2", "李秀英", "13800000002", "F", "ORTHO", "cm1", patient.RiskLow, "ZY2026002", "12-3", "1961-08-02", true},
 	{"patient3", "王志强", "13800000003", "M", "CARDIO", "cm2", patient.RiskHigh, "ZY2026003", "8-5", "1949-11-20", true},
 	{"patient4", "刘桂兰", "13800000004", "F", "CARDIO", "cm2", patient.RiskMedium, "ZY2026004", "8-7", "1958-01-09", true},
-	{"patient5", "陈明", "13800000005", "M", "ORTHO", "cm1", patient.RiskLow, "ZY2026005", "", "1972-05-30", true},
+	{"patient5", "陈明", "13800000005", "M", "ORTHO", "cm1", patient.RiskMedium, "ZY2026005", "", "1972-05-30", true},
 	{"patient6", "赵丽华", "13800000006", "F", "CARDIO", "cm2", patient.RiskLow, "ZY2026006", "", "1966-12-12", true},
 	// Registered by a CM before first opening the mini-program: binding the
 	// phone 13800000007 (getPhoneNumber code phone-13800000007) links the record.
@@ -129,5 +136,96 @@ func Seed(ctx context.Context, d Deps, password string) (Summary, error) {
 	if _, err := d.Family.Create(ctx, sum.Patients["patient3"], fam2.ID, "儿子", []access.Scope{access.ScopeViewAppointments}); err != nil {
 		return Summary{}, err
 	}
+	if err := enrolAll(ctx, d, sum); err != nil {
+		return Summary{}, err
+	}
 	return sum, nil
+}
+
+// journey is where a demo patient stands: events in days from today.
+type journey struct {
+	patient, cm, pathway string
+	events               map[string]int
+	comorbidities        []string
+	override, reason     string // a CM's risk override
+	read                 int    // how many of the assigned articles the patient has read
+}
+
+// The risk each plan computes matches the level in the patients table above
+// (patient3's high is the CM's override).
+var journeys = []journey{
+	{"patient1", "cm1", "knee_arthroplasty", map[string]int{careplan.AnchorEnrolment: -20, careplan.AnchorAdmission: -14,
+		careplan.AnchorSurgery: -13, careplan.AnchorDischarge: -10}, []string{"diabetes", "hypertension"}, "", "", 2},
+	{"patient2", "cm1", "knee_arthroplasty", map[string]int{careplan.AnchorEnrolment: -3, careplan.AnchorAdmission: 7},
+		[]string{"hypertension"}, "", "", 0},
+	{"patient3", "cm2", "heart_failure", map[string]int{careplan.AnchorEnrolment: -50, careplan.AnchorAdmission: -48,
+		careplan.AnchorDischarge: -40}, []string{"heart_failure", "ckd", "diabetes", "atrial_fibrillation"},
+		careplan.RiskHigh, "半年内两次因急性心衰加重再入院，NYHA III级", 1},
+	{"patient4", "cm2", "hypertension", map[string]int{careplan.AnchorEnrolment: -200, careplan.AnchorAdmission: -192,
+		careplan.AnchorDischarge: -185}, []string{"hypertension", "diabetes"}, "", "", 3},
+	{"patient5", "cm1", "lung_cancer_chemo", map[string]int{careplan.AnchorEnrolment: -10, careplan.AnchorAdmission: -1},
+		[]string{"cancer"}, "", "", 1},
+	{"patient6", "cm2", "type2_diabetes", map[string]int{careplan.AnchorEnrolment: -9, careplan.AnchorAdmission: -8,
+		careplan.AnchorDischarge: -3}, []string{"diabetes", "obesity"}, "", "", 0},
+}
+
+// enrolAll enrols patients 1–6, completes the tasks of the stages they have
+// passed, assigns the education of every stage so far and marks some read.
+func enrolAll(ctx context.Context, d Deps, sum Summary) error {
+	today := careplan.DayOf(d.Now(), d.Location)
+	lib := d.Careplan.Pathways()
+	for _, j := range journeys {
+		cm := auth.Actor{Kind: auth.KindStaff, ID: sum.Staff[j.cm], Role: auth.RoleCM, HospitalID: sum.HospitalID}
+		patientID := sum.Patients[j.patient]
+		anchors := map[string]string{}
+		for ev, offset := range j.events {
+			anchors[ev] = careplan.FormatDay(today.AddDate(0, 0, offset))
+		}
+		plan, err := d.Careplan.Enrol(ctx, cm, patientID, careplan.Enrolment{Pathway: j.pathway, Anchors: anchors, Comorbidities: j.comorbidities})
+		if err != nil {
+			return fmt.Errorf("demo plan of %s: %w", j.patient, err)
+		}
+		if j.override != "" {
+			if _, err := d.Careplan.SetRisk(ctx, cm, patientID, plan.ID, j.override, j.reason); err != nil {
+				return err
+			}
+		}
+		view, err := d.Careplan.View(ctx, patientID, plan.ID)
+		if err != nil {
+			return err
+		}
+		for _, t := range view.Tasks {
+			if t.Stage != view.CurrentStage.Key && t.Status == careplan.TaskOverdue {
+				if _, err := d.Careplan.CompleteTask(ctx, cm, access.RelationStaff, patientID, plan.ID, t.ID); err != nil {
+					return err
+				}
+			}
+		}
+		p, _ := lib.Pathway(j.pathway)
+		for _, st := range p.Stages {
+			pos := education.Position{PatientID: patientID, PlanID: plan.ID, Pathway: p.Key, Stage: st.Key, StageDay: view.CurrentStage.Day}
+			for _, r := range st.Education {
+				pos.Refs = append(pos.Refs, education.Ref{Article: r.Article, Day: r.Day})
+			}
+			if st.Key != view.CurrentStage.Key {
+				pos.StageDay = 1 << 16 // a stage passed: all its articles were due
+			}
+			if _, err := d.Education.AssignDue(ctx, pos); err != nil {
+				return err
+			}
+			if st.Key == view.CurrentStage.Key {
+				break
+			}
+		}
+		feed, err := d.Education.Feed(ctx, patientID, false)
+		if err != nil {
+			return err
+		}
+		for i := 0; i < j.read && i < len(feed.Items); i++ {
+			if _, err := d.Education.Finish(ctx, access.RelationSelf, patientID, feed.Items[len(feed.Items)-1-i].ID); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -3,7 +3,9 @@ package patient
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -225,4 +227,51 @@ func (h *Handler) List(c *gin.Context) {
 		resp.Items = append(resp.Items, pr)
 	}
 	web.OK(c, resp)
+}
+
+// CreateRequest registers a patient record, possibly before the patient ever
+// opens the mini-program (binding the same phone links it later).
+type CreateRequest struct {
+	Name      string `json:"name" validate:"required,max=96"`
+	Phone     string `json:"phone" validate:"max=20"`
+	IDNumber  string `json:"id_number" validate:"max=18"`
+	Gender    string `json:"gender" validate:"omitempty,oneof=M F U"`
+	BirthDate string `json:"birth_date" validate:"omitempty,datetime=2006-01-02"`
+	MRN       string `json:"mrn" validate:"max=32"`
+	Bed       string `json:"bed" validate:"max=32"`
+}
+
+// Create handles POST /api/v1/patients: a CM or lead registers a patient in
+// their own department; a CM becomes the patient's case manager.
+func (h *Handler) Create(c *gin.Context) {
+	var req CreateRequest
+	if err := h.val.BindJSON(c, &req); err != nil {
+		web.Error(c, err)
+		return
+	}
+	a, _ := auth.ActorFrom(c)
+	if a.DepartmentID == "" {
+		web.Error(c, apperr.New(apperr.KindForbidden, "no_department", "您的账号未归属科室，不能登记患者"))
+		return
+	}
+	in := NewPatient{HospitalID: a.HospitalID, DepartmentID: a.DepartmentID, MRN: req.MRN, Name: req.Name,
+		Phone: req.Phone, IDNumber: req.IDNumber, Gender: req.Gender, Bed: req.Bed}
+	if a.Role == auth.RoleCM {
+		in.AssignedCMID = a.ID
+	}
+	if req.BirthDate != "" {
+		b, _ := time.Parse(time.DateOnly, req.BirthDate)
+		in.BirthDate = &b
+	}
+	p, err := h.svc.Register(c.Request.Context(), in)
+	if err != nil {
+		web.Error(c, err)
+		return
+	}
+	pr, err := h.svc.ProfileOf(p)
+	if err != nil {
+		web.Error(c, err)
+		return
+	}
+	c.JSON(http.StatusCreated, pr)
 }

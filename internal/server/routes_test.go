@@ -224,7 +224,7 @@ func TestStaffPatientListIsScoped(t *testing.T) {
 	if got := list(cm2, "?phone=13800000002"); len(got) != 0 {
 		t.Fatalf("phone search must not cross caseloads: %v", got)
 	}
-	if got := list(cm1, "?risk_level=medium"); strings.Join(got, ",") != "张建国" {
+	if got := list(cm1, "?risk_level=medium"); strings.Join(got, ",") != "张建国,陈明" {
 		t.Fatalf("risk filter: %v", got)
 	}
 	// Pages of two walk the whole caseload without repeats.

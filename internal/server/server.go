@@ -16,6 +16,8 @@ import (
 	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/admin"
 	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/careplan"
+	"github.com/carepath/carepath/internal/education"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/web"
 )
@@ -30,6 +32,8 @@ type Deps struct {
 	Guard          *access.Guard
 	Auth           *auth.Handler
 	Patients       *patient.Handler
+	Careplan       *careplan.Handler
+	Education      *education.Handler
 	Admin          *admin.Handler
 	Docs           *Docs
 	Ready          map[string]Check

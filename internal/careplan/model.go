@@ -1,0 +1,155 @@
+// Package careplan is the care journey: pathways (SOP templates loaded from
+// YAML), the plan instantiated for a patient with concrete due dates, the
+// events that anchor those dates (enrolment, admission, surgery, discharge),
+// stage transitions (automatic and manual, with history), and the risk level
+// that sets the follow-up rhythm. A stage change is announced through the
+// outbox as careplan.stage_changed; this package pushes nothing itself.
+package careplan
+
+import (
+	"time"
+
+	"github.com/carepath/carepath/internal/platform/apperr"
+)
+
+// Plan statuses.
+const (
+	StatusActive = "active"
+	StatusClosed = "closed"
+)
+
+// Plan is one patient's instance of a pathway.
+type Plan struct {
+	ID             string
+	PatientID      string
+	PathwayKey     string
+	PathwayVersion int
+	Status         string
+	ActiveKey      *string // patient:pathway while active, so a second active enrolment collides
+	StageKey       string
+	StageEnteredAt time.Time
+	StageManualAt  *time.Time
+	RiskLevel      string  // in force: the override, else the computed level
+	RiskComputed   string  // what the rules say
+	RiskOverride   *string // the CM's level, nil when the rules decide
+	RiskReason     string
+	RiskFactors    string // the rules' reasons, "；"-separated
+	EnrolledBy     string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	ClosedAt       *time.Time
+}
+
+func (Plan) TableName() string { return "care_plans" }
+
+// Anchor is a recorded event of a plan.
+type Anchor struct {
+	ID         string
+	PlanID     string
+	Anchor     string
+	OnDate     string // YYYY-MM-DD, hospital zone
+	RecordedAt time.Time
+	RecordedBy string
+}
+
+func (Anchor) TableName() string { return "care_plan_anchors" }
+
+// Item kinds.
+const (
+	KindTask     = "task"
+	KindFollowup = "followup"
+)
+
+// PlanTask is a task or follow-up of a plan, with its due day once known.
+type PlanTask struct {
+	ID         string
+	PlanID     string
+	ItemKey    string
+	PatientID  string
+	StageKey   string
+	Kind       string
+	Title      string
+	Owner      string
+	Channel    string
+	DueOn      *string
+	Position   int
+	DoneAt     *time.Time
+	DoneByKind string
+	DoneByID   string `gorm:"column:done_by_id"`
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+func (PlanTask) TableName() string { return "care_plan_tasks" }
+
+// History kinds.
+const (
+	HistoryEnrolment = "enrolment"
+	HistoryEvent     = "event"
+	HistoryStage     = "stage"
+	HistoryRisk      = "risk"
+)
+
+// HistoryEntry is one change of a plan, kept for good.
+type HistoryEntry struct {
+	ID        string
+	PlanID    string
+	PatientID string
+	Kind      string
+	FromValue string
+	ToValue   string
+	OnDate    string
+	Reason    string
+	ActorKind string // user | staff | system
+	ActorID   string
+	At        time.Time
+}
+
+func (HistoryEntry) TableName() string { return "care_plan_history" }
+
+type patientComorbidity struct {
+	ID        string
+	PatientID string
+	Code      string
+	CreatedAt time.Time
+}
+
+func (patientComorbidity) TableName() string { return "patient_comorbidities" }
+
+// TopicStageChanged is the outbox topic of a stage change.
+const TopicStageChanged = "careplan.stage_changed"
+
+// TaskAdvance is the periodic task that moves plans whose day has come.
+const TaskAdvance = "careplan.advance"
+
+// StageChanged is the payload of TopicStageChanged.
+type StageChanged struct {
+	PatientID string    `json:"patient_id"`
+	PlanID    string    `json:"plan_id"`
+	Pathway   string    `json:"pathway"`
+	From      string    `json:"from"` // "" when the plan is new
+	To        string    `json:"to"`
+	StageName string    `json:"stage_name"`
+	Message   string    `json:"message"` // the stage's subscription message key
+	Trigger   string    `json:"trigger"` // enrolment | event | day | manual
+	At        time.Time `json:"at"`
+}
+
+// Triggers of a stage change.
+const (
+	TriggerEnrolment = "enrolment"
+	TriggerEvent     = "event"
+	TriggerDay       = "day"
+	TriggerManual    = "manual"
+)
+
+// Errors clients branch on.
+var (
+	ErrPlanNotFound    = apperr.NotFound("护理计划")
+	ErrTaskNotFound    = apperr.NotFound("任务")
+	ErrNoActivePlan    = apperr.New(apperr.KindNotFound, "no_active_plan", "该患者目前没有进行中的护理计划")
+	ErrAlreadyEnrolled = apperr.New(apperr.KindConflict, "already_enrolled", "该患者已在此路径中，不能重复入组")
+	ErrPlanClosed      = apperr.New(apperr.KindUnprocessable, "plan_closed", "护理计划已结束，不能再修改")
+	ErrTaskNotOwned    = apperr.New(apperr.KindForbidden, "task_not_patient_owned", "该任务由医护人员完成，患者和家属不能标记")
+	ErrSameStage       = apperr.New(apperr.KindUnprocessable, "already_in_stage", "患者已处于该阶段")
+)

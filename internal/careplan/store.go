@@ -1,0 +1,236 @@
+package careplan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/carepath/carepath/internal/platform/database"
+)
+
+// Store reads and writes plans, their events, tasks and history.
+type Store struct {
+	db *gorm.DB
+}
+
+// NewStore returns a Store over db.
+func NewStore(db *gorm.DB) *Store { return &Store{db: db} }
+
+// inTx runs fn with a store bound to one transaction.
+func (s *Store) inTx(ctx context.Context, fn func(tx *Store) error) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return fn(&Store{db: tx}) })
+}
+
+// CreatePlan inserts p; a second active plan of the same pathway is ErrAlreadyEnrolled.
+func (s *Store) CreatePlan(ctx context.Context, p *Plan) error {
+	if err := s.db.WithContext(ctx).Create(p).Error; err != nil {
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
+			return ErrAlreadyEnrolled
+		}
+		return fmt.Errorf("create plan: %w", err)
+	}
+	return nil
+}
+
+// Plan returns a plan by id; with lock, the row is locked for the
+// transaction on MySQL (SQLite transactions already hold the write lock).
+func (s *Store) Plan(ctx context.Context, id string, lock bool) (Plan, error) {
+	db := s.db.WithContext(ctx)
+	if lock && database.IsMySQL(db) {
+		db = db.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	var p Plan
+	err := db.Where("id = ?", id).Take(&p).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Plan{}, ErrPlanNotFound
+	}
+	if err != nil {
+		return Plan{}, fmt.Errorf("load plan %s: %w", id, err)
+	}
+	return p, nil
+}
+
+// PlansOf lists a patient's plans, newest first; activeOnly limits to active ones.
+func (s *Store) PlansOf(ctx context.Context, patientID string, activeOnly bool) ([]Plan, error) {
+	db := s.db.WithContext(ctx).Where("patient_id = ?", patientID)
+	if activeOnly {
+		db = db.Where("status = ?", StatusActive)
+	}
+	var out []Plan
+	if err := db.Order("id DESC").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list plans of %s: %w", patientID, err)
+	}
+	return out, nil
+}
+
+// ActivePlanIDs pages through active plans by id.
+func (s *Store) ActivePlanIDs(ctx context.Context, after string, limit int) ([]string, error) {
+	var ids []string
+	err := s.db.WithContext(ctx).Model(&Plan{}).Where("status = ? AND id > ?", StatusActive, after).
+		Order("id").Limit(limit).Pluck("id", &ids).Error
+	return ids, err
+}
+
+// UpdatePlan sets columns of a plan.
+func (s *Store) UpdatePlan(ctx context.Context, id string, cols map[string]any) error {
+	if err := s.db.WithContext(ctx).Model(&Plan{}).Where("id = ?", id).Updates(cols).Error; err != nil {
+		return fmt.Errorf("update plan %s: %w", id, err)
+	}
+	return nil
+}
+
+// Anchors returns a plan's recorded events.
+func (s *Store) Anchors(ctx context.Context, planID string) ([]Anchor, error) {
+	var out []Anchor
+	err := s.db.WithContext(ctx).Where("plan_id = ?", planID).Order("on_date, anchor").Find(&out).Error
+	return out, err
+}
+
+// SetAnchor records an event, replacing an earlier record of the same event.
+// (It reads before writing: MySQL reports an update that changes nothing as
+// no row affected, which must not look like a missing row.)
+func (s *Store) SetAnchor(ctx context.Context, a Anchor) error {
+	db := s.db.WithContext(ctx)
+	var existing Anchor
+	err := db.Where("plan_id = ? AND anchor = ?", a.PlanID, a.Anchor).Take(&existing).Error
+	switch {
+	case err == nil:
+		if err := db.Model(&Anchor{}).Where("id = ?", existing.ID).
+			Updates(map[string]any{"on_date": a.OnDate, "recorded_at": a.RecordedAt, "recorded_by": a.RecordedBy}).Error; err != nil {
+			return fmt.Errorf("update anchor: %w", err)
+		}
+		return nil
+	case !errors.Is(err, gorm.ErrRecordNotFound):
+		return fmt.Errorf("find anchor: %w", err)
+	}
+	a.ID = database.NewID()
+	if err := db.Create(&a).Error; err != nil {
+		return fmt.Errorf("create anchor: %w", err)
+	}
+	return nil
+}
+
+// CreateTasks inserts a plan's tasks.
+func (s *Store) CreateTasks(ctx context.Context, tasks []PlanTask) error {
+	if len(tasks) == 0 {
+		return nil
+	}
+	if err := s.db.WithContext(ctx).CreateInBatches(tasks, 100).Error; err != nil {
+		return fmt.Errorf("create tasks: %w", err)
+	}
+	return nil
+}
+
+// Tasks returns a plan's tasks in pathway order.
+func (s *Store) Tasks(ctx context.Context, planID string) ([]PlanTask, error) {
+	var out []PlanTask
+	err := s.db.WithContext(ctx).Where("plan_id = ?", planID).Order("position").Find(&out).Error
+	return out, err
+}
+
+// Task returns one task of a plan.
+func (s *Store) Task(ctx context.Context, planID, taskID string) (PlanTask, error) {
+	var t PlanTask
+	err := s.db.WithContext(ctx).Where("id = ? AND plan_id = ?", taskID, planID).Take(&t).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return PlanTask{}, ErrTaskNotFound
+	}
+	return t, err
+}
+
+// SetTaskDue changes a task's due day.
+func (s *Store) SetTaskDue(ctx context.Context, id string, due *string) error {
+	return s.db.WithContext(ctx).Model(&PlanTask{}).Where("id = ?", id).Update("due_on", due).Error
+}
+
+// MarkTaskDone marks a task done once; a second call changes nothing.
+func (s *Store) MarkTaskDone(ctx context.Context, id string, at time.Time, byKind, byID string) error {
+	return s.db.WithContext(ctx).Model(&PlanTask{}).Where("id = ? AND done_at IS NULL", id).
+		Updates(map[string]any{"done_at": at, "done_by_kind": byKind, "done_by_id": byID}).Error
+}
+
+// AddHistory appends to a plan's history.
+func (s *Store) AddHistory(ctx context.Context, h HistoryEntry) error {
+	h.ID = database.NewID()
+	if err := s.db.WithContext(ctx).Create(&h).Error; err != nil {
+		return fmt.Errorf("add plan history: %w", err)
+	}
+	return nil
+}
+
+// History returns a plan's history, oldest first.
+func (s *Store) History(ctx context.Context, planID string) ([]HistoryEntry, error) {
+	var out []HistoryEntry
+	err := s.db.WithContext(ctx).Where("plan_id = ?", planID).Order("at, id").Find(&out).Error
+	return out, err
+}
+
+// Comorbidities returns a patient's comorbidity codes.
+func (s *Store) Comorbidities(ctx context.Context, patientID string) ([]string, error) {
+	var codes []string
+	err := s.db.WithContext(ctx).Model(&patientComorbidity{}).Where("patient_id = ?", patientID).
+		Order("code").Pluck("code", &codes).Error
+	return codes, err
+}
+
+// SetComorbidities replaces a patient's comorbidity codes.
+func (s *Store) SetComorbidities(ctx context.Context, patientID string, codes []string, now time.Time) error {
+	db := s.db.WithContext(ctx)
+	if err := db.Where("patient_id = ?", patientID).Delete(&patientComorbidity{}).Error; err != nil {
+		return fmt.Errorf("clear comorbidities: %w", err)
+	}
+	for _, c := range codes {
+		if err := db.Create(&patientComorbidity{ID: database.NewID(), PatientID: patientID, Code: c, CreatedAt: now}).Error; err != nil {
+			return fmt.Errorf("add comorbidity: %w", err)
+		}
+	}
+	return nil
+}
+
+// BirthDate reads the patient's date of birth (nil when unknown).
+func (s *Store) BirthDate(ctx context.Context, patientID string) (*time.Time, error) {
+	var row struct{ BirthDate *time.Time }
+	err := s.db.WithContext(ctx).Table("patients").Select("birth_date").Where("id = ?", patientID).Take(&row).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrPlanNotFound
+	}
+	return row.BirthDate, err
+}
+
+// SetPatientRisk writes the risk level onto the patient record, where the
+// caseload list filters by it.
+func (s *Store) SetPatientRisk(ctx context.Context, patientID, level string) error {
+	return s.db.WithContext(ctx).Table("patients").Where("id = ?", patientID).
+		Updates(map[string]any{"risk_level": level, "updated_at": time.Now().UTC()}).Error
+}
+
+// CaseloadQuery filters the staff list of plans.
+type CaseloadQuery struct {
+	Scope     func(*gorm.DB) *gorm.DB // the staff member's patients (on table patients)
+	Pathway   string
+	RiskLevel string
+	Cursor    string
+	Limit     int
+}
+
+// Caseload lists active plans of the staff member's patients, newest first.
+func (s *Store) Caseload(ctx context.Context, q CaseloadQuery) ([]Plan, error) {
+	db := s.db.WithContext(ctx).Model(&Plan{}).Joins("JOIN patients ON patients.id = care_plans.patient_id").
+		Scopes(q.Scope).Where("care_plans.status = ?", StatusActive)
+	if q.Pathway != "" {
+		db = db.Where("care_plans.pathway_key = ?", q.Pathway)
+	}
+	if q.RiskLevel != "" {
+		db = db.Where("care_plans.risk_level = ?", q.RiskLevel)
+	}
+	if q.Cursor != "" {
+		db = db.Where("care_plans.id < ?", q.Cursor)
+	}
+	var out []Plan
+	err := db.Select("care_plans.*").Order("care_plans.id DESC").Limit(q.Limit).Find(&out).Error
+	return out, err
+}
