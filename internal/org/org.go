@@ -10,6 +10,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/carepath/carepath/internal/platform/apperr"
 	"github.com/carepath/carepath/internal/platform/database"
 )
 
@@ -76,6 +77,16 @@ func (s *Store) EnsureDepartment(ctx context.Context, hospitalID, code, name str
 		return Department{}, fmt.Errorf("create department %s: %w", code, err)
 	}
 	return d, nil
+}
+
+// Department returns a department by id.
+func (s *Store) Department(ctx context.Context, id string) (Department, error) {
+	var d Department
+	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&d).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Department{}, apperr.NotFound("科室")
+	}
+	return d, err
 }
 
 // CountHospitals reports how many hospitals exist (0 means an empty database).
