@@ -16,6 +16,7 @@ import (
 	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/admin"
 	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/web"
 )
@@ -30,6 +31,7 @@ type Deps struct {
 	Guard          *access.Guard
 	Auth           *auth.Handler
 	Patients       *patient.Handler
+	Messages       *messaging.Handler
 	Admin          *admin.Handler
 	Docs           *Docs
 	Ready          map[string]Check
