@@ -146,7 +146,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		return nil, err
 	}
 	a.Hub = messaging.NewHub(a.Redis, messaging.HubOptions{Prefix: a.redisPrefix, SendBuffer: cfg.Messaging.SendBuffer,
-		Heartbeat: cfg.Messaging.Heartbeat}, log)
+		Heartbeat: cfg.Messaging.Heartbeat, Recheck: cfg.Messaging.AccessRecheck}, log)
 	a.closers = append(a.closers, a.Hub.Close)
 	a.Messages = messaging.NewService(messaging.Deps{
 		Store: messaging.NewStore(a.DB), Policy: policy, Blobs: blobs, Checker: wechat, Accounts: authStore,

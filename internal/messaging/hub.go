@@ -116,7 +116,7 @@ type HubOptions struct {
 	Prefix     string        // the app's Redis key prefix
 	SendBuffer int           // frames queued per socket
 	Heartbeat  time.Duration // ping interval
-	Recheck    time.Duration // how often a socket re-asks the access policy for a thread
+	Recheck    time.Duration // how often a socket re-asks the access policy for a thread; 0 = every event
 }
 
 // Hub routes events to this instance's sockets, and through Redis pub/sub
@@ -148,9 +148,6 @@ func NewHub(rdb redis.UniversalClient, opts HubOptions, log *slog.Logger) *Hub {
 	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = 25 * time.Second
-	}
-	if opts.Recheck <= 0 {
-		opts.Recheck = 10 * time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Hub{rdb: rdb, opts: opts, channel: opts.Prefix + "rt:events", log: log,

@@ -108,6 +108,7 @@ type Messaging struct {
 	URLTTL        time.Duration `koanf:"url_ttl"`
 	Heartbeat     time.Duration `koanf:"heartbeat"`
 	SendBuffer    int           `koanf:"send_buffer"`
+	AccessRecheck time.Duration `koanf:"access_recheck"`
 	Storage       Storage       `koanf:"storage"`
 }
 
@@ -142,7 +143,7 @@ func Defaults() Config {
 		Log:    Log{Level: "info", Format: "json"},
 		Messaging: Messaging{
 			ContentCheck: true, MaxTextLength: 2000, MaxImageBytes: 5 << 20, URLTTL: 10 * time.Minute,
-			Heartbeat: 25 * time.Second, SendBuffer: 256, Storage: Storage{Driver: "local", S3UseSSL: true},
+			Heartbeat: 25 * time.Second, SendBuffer: 256, AccessRecheck: 10 * time.Second, Storage: Storage{Driver: "local", S3UseSSL: true},
 		},
 	}
 }
@@ -262,6 +263,9 @@ func (m Messaging) validate() []error {
 	}
 	if m.Heartbeat < time.Second {
 		errs = append(errs, errors.New("messaging.heartbeat must be at least 1s"))
+	}
+	if m.AccessRecheck < 0 {
+		errs = append(errs, errors.New("messaging.access_recheck must not be negative"))
 	}
 	if m.SendBuffer < 1 {
 		errs = append(errs, errors.New("messaging.send_buffer must be at least 1"))
