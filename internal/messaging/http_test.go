@@ -47,7 +47,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env { return &env{Env: apitest.New(t), t: t} }
 
-func (e *env) user(name string) who { return who{token: e.LoginWeChat(name).AccessToken} }
+func (e *env) user(name string) who  { return who{token: e.LoginWeChat(name).AccessToken} }
 func (e *env) staff(name string) who { return who{staff: e.LoginStaff(name)} }
 
 func threadPath(patientID string) string { return "/api/v1/patients/" + patientID + "/thread" }

@@ -48,6 +48,7 @@ type Thread struct {
 	WaitingSince          *time.Time // oldest patient or family message not yet answered by staff
 	FirstPatientMessageAt *time.Time
 	FirstResponseAt       *time.Time // the first staff answer after FirstPatientMessageAt
+	NotifiedSeq           int64      // the last staff reply a "message waiting" notice was written for
 	CreatedAt             time.Time
 	UpdatedAt             time.Time
 }

@@ -116,12 +116,13 @@ func (t Thread) FirstResponse() (time.Duration, bool) {
 	return t.FirstResponseAt.Sub(*t.FirstPatientMessageAt), true
 }
 
-// replyNoticeDue says whether a staff reply should ask for a "new message
-// waiting" notification: only when the patient has already read every
-// earlier staff reply, so a burst of replies spends one notification (and
-// one of the patient's subscription credits), not one each.
-func replyNoticeDue(previousReplySeq, patientLastRead int64) bool {
-	return previousReplySeq <= patientLastRead
+// replyNoticeDue says whether a staff reply to an offline patient should
+// ask for a "new message waiting" notification: only when the patient has
+// read the reply the last notice was for (or none was sent), so a burst of
+// replies spends one notification (and one of the patient's subscription
+// credits), not one each.
+func replyNoticeDue(lastNoticeSeq, patientLastRead int64) bool {
+	return lastNoticeSeq <= patientLastRead
 }
 
 // InboxItem is one thread in a case manager's inbox.

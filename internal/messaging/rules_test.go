@@ -165,14 +165,14 @@ func TestReplyNoticeDue(t *testing.T) {
 		prev, read int64
 		want       bool
 	}{
-		{0, 0, true},  // the first reply ever
-		{5, 7, true},  // the patient read the previous reply
+		{0, 0, true},  // no notice sent yet
+		{5, 7, true},  // the patient read what the last notice was for
 		{5, 5, true},  //
-		{5, 4, false}, // the previous reply is still unread: one notice is enough
+		{5, 4, false}, // the last notice's reply is still unread: one notice is enough
 	}
 	for _, tc := range tests {
 		if got := replyNoticeDue(tc.prev, tc.read); got != tc.want {
-			t.Errorf("replyNoticeDue(prev %d, read %d) = %v, want %v", tc.prev, tc.read, got, tc.want)
+			t.Errorf("replyNoticeDue(notice %d, read %d) = %v, want %v", tc.prev, tc.read, got, tc.want)
 		}
 	}
 }

@@ -296,17 +296,14 @@ func (s *Service) replyNotice(ctx context.Context, patientID string, m Message) 
 		return nil, nil
 	}
 	return func(tx *gorm.DB, t *Thread, m Message) error {
-		prev, err := lastReplyBefore(tx, t.ID, m.Seq)
-		if err != nil {
-			return err
-		}
 		read, err := readOf(tx, t.ID, team.PatientUser)
 		if err != nil {
 			return err
 		}
-		if !replyNoticeDue(prev, read) {
+		if !replyNoticeDue(t.NotifiedSeq, read) {
 			return nil
 		}
+		t.NotifiedSeq = m.Seq
 		return outbox.Add(tx, TopicReplyWaiting, queue.Default, ReplyWaiting{
 			PatientID: patientID, UserID: team.PatientUser, ThreadID: t.ID, MessageID: m.ID, Seq: m.Seq, At: m.CreatedAt,
 		})

@@ -109,7 +109,7 @@ func (s *Store) Append(ctx context.Context, threadID string, m *Message, also Ap
 		}
 		return tx.Model(&Thread{}).Where("id = ?", threadID).Updates(map[string]any{
 			"last_message_at": t.LastMessageAt, "waiting_since": t.WaitingSince, "handler_cm_id": t.HandlerCMID,
-			"first_patient_message_at": t.FirstPatientMessageAt, "first_response_at": t.FirstResponseAt,
+			"first_patient_message_at": t.FirstPatientMessageAt, "first_response_at": t.FirstResponseAt, "notified_seq": t.NotifiedSeq,
 		}).Error
 	})
 	return t, err
@@ -188,17 +188,6 @@ func (s *Store) MarkRead(ctx context.Context, threadID, readerID, readerKind str
 		return Read{}, fmt.Errorf("mark read: %w", err)
 	}
 	return r, nil
-}
-
-// lastReplyBefore returns the seq of the latest staff reply before seq (0 if none), inside tx.
-func lastReplyBefore(tx *gorm.DB, threadID string, seq int64) (int64, error) {
-	var got []int64
-	err := tx.Model(&Message{}).Where("thread_id = ? AND seq < ? AND sender_kind = ? AND internal = ? AND kind IN ?",
-		threadID, seq, "staff", false, []string{KindText, KindImage}).Order("seq DESC").Limit(1).Pluck("seq", &got).Error
-	if err != nil || len(got) == 0 {
-		return 0, err
-	}
-	return got[0], nil
 }
 
 // readOf returns a reader's position inside tx (0 when they never read).

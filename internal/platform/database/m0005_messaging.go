@@ -21,6 +21,7 @@ func m0005Messaging() *gormigrate.Migration {
 		WaitingSince          *time.Time `gorm:"index:ix_message_threads_waiting"`
 		FirstPatientMessageAt *time.Time
 		FirstResponseAt       *time.Time
+		NotifiedSeq           int64     `gorm:"not null;default:0"` // the last reply a "message waiting" notice was sent for
 		CreatedAt             time.Time `gorm:"not null"`
 		UpdatedAt             time.Time `gorm:"not null"`
 	}
