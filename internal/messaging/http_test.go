@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3filter"
+	"gorm.io/gorm"
 
 	"github.com/carepath/carepath/internal/apitest"
 	"github.com/carepath/carepath/internal/messaging"
@@ -45,7 +46,40 @@ type env struct {
 	ids int
 }
 
-func newEnv(t *testing.T) *env { return &env{Env: apitest.New(t), t: t} }
+// newEnv starts from empty threads: the demo's messages (see TestDemoThreads)
+// would shift every sequence number these tests count.
+func newEnv(t *testing.T) *env {
+	e := &env{Env: apitest.New(t), t: t}
+	clearThreads(t, e.App.DB)
+	return e
+}
+
+func clearThreads(t *testing.T, db *gorm.DB) {
+	t.Helper()
+	for _, table := range []string{"thread_messages", "thread_reads", "message_threads"} {
+		if err := db.Exec("DELETE FROM " + table).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestDemoThreads(t *testing.T) {
+	e := &env{Env: apitest.New(t), t: t}
+	p1, p3 := e.Demo.Patients["patient1"], e.Demo.Patients["patient3"]
+	if p := e.list(e.user("patient1"), p1, "?after=0"); len(p.Items) != 3 || strings.Contains(texts(p), "note") {
+		t.Errorf("patient1's demo thread = %s, want 3 messages and no note", texts(p))
+	}
+	resp := e.Do(e.staff("cm2").req(http.MethodGet, "/api/v1/inbox", nil))
+	var in messaging.InboxResponse
+	resp.JSON(t, &in)
+	if len(in.Items) != 1 || in.Items[0].PatientID != p3 || !in.Items[0].Waiting || in.Items[0].WaitingSeconds < 40*60 {
+		t.Errorf("cm2's demo inbox = %+v, want patient3 waiting about 42 minutes", in.Items)
+	}
+	resp = e.Do(e.staff("cm1").req(http.MethodGet, "/api/v1/quick-replies", nil))
+	if !strings.Contains(string(resp.Body), "术后肿胀") {
+		t.Errorf("demo quick replies = %s", resp.Body)
+	}
+}
 
 func (e *env) user(name string) who  { return who{token: e.LoginWeChat(name).AccessToken} }
 func (e *env) staff(name string) who { return who{staff: e.LoginStaff(name)} }

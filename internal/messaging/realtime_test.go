@@ -61,6 +61,7 @@ func cluster(t *testing.T, n int) ([]instance, map[string]string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	clearThreads(t, db)
 	return out, sum.Patients
 }
 
