@@ -141,15 +141,9 @@ func (p *Policy) Check(ctx context.Context, a auth.Actor, perm Permission, patie
 	if patientID == "" || len(patientID) > 36 {
 		return Grant{}, ErrPatientNotFound
 	}
-	var pt patientRow
-	err := p.db.WithContext(ctx).Table("patients").
-		Select("id, hospital_id, department_id, user_id, assigned_cm_id, covering_cm_id").
-		Where("id = ?", patientID).Take(&pt).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return Grant{}, ErrPatientNotFound
-	}
+	pt, err := p.loadPatient(ctx, patientID)
 	if err != nil {
-		return Grant{}, fmt.Errorf("access: load patient: %w", err)
+		return Grant{}, err
 	}
 	switch a.Kind {
 	case auth.KindUser:
@@ -184,6 +178,20 @@ func (p *Policy) Check(ctx context.Context, a auth.Actor, perm Permission, patie
 	default:
 		return Grant{}, ErrPatientNotFound
 	}
+}
+
+func (p *Policy) loadPatient(ctx context.Context, patientID string) (patientRow, error) {
+	var pt patientRow
+	err := p.db.WithContext(ctx).Table("patients").
+		Select("id, hospital_id, department_id, user_id, assigned_cm_id, covering_cm_id").
+		Where("id = ?", patientID).Take(&pt).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return patientRow{}, ErrPatientNotFound
+	}
+	if err != nil {
+		return patientRow{}, fmt.Errorf("access: load patient: %w", err)
+	}
+	return pt, nil
 }
 
 func staffCovers(a auth.Actor, pt patientRow) bool {
@@ -253,4 +261,59 @@ func hasScope(scopes []Scope, want Scope) bool {
 		}
 	}
 	return false
+}
+
+// Team is who holds a permission on a patient directly: the patient's
+// WeChat user, family members whose link has the scope it needs, and the
+// assigned and covering case managers. (Department leads may also read, but
+// they are not members of the team.)
+type Team struct {
+	PatientID    string
+	HospitalID   string
+	PatientUser  string   // "" when the patient has no WeChat account
+	Family       []string // user ids
+	AssignedCMID string
+	CoveringCMID string
+}
+
+// CareTeam returns the direct holders of perm on patientID, read fresh from
+// the database like every other decision.
+func (p *Policy) CareTeam(ctx context.Context, perm Permission, patientID string) (Team, error) {
+	r, ok := rules[perm]
+	if !ok {
+		return Team{}, fmt.Errorf("access: unknown permission %q", perm)
+	}
+	pt, err := p.loadPatient(ctx, patientID)
+	if err != nil {
+		return Team{}, err
+	}
+	t := Team{PatientID: pt.ID, HospitalID: pt.HospitalID}
+	if r.patient && pt.UserID != nil {
+		t.PatientUser = *pt.UserID
+	}
+	if r.staff {
+		if pt.AssignedCMID != nil {
+			t.AssignedCMID = *pt.AssignedCMID
+		}
+		if pt.CoveringCMID != nil {
+			t.CoveringCMID = *pt.CoveringCMID
+		}
+	}
+	if r.family == "" {
+		return t, nil
+	}
+	var links []struct {
+		UserID string
+		Scopes string
+	}
+	if err := p.db.WithContext(ctx).Table("family_links").Select("user_id, scopes").
+		Where("patient_id = ? AND status = ?", pt.ID, "active").Order("created_at").Find(&links).Error; err != nil {
+		return Team{}, fmt.Errorf("access: load family links: %w", err)
+	}
+	for _, l := range links {
+		if r.family == anyLink || hasScope(ParseScopes(l.Scopes), r.family) {
+			t.Family = append(t.Family, l.UserID)
+		}
+	}
+	return t, nil
 }

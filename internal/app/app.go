@@ -5,12 +5,15 @@ package app
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -29,8 +32,10 @@ import (
 	"github.com/carepath/carepath/internal/careplan"
 	"github.com/carepath/carepath/internal/education"
 	"github.com/carepath/carepath/internal/family"
+	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/org"
 	"github.com/carepath/carepath/internal/patient"
+	"github.com/carepath/carepath/internal/platform/blob"
 	"github.com/carepath/carepath/internal/platform/cache"
 	"github.com/carepath/carepath/internal/platform/config"
 	"github.com/carepath/carepath/internal/platform/database"
@@ -71,6 +76,8 @@ type App struct {
 	Audit     *audit.Store
 	Careplan  *careplan.Service
 	Education *education.Service
+	Messages  *messaging.Service
+	Hub       *messaging.Hub // realtime delivery; closed with 1001 when Serve stops
 
 	redisPrefix string
 	now         func() time.Time
@@ -140,12 +147,26 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.Guard = access.NewGuard(access.NewPolicy(a.DB), authH.Require(), a.Audit)
+	policy := access.NewPolicy(a.DB)
+	a.Guard = access.NewGuard(policy, authH.Require(), a.Audit)
+	blobs, local, err := openBlobs(cfg, secrets.tokenSecret)
+	if err != nil {
+		return nil, err
+	}
+	a.Hub = messaging.NewHub(a.Redis, messaging.HubOptions{Prefix: a.redisPrefix, SendBuffer: cfg.Messaging.SendBuffer,
+		Heartbeat: cfg.Messaging.Heartbeat, Recheck: cfg.Messaging.AccessRecheck}, log)
+	a.closers = append(a.closers, a.Hub.Close)
+	a.Messages = messaging.NewService(messaging.Deps{
+		Store: messaging.NewStore(a.DB), Policy: policy, Blobs: blobs, Checker: wechat, Accounts: authStore,
+		Patients: a.Patients, Hub: a.Hub, Now: now, Log: log,
+	}, messaging.Config{ContentCheck: cfg.Messaging.ContentCheck, MaxTextLength: cfg.Messaging.MaxTextLength,
+		MaxImageBytes: cfg.Messaging.MaxImageBytes, URLTTL: cfg.Messaging.URLTTL})
 	a.Engine, err = server.New(server.Deps{
 		Log: log, Registry: registry, Guard: a.Guard, Auth: authH, Docs: docs, Admin: adminH,
 		Patients:  patient.NewHandler(a.Patients, a.Family, a.Auth, authStore, val),
 		Careplan:  careplan.NewHandler(a.Careplan, val),
 		Education: education.NewHandler(a.Education, val),
+		Messages:  messaging.NewHandler(a.Messages, val, local),
 		Ready: map[string]server.Check{
 			"database": func(ctx context.Context) error { return database.Ping(ctx, a.DB) },
 			"redis":    func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() },
@@ -156,6 +177,28 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		return nil, err
 	}
 	return a, nil
+}
+
+// openBlobs opens where message images are kept. Local-disk links are
+// signed with a key derived from the token secret; local is nil for S3.
+func openBlobs(cfg config.Config, tokenSecret []byte) (blob.Store, *blob.Local, error) {
+	st := cfg.Messaging.Storage
+	if st.Driver == "s3" {
+		s3, err := blob.NewS3(blob.S3Options{Endpoint: st.S3Endpoint, Bucket: st.S3Bucket, Region: st.S3Region,
+			AccessKey: st.S3AccessKey, SecretKey: st.S3SecretKey, UseSSL: st.S3UseSSL, Prefix: st.S3Prefix})
+		return s3, nil, err
+	}
+	dir := st.Dir
+	if dir == "" {
+		dir = filepath.Join(cfg.DataDir, "blobs")
+	}
+	mac := hmac.New(sha256.New, tokenSecret)
+	mac.Write([]byte("carepath blob links v1"))
+	local, err := blob.NewLocal(dir, strings.TrimSuffix(cfg.HTTP.PublicURL, "/")+"/api/v1/blobs/", blob.NewSigner(mac.Sum(nil)))
+	if err != nil {
+		return nil, nil, err
+	}
+	return local, local, nil
 }
 
 func (a *App) openStores(ctx context.Context, opts Options) error {
@@ -263,9 +306,17 @@ func (a *App) Serve(ctx context.Context, ln net.Listener, runWorker bool) error 
 	a.Log.Info("shutting down", "timeout", a.Config.HTTP.ShutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.Config.HTTP.ShutdownTimeout)
 	defer cancel()
+	// Shutdown does not wait for hijacked connections: the hub closes its
+	// sockets with 1001 (going away) while in-flight requests finish.
+	socketsClosed := make(chan struct{})
+	go func() {
+		defer close(socketsClosed)
+		a.Hub.Shutdown(shutdownCtx)
+	}()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("http shutdown: %w", err))
 	}
+	<-socketsClosed
 	stopWorker()
 	<-workerDone
 	return runErr
@@ -320,9 +371,10 @@ func (a *App) Handlers() map[string]asynq.HandlerFunc {
 			}
 			return err
 		},
-		careplan.TaskAdvance:       a.Careplan.AdvanceHandler(),
-		careplan.TopicStageChanged: a.Education.StageChangedHandler(),
-		education.TaskAssignDue:    a.Education.AssignDueHandler(),
+		careplan.TaskAdvance:        a.Careplan.AdvanceHandler(),
+		careplan.TopicStageChanged:  a.Education.StageChangedHandler(),
+		education.TaskAssignDue:     a.Education.AssignDueHandler(),
+		messaging.TopicReplyWaiting: messaging.HandleReplyWaiting(a.Log),
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/demo"
 	"github.com/carepath/carepath/internal/family"
+	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/org"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/fieldcrypt"
@@ -49,7 +50,7 @@ func (a *App) SeedDemo(ctx context.Context, password string) (demo.Summary, stri
 		sum, err = demo.Seed(ctx, demo.Deps{
 			Org: org.NewStore(tx), Auth: authSvc, Accounts: accounts,
 			Patients: patient.NewService(patient.NewStore(tx), sealer, time.Now), Family: family.NewStore(tx), Now: a.now,
-			Careplan: plans, Education: edu, Location: loc,
+			Careplan: plans, Education: edu, Location: loc, Messages: messaging.NewStore(tx),
 		}, password)
 		return err
 	})

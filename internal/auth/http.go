@@ -66,8 +66,36 @@ func (h *Handler) Require() gin.HandlerFunc {
 	}
 }
 
+// WebSocketProtocol is the subprotocol CarePath's WebSocket speaks.
+// WebSocketTokenPrefix marks the other subprotocol a client offers, which
+// carries its access token: the mini-program's wx.connectSocket and browsers
+// cannot reliably set an Authorization header on the handshake, and a token
+// in the query string would be written to every proxy's access log.
+const (
+	WebSocketProtocol    = "carepath.v1"
+	WebSocketTokenPrefix = "bearer."
+)
+
+// webSocketToken returns the token offered as a subprotocol on a WebSocket handshake.
+func webSocketToken(c *gin.Context) (string, bool) {
+	if !strings.EqualFold(c.GetHeader("Upgrade"), "websocket") {
+		return "", false
+	}
+	for _, header := range c.Request.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(header, ",") {
+			if token, ok := strings.CutPrefix(strings.TrimSpace(p), WebSocketTokenPrefix); ok && token != "" {
+				return token, true
+			}
+		}
+	}
+	return "", false
+}
+
 func (h *Handler) authenticate(c *gin.Context) (Actor, error) {
 	ctx := c.Request.Context()
+	if token, ok := webSocketToken(c); ok && c.GetHeader("Authorization") == "" {
+		return h.svc.Authenticate(ctx, token)
+	}
 	if header := c.GetHeader("Authorization"); header != "" {
 		token, ok := strings.CutPrefix(header, "Bearer ")
 		if !ok || token == "" {

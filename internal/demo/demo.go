@@ -3,7 +3,8 @@
 // lead1 and admin, patients patient1… whose WeChat codes test-patientN log
 // them in, a family member, and one patient not yet on WeChat. Patients 1–6
 // are enrolled in the five shipped pathways at different points of their
-// journey, with tasks done and education read as a living caseload would have.
+// journey, with tasks done and education read as a living caseload would have;
+// patient1's message thread is answered and patient3's waits for cm2.
 package demo
 
 import (
@@ -16,6 +17,7 @@ import (
 	"github.com/carepath/carepath/internal/careplan"
 	"github.com/carepath/carepath/internal/education"
 	"github.com/carepath/carepath/internal/family"
+	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/org"
 	"github.com/carepath/carepath/internal/patient"
 )
@@ -29,6 +31,7 @@ type Deps struct {
 	Family    *family.Store
 	Careplan  *careplan.Service
 	Education *education.Service
+	Messages  *messaging.Store
 	Location  *time.Location // the hospital's zone
 	Now       func() time.Time
 }
@@ -139,6 +142,9 @@ func Seed(ctx context.Context, d Deps, password string) (Summary, error) {
 	if err := enrolAll(ctx, d, sum); err != nil {
 		return Summary{}, err
 	}
+	if err := seedMessages(ctx, d, sum, now); err != nil {
+		return Summary{}, err
+	}
 	return sum, nil
 }
 
@@ -225,6 +231,66 @@ func enrolAll(ctx context.Context, d Deps, sum Summary) error {
 			if _, err := d.Education.Finish(ctx, access.RelationSelf, patientID, feed.Items[len(feed.Items)-1-i].ID); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// demoMessage is one entry of a demo thread, minutes before the seed.
+type demoMessage struct {
+	ago    int
+	sender string // a staff username or an openid key (patientN, family1)
+	kind   string
+	text   string
+}
+
+// seedMessages fills patient1's thread (answered, with the daughter and a
+// staff note) and patient3's (waiting for cm2's reply), and two shared
+// quick replies.
+func seedMessages(ctx context.Context, d Deps, sum Summary, now time.Time) error {
+	threads := map[string][]demoMessage{
+		"patient1": {
+			{180, "patient1", messaging.KindText, "周护士您好，出院第三天，膝盖还有点肿，正常吗？"},
+			{170, "family1", messaging.KindText, "我是他女儿，我爸说晚上有点疼，睡不太好。"},
+			{150, "cm1", messaging.KindText, "您好张大爷，术后一周内轻度肿胀是正常的。每天冰敷 3 次、每次 15 分钟，平躺时抬高患肢；睡前半小时可按医嘱服止痛药。如果发热或伤口渗液请马上告诉我。"},
+			{135, "cm1", messaging.KindNote, "家属配合度高；下次电话随访关注肿胀消退和屈膝角度。"},
+		},
+		"patient3": {
+			{1440, "cm2", messaging.KindText, "王大爷您好，我是您的个案管理师吴婷，出院后有任何不适都可以在这里找我。"},
+			{42, "patient3", messaging.KindText, "吴护士，这两天早上起来脚踝有点肿，体重也涨了一点，要紧吗？"},
+		},
+	}
+	for _, key := range []string{"patient1", "patient3"} {
+		pid := sum.Patients[key]
+		t, err := d.Messages.EnsureThread(ctx, pid, now)
+		if err != nil {
+			return err
+		}
+		for i, dm := range threads[key] {
+			m := messaging.Message{Kind: dm.kind, Body: dm.text, Internal: dm.kind == messaging.KindNote,
+				CreatedAt: now.Add(-time.Duration(dm.ago) * time.Minute).Truncate(time.Millisecond)}
+			clientID := fmt.Sprintf("demo-%s-%d", key, i+1)
+			m.ClientMsgID = &clientID
+			if id, ok := sum.Staff[dm.sender]; ok {
+				m.SenderKind, m.SenderID, m.SenderRole = string(auth.KindStaff), id, string(auth.RoleCM)
+			} else {
+				m.SenderKind, m.SenderID, m.SenderRole = string(auth.KindUser), sum.Users["fake-openid-"+dm.sender], messaging.RoleFamily
+				if dm.sender == key {
+					m.SenderRole = messaging.RolePatient
+				}
+			}
+			if _, err := d.Messages.Append(ctx, t.ID, &m, nil); err != nil {
+				return fmt.Errorf("demo message: %w", err)
+			}
+		}
+	}
+	for _, q := range []messaging.QuickReply{
+		{Title: "术后肿胀", Body: "术后轻度肿胀是正常的：每天冰敷 3 次、每次 15 分钟，平躺时抬高患肢；如有发热、伤口渗液或疼痛加重请及时联系我。"},
+		{Title: "血压复测", Body: "请安静休息 5 分钟后再测一次血压，并把结果发给我；如果超过 180/110 或有头痛、胸闷，请立即就医。"},
+	} {
+		q.HospitalID, q.CreatedAt, q.UpdatedAt = sum.HospitalID, now, now
+		if err := d.Messages.CreateQuickReply(ctx, &q); err != nil {
+			return err
 		}
 	}
 	return nil

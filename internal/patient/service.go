@@ -196,3 +196,21 @@ func (s *Service) Caseload(ctx context.Context, a auth.Actor, limit int) ([]Prof
 	}
 	return out, nil
 }
+
+// Name returns a patient's name, opened for display (the CM inbox).
+func (s *Service) Name(ctx context.Context, id string) (string, error) {
+	p, err := s.store.ByID(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	name, err := s.sealer.Open(p.NameEnc)
+	if err != nil {
+		return "", fmt.Errorf("open patient %s name: %w", id, err)
+	}
+	return name, nil
+}
+
+// SetCoveringCM makes a case manager cover the patient (a thread transfer).
+func (s *Service) SetCoveringCM(ctx context.Context, id, staffID string) error {
+	return s.store.SetCoveringCM(ctx, id, staffID, s.now().UTC())
+}

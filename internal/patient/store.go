@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -104,4 +105,17 @@ func (s *Store) List(ctx context.Context, q ListQuery) ([]Patient, error) {
 	var out []Patient
 	err := db.Order("patients.id DESC").Limit(q.Limit).Find(&out).Error
 	return out, err
+}
+
+// SetCoveringCM sets the patient's covering case manager.
+func (s *Store) SetCoveringCM(ctx context.Context, id, staffID string, now time.Time) error {
+	res := s.db.WithContext(ctx).Model(&Patient{}).Where("id = ?", id).
+		Updates(map[string]any{"covering_cm_id": staffID, "updated_at": now})
+	if res.Error != nil {
+		return fmt.Errorf("set covering case manager: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
 }

@@ -59,6 +59,22 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	v1.Patient(http.MethodGet, "/patients/:patientID/education/:assignmentID", access.PlanRead, d.Education.Open)
 	v1.Patient(http.MethodPost, "/patients/:patientID/education/:assignmentID/finished", access.PlanRead, d.Education.Finish)
 
+	// Messaging: the care team's thread, the CM inbox, quick replies, the
+	// WebSocket (each thread subscription is checked by the policy) and
+	// signed image links (the signature is the authorization).
+	v1.Patient(http.MethodGet, "/patients/:patientID/thread", access.MessagesRead, d.Messages.Thread)
+	v1.Patient(http.MethodGet, "/patients/:patientID/thread/messages", access.MessagesRead, d.Messages.Messages)
+	v1.Patient(http.MethodPost, "/patients/:patientID/thread/messages", access.MessagesSend, d.Messages.Send)
+	v1.Patient(http.MethodPost, "/patients/:patientID/thread/messages/:messageID/recall", access.MessagesSend, d.Messages.Recall)
+	v1.Patient(http.MethodPost, "/patients/:patientID/thread/read", access.MessagesRead, d.Messages.Read)
+	v1.Patient(http.MethodPost, "/patients/:patientID/thread/transfer", access.ClinicalManage, d.Messages.Transfer)
+	v1.Staff(http.MethodGet, "/inbox", clinical, d.Messages.Inbox)
+	v1.Staff(http.MethodGet, "/quick-replies", allStaff, d.Messages.QuickReplies)
+	v1.Staff(http.MethodPost, "/quick-replies", allStaff, d.Messages.CreateQuickReply)
+	v1.Staff(http.MethodDelete, "/quick-replies/:replyID", allStaff, d.Messages.DeleteQuickReply)
+	v1.Authenticated(http.MethodGet, "/ws", d.Messages.Socket)
+	v1.Public(http.MethodGet, "/blobs/:key", d.Messages.Blob)
+
 	adm := d.Guard.Group(e.Group("/admin"))
 	adm.Public(http.MethodGet, "/login", d.Admin.LoginPage)
 	adm.Public(http.MethodPost, "/login", d.Admin.Login)

@@ -18,6 +18,7 @@ import (
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/careplan"
 	"github.com/carepath/carepath/internal/education"
+	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/web"
 )
@@ -34,6 +35,7 @@ type Deps struct {
 	Patients       *patient.Handler
 	Careplan       *careplan.Handler
 	Education      *education.Handler
+	Messages       *messaging.Handler
 	Admin          *admin.Handler
 	Docs           *Docs
 	Ready          map[string]Check

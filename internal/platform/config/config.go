@@ -32,6 +32,9 @@ type Config struct {
 	Crypto   Crypto   `koanf:"crypto"`
 	Demo     Demo     `koanf:"demo"`
 	Log      Log      `koanf:"log"`
+
+	// Messaging tunes patient–care-team messaging and its realtime delivery.
+	Messaging Messaging `koanf:"messaging"`
 }
 
 type HTTP struct {
@@ -96,6 +99,32 @@ type Log struct {
 	Format string `koanf:"format"`
 }
 
+type Messaging struct {
+	// ContentCheck sends patient and family text through WeChat's msg_sec_check
+	// before it is stored; staff text is trusted (staff have no fresh openid).
+	ContentCheck  bool          `koanf:"content_check"`
+	MaxTextLength int           `koanf:"max_text_length"`
+	MaxImageBytes int64         `koanf:"max_image_bytes"`
+	URLTTL        time.Duration `koanf:"url_ttl"`
+	Heartbeat     time.Duration `koanf:"heartbeat"`
+	SendBuffer    int           `koanf:"send_buffer"`
+	AccessRecheck time.Duration `koanf:"access_recheck"`
+	Storage       Storage       `koanf:"storage"`
+}
+
+// Storage is where uploaded files go: "local" (a directory) or "s3".
+type Storage struct {
+	Driver      string `koanf:"driver"`
+	Dir         string `koanf:"dir"`
+	S3Endpoint  string `koanf:"s3_endpoint"`
+	S3Bucket    string `koanf:"s3_bucket"`
+	S3Region    string `koanf:"s3_region"`
+	S3AccessKey string `koanf:"s3_access_key"`
+	S3SecretKey string `koanf:"s3_secret_key" secret:"true"`
+	S3UseSSL    bool   `koanf:"s3_use_ssl"`
+	S3Prefix    string `koanf:"s3_prefix"`
+}
+
 // Defaults are the embedded-mode settings: SQLite, in-process Redis, fake WeChat, demo data.
 func Defaults() Config {
 	return Config{
@@ -112,6 +141,10 @@ func Defaults() Config {
 		},
 		Crypto: Crypto{ActiveKey: "k1"},
 		Log:    Log{Level: "info", Format: "json"},
+		Messaging: Messaging{
+			ContentCheck: true, MaxTextLength: 2000, MaxImageBytes: 5 << 20, URLTTL: 10 * time.Minute,
+			Heartbeat: 25 * time.Second, SendBuffer: 256, AccessRecheck: 10 * time.Second, Storage: Storage{Driver: "local", S3UseSSL: true},
+		},
 	}
 }
 
@@ -210,10 +243,43 @@ func (c Config) Validate() error {
 	if c.Auth.AccessTTL <= 0 || c.Auth.RefreshTTL <= c.Auth.AccessTTL {
 		errs = append(errs, errors.New("auth.access_ttl must be positive and shorter than auth.refresh_ttl"))
 	}
+	errs = append(errs, c.Messaging.validate()...)
 	if c.Auth.LockoutThreshold < 1 {
 		errs = append(errs, errors.New("auth.lockout_threshold must be at least 1"))
 	}
 	return errors.Join(errs...)
+}
+
+func (m Messaging) validate() []error {
+	var errs []error
+	if m.MaxTextLength < 1 || m.MaxTextLength > 2500 {
+		errs = append(errs, errors.New("messaging.max_text_length must be 1..2500 (WeChat checks at most 2500 characters)"))
+	}
+	if m.MaxImageBytes < 1 {
+		errs = append(errs, errors.New("messaging.max_image_bytes must be positive"))
+	}
+	if m.URLTTL < time.Minute || m.URLTTL > 24*time.Hour {
+		errs = append(errs, errors.New("messaging.url_ttl must be between 1m and 24h"))
+	}
+	if m.Heartbeat < time.Second {
+		errs = append(errs, errors.New("messaging.heartbeat must be at least 1s"))
+	}
+	if m.AccessRecheck < 0 {
+		errs = append(errs, errors.New("messaging.access_recheck must not be negative"))
+	}
+	if m.SendBuffer < 1 {
+		errs = append(errs, errors.New("messaging.send_buffer must be at least 1"))
+	}
+	switch m.Storage.Driver {
+	case "local":
+	case "s3":
+		if m.Storage.S3Endpoint == "" || m.Storage.S3Bucket == "" {
+			errs = append(errs, errors.New("messaging.storage.s3_endpoint and s3_bucket are required when messaging.storage.driver is s3"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("messaging.storage.driver must be local or s3, got %q", m.Storage.Driver))
+	}
+	return errs
 }
 
 // Masked lists every setting as key=value with secrets replaced, for the start-up log.

@@ -32,7 +32,7 @@ func TestMigrationsRollBackAndReapply(t *testing.T) {
 			t.Fatalf("rollback: %v", err)
 		}
 	}
-	for _, table := range []string{"patients", "users", "staff", "outbox_events"} {
+	for _, table := range []string{"patients", "users", "staff", "outbox_events", "thread_messages"} {
 		if db.Migrator().HasTable(table) {
 			t.Errorf("table %s survived the rollback", table)
 		}

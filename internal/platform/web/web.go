@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -182,4 +183,18 @@ func Logger(c *gin.Context) *slog.Logger {
 		return l.(*slog.Logger)
 	}
 	return slog.Default()
+}
+
+// QueryLimit reads the "limit" query parameter of a list: def when absent,
+// otherwise an integer from 1 to max, or a 400 naming the field.
+func QueryLimit(c *gin.Context, def, max int) (int, error) {
+	s := c.Query("limit")
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > max {
+		return 0, apperr.Invalid("limit", "invalid_limit", fmt.Sprintf("limit 必须是 1 到 %d 之间的整数", max))
+	}
+	return n, nil
 }

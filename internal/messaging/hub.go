@@ -1,0 +1,385 @@
+package messaging
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/carepath/carepath/internal/auth"
+)
+
+// Event types sent to sockets.
+const (
+	EventHello        = "hello"        // first frame: the connection's id and heartbeat
+	EventSubscribed   = "subscribed"   // a thread subscription started; catch-up follows
+	EventUnsubscribed = "unsubscribed" // a subscription ended (asked for, or access withdrawn)
+	EventMessage      = "message"      // a thread entry (also a recall or transfer entry)
+	EventRead         = "read"         // a participant's read position moved
+	EventInbox        = "inbox"        // staff: a thread of their caseload changed
+	EventAlert        = "alert"        // staff: an alert was raised on one of their patients
+	EventPong         = "pong"         // answer to a client's {"type":"ping"}
+	EventError        = "error"        // a client frame was refused
+)
+
+// Event is one frame sent to a socket. Type says which fields are set.
+type Event struct {
+	Type      string       `json:"type"`
+	PatientID string       `json:"patient_id,omitempty"`
+	LastSeq   *int64       `json:"last_seq,omitempty"` // subscribed
+	Message   *MessageView `json:"message,omitempty"`
+	Read      *ReadEvent   `json:"read,omitempty"`
+	Inbox     *InboxEvent  `json:"inbox,omitempty"`
+	Alert     *Alert       `json:"alert,omitempty"`
+	ConnID    string       `json:"conn_id,omitempty"`           // hello
+	Heartbeat int          `json:"heartbeat_seconds,omitempty"` // hello
+	Code      string       `json:"code,omitempty"`              // error, unsubscribed
+	Detail    string       `json:"message_text,omitempty"`      // error: human text (zh-CN)
+}
+
+// ReadEvent is a participant's new read position.
+type ReadEvent struct {
+	Reader      SenderView `json:"reader"`
+	LastReadSeq int64      `json:"last_read_seq"`
+	ReadAt      time.Time  `json:"read_at"`
+}
+
+// InboxEvent tells a case manager that a thread of theirs changed.
+type InboxEvent struct {
+	LastSeq      int64      `json:"last_seq"`
+	WaitingSince *time.Time `json:"waiting_since,omitempty"`
+}
+
+// Alert is what the alert feature publishes through the hub to the staff it
+// names: ids and a classification, never a reading (the page loads the
+// alert through its own access-checked route).
+type Alert struct {
+	ID        string    `json:"id"`
+	PatientID string    `json:"patient_id"`
+	Kind      string    `json:"kind"`     // e.g. bp_high, glucose_low, no_report
+	Severity  string    `json:"severity"` // e.g. high, medium, low
+	RaisedAt  time.Time `json:"raised_at"`
+	StaffIDs  []string  `json:"-"` // recipients
+}
+
+// actorKey names an actor's sockets across instances.
+func actorKey(kind auth.ActorKind, id string) string { return string(kind) + ":" + id }
+
+// envelope is what travels over Redis pub/sub between instances.
+type envelope struct {
+	Thread   bool            `json:"t,omitempty"` // Key is a patient id (thread subscribers), else an actor key
+	Key      string          `json:"k"`
+	Seq      int64           `json:"s,omitempty"`
+	Internal bool            `json:"i,omitempty"` // staff only
+	Event    json.RawMessage `json:"e"`
+}
+
+// outbound is one frame queued for a socket.
+type outbound struct {
+	patientID string // set for thread events
+	seq       int64
+	payload   []byte
+}
+
+// client is a socket as the hub sees it.
+type client struct {
+	id      string
+	actor   auth.Actor
+	send    chan outbound
+	dropped atomic.Bool
+	kick    func(reason string) // closes the connection; must not block
+	shut    func()              // closes with 1001 at shutdown; may block briefly
+}
+
+// offer queues a frame without ever blocking: a client whose buffer is
+// full is disconnected (it reconnects with its cursor and loses nothing),
+// so one slow reader never holds up the others.
+func (c *client) offer(o outbound) {
+	select {
+	case c.send <- o:
+	default:
+		if c.dropped.CompareAndSwap(false, true) {
+			c.kick("slow consumer")
+		}
+	}
+}
+
+// HubOptions tune the hub.
+type HubOptions struct {
+	Prefix     string        // the app's Redis key prefix
+	SendBuffer int           // frames queued per socket
+	Heartbeat  time.Duration // ping interval
+	Recheck    time.Duration // how often a socket re-asks the access policy for a thread; 0 = every event
+}
+
+// Hub routes events to this instance's sockets, and through Redis pub/sub
+// to every other instance's. Redis pub/sub is at-most-once; the database
+// is the truth and clients fill gaps by cursor.
+type Hub struct {
+	rdb     redis.UniversalClient
+	opts    HubOptions
+	channel string
+	log     *slog.Logger
+
+	mu        sync.RWMutex
+	byActor   map[string]map[*client]struct{}
+	byPatient map[string]map[*client]struct{}
+	clients   map[*client]struct{}
+	pubsub    *redis.PubSub
+	closing   bool
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the Redis reader and every socket
+	seq    atomic.Int64
+}
+
+// NewHub returns a hub. It subscribes to Redis when its first socket connects.
+func NewHub(rdb redis.UniversalClient, opts HubOptions, log *slog.Logger) *Hub {
+	if opts.SendBuffer < 1 {
+		opts.SendBuffer = 256
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = 25 * time.Second
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Hub{rdb: rdb, opts: opts, channel: opts.Prefix + "rt:events", log: log,
+		byActor: map[string]map[*client]struct{}{}, byPatient: map[string]map[*client]struct{}{}, clients: map[*client]struct{}{},
+		ctx: ctx, cancel: cancel}
+}
+
+var errHubClosed = errors.New("messaging: hub is shutting down")
+
+// listen subscribes to the events channel once; the caller holds h.mu.
+func (h *Hub) listen() error {
+	if h.pubsub != nil {
+		return nil
+	}
+	ps := h.rdb.Subscribe(h.ctx, h.channel)
+	ctx, cancel := context.WithTimeout(h.ctx, 5*time.Second)
+	defer cancel()
+	if _, err := ps.Receive(ctx); err != nil {
+		ps.Close()
+		return fmt.Errorf("subscribe %s: %w", h.channel, err)
+	}
+	h.pubsub = ps
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		for msg := range ps.Channel(redis.WithChannelSize(1024)) {
+			var env envelope
+			if err := json.Unmarshal([]byte(msg.Payload), &env); err != nil {
+				h.log.Warn("realtime: bad envelope", "error", err.Error())
+				continue
+			}
+			h.deliverLocal(env)
+		}
+	}()
+	return nil
+}
+
+// deliverLocal hands an event to this instance's sockets it is meant for.
+func (h *Hub) deliverLocal(env envelope) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	targets := h.byActor[env.Key]
+	o := outbound{payload: env.Event}
+	if env.Thread {
+		targets = h.byPatient[env.Key]
+		o.patientID, o.seq = env.Key, env.Seq
+	}
+	for c := range targets {
+		if env.Internal && c.actor.Kind != auth.KindStaff {
+			continue
+		}
+		c.offer(o)
+	}
+}
+
+func (h *Hub) publish(ctx context.Context, env envelope, ev Event) {
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		h.log.Error("realtime: encode event", "error", err.Error())
+		return
+	}
+	env.Event = raw
+	b, err := json.Marshal(env)
+	if err != nil {
+		h.log.Error("realtime: encode envelope", "error", err.Error())
+		return
+	}
+	// Best effort: the event is already committed, and clients catch up by cursor.
+	if err := h.rdb.Publish(context.WithoutCancel(ctx), h.channel, b).Err(); err != nil {
+		h.log.Warn("realtime: publish", "error", err.Error())
+	}
+}
+
+// PublishThread sends an event to every socket subscribed to the patient's
+// thread, on every instance. seq (0 for none) lets a socket skip what its
+// catch-up already sent; internal events reach staff only.
+func (h *Hub) PublishThread(ctx context.Context, patientID string, seq int64, internal bool, ev Event) {
+	h.publish(ctx, envelope{Thread: true, Key: patientID, Seq: seq, Internal: internal}, ev)
+}
+
+// PublishActor sends an event to every socket of one actor ("staff:<id>" or "user:<id>").
+func (h *Hub) PublishActor(ctx context.Context, key string, ev Event) {
+	h.publish(ctx, envelope{Key: key, Internal: true}, ev)
+}
+
+// PublishAlert delivers an alert to the sockets of the staff it names, on
+// every instance. The alert feature calls it (or a task handler for its
+// alert.raised outbox topic does).
+func (h *Hub) PublishAlert(ctx context.Context, a Alert) {
+	for _, id := range a.StaffIDs {
+		h.PublishActor(ctx, actorKey(auth.KindStaff, id), Event{Type: EventAlert, PatientID: a.PatientID, Alert: &a})
+	}
+}
+
+func (h *Hub) presenceKey(key string) string { return h.opts.Prefix + "rt:presence:" + key }
+
+// Online reports whether an actor has a live socket on any instance. When
+// Redis cannot answer it says no, so a notification is sent rather than lost.
+func (h *Hub) Online(ctx context.Context, key string) bool {
+	n, err := h.rdb.ZCount(ctx, h.presenceKey(key), strconv.FormatInt(time.Now().Unix(), 10), "+inf").Result()
+	if err != nil {
+		h.log.Warn("realtime: presence", "error", err.Error())
+		return false
+	}
+	return n > 0
+}
+
+// touch marks a socket alive for two heartbeats.
+func (h *Hub) touch(ctx context.Context, c *client) {
+	key := h.presenceKey(actorKey(c.actor.Kind, c.actor.ID))
+	ttl := 2*h.opts.Heartbeat + 5*time.Second
+	pipe := h.rdb.TxPipeline()
+	pipe.ZAdd(ctx, key, redis.Z{Score: float64(time.Now().Add(ttl).Unix()), Member: c.id})
+	pipe.ZRemRangeByScore(ctx, key, "-inf", strconv.FormatInt(time.Now().Unix()-1, 10))
+	pipe.Expire(ctx, key, ttl)
+	if _, err := pipe.Exec(ctx); err != nil {
+		h.log.Warn("realtime: presence", "error", err.Error())
+	}
+}
+
+func (h *Hub) forget(c *client) {
+	key := h.presenceKey(actorKey(c.actor.Kind, c.actor.ID))
+	if err := h.rdb.ZRem(context.Background(), key, c.id).Err(); err != nil {
+		h.log.Warn("realtime: presence", "error", err.Error())
+	}
+}
+
+// register adds a socket; the first one starts the Redis subscription.
+func (h *Hub) register(c *client) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closing {
+		return errHubClosed
+	}
+	if err := h.listen(); err != nil {
+		return err
+	}
+	h.clients[c] = struct{}{}
+	add(h.byActor, actorKey(c.actor.Kind, c.actor.ID), c)
+	h.wg.Add(1)
+	return nil
+}
+
+func (h *Hub) unregister(c *client, subs []string) {
+	h.mu.Lock()
+	delete(h.clients, c)
+	remove(h.byActor, actorKey(c.actor.Kind, c.actor.ID), c)
+	for _, p := range subs {
+		remove(h.byPatient, p, c)
+	}
+	h.mu.Unlock()
+	h.wg.Done()
+}
+
+func (h *Hub) subscribe(c *client, patientID string) {
+	h.mu.Lock()
+	add(h.byPatient, patientID, c)
+	h.mu.Unlock()
+}
+
+func (h *Hub) unsubscribe(c *client, patientID string) {
+	h.mu.Lock()
+	remove(h.byPatient, patientID, c)
+	h.mu.Unlock()
+}
+
+func add(m map[string]map[*client]struct{}, key string, c *client) {
+	set := m[key]
+	if set == nil {
+		set = map[*client]struct{}{}
+		m[key] = set
+	}
+	set[c] = struct{}{}
+}
+
+func remove(m map[string]map[*client]struct{}, key string, c *client) {
+	if set := m[key]; set != nil {
+		delete(set, c)
+		if len(set) == 0 {
+			delete(m, key)
+		}
+	}
+}
+
+// Connections is the number of sockets on this instance.
+func (h *Hub) Connections() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.clients)
+}
+
+func (h *Hub) nextID() string {
+	return strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.FormatInt(h.seq.Add(1), 36)
+}
+
+// Shutdown refuses new sockets and closes every open one with 1001 (going
+// away), waiting until they are gone or ctx ends. net/http's Shutdown does
+// not wait for hijacked connections, so the server calls this itself.
+func (h *Hub) Shutdown(ctx context.Context) {
+	h.mu.Lock()
+	h.closing = true
+	clients := make([]*client, 0, len(h.clients))
+	for c := range h.clients {
+		clients = append(clients, c)
+	}
+	h.mu.Unlock()
+	for _, c := range clients {
+		go c.shut()
+	}
+	done := make(chan struct{})
+	go func() {
+		h.mu.Lock()
+		ps := h.pubsub
+		h.pubsub = nil
+		h.mu.Unlock()
+		if ps != nil {
+			ps.Close()
+		}
+		h.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		h.log.Warn("realtime: sockets still open at shutdown deadline", "count", h.Connections())
+	}
+	h.cancel()
+}
+
+// Close stops the hub at once (the app's Close); Shutdown is the graceful way.
+func (h *Hub) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	h.Shutdown(ctx)
+}

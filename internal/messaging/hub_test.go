@@ -1,0 +1,47 @@
+package messaging
+
+import (
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/carepath/carepath/internal/auth"
+)
+
+// TestSlowClientIsDroppedWithoutBlockingOthers is mattermost's rule: fan-out
+// never waits for a socket; one whose buffer is full is disconnected once.
+func TestSlowClientIsDroppedWithoutBlockingOthers(t *testing.T) {
+	h := NewHub(nil, HubOptions{SendBuffer: 2}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	kicks := 0
+	var reason string
+	slow := &client{id: "slow", actor: auth.Actor{Kind: auth.KindUser, ID: "u1"}, send: make(chan outbound, 2),
+		kick: func(r string) { kicks++; reason = r }}
+	fast := &client{id: "fast", actor: auth.Actor{Kind: auth.KindUser, ID: "u2"}, send: make(chan outbound, 100),
+		kick: func(string) { t.Error("the fast client was kicked") }}
+	staff := &client{id: "staff", actor: auth.Actor{Kind: auth.KindStaff, ID: "s1"}, send: make(chan outbound, 100),
+		kick: func(string) { t.Error("the staff client was kicked") }}
+	for _, c := range []*client{slow, fast, staff} {
+		add(h.byPatient, "p1", c)
+	}
+	// Nobody drains slow's buffer: were fan-out to wait for it, this loop would never end.
+	for i := int64(1); i <= 5; i++ {
+		h.deliverLocal(envelope{Thread: true, Key: "p1", Seq: i, Event: []byte(`{"type":"message"}`)})
+	}
+	if kicks != 1 || reason != "slow consumer" {
+		t.Errorf("slow client kicked %d times (%q), want once for being slow", kicks, reason)
+	}
+	if len(fast.send) != 5 || len(staff.send) != 5 {
+		t.Errorf("fast clients got %d and %d events, want all 5", len(fast.send), len(staff.send))
+	}
+	// Internal entries reach staff sockets only.
+	h.deliverLocal(envelope{Thread: true, Key: "p1", Seq: 6, Internal: true, Event: []byte(`{"type":"message"}`)})
+	if len(fast.send) != 5 || len(staff.send) != 6 {
+		t.Errorf("after an internal note: user %d, staff %d events, want 5 and 6", len(fast.send), len(staff.send))
+	}
+	// Events for another thread or actor go nowhere here.
+	h.deliverLocal(envelope{Thread: true, Key: "p2", Seq: 1, Event: []byte(`{}`)})
+	h.deliverLocal(envelope{Key: "staff:s1", Event: []byte(`{}`)})
+	if len(staff.send) != 6 {
+		t.Errorf("staff got %d events, want 6 (it subscribed to p1 only and is not registered by actor)", len(staff.send))
+	}
+}
