@@ -17,6 +17,7 @@ const (
 	KindForbidden          // authenticated but not allowed, where hiding existence is not needed (403)
 	KindNotFound           // missing, or exists but is not the caller's (404)
 	KindConflict           // state conflict, duplicate, idempotency key reuse (409)
+	KindGone               // existed but can no longer be used: expired, withdrawn, spent (410)
 	KindUnprocessable      // well-formed but breaks a business rule (422)
 	KindRateLimited        // too many attempts (429)
 	KindUnavailable        // a dependency is down (503)

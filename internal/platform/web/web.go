@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -37,6 +38,7 @@ var statusOf = map[apperr.Kind]int{
 	apperr.KindForbidden:     http.StatusForbidden,
 	apperr.KindNotFound:      http.StatusNotFound,
 	apperr.KindConflict:      http.StatusConflict,
+	apperr.KindGone:          http.StatusGone,
 	apperr.KindUnprocessable: http.StatusUnprocessableEntity,
 	apperr.KindRateLimited:   http.StatusTooManyRequests,
 	apperr.KindUnavailable:   http.StatusServiceUnavailable,
@@ -50,6 +52,10 @@ func Status(err error) int {
 	return http.StatusInternalServerError
 }
 
+// RetryAfterDetail is the detail of a rate-limit error that says how many
+// seconds to wait; Error copies it into the Retry-After header.
+const RetryAfterDetail = "retry_after_seconds"
+
 // Error writes err as the API's error body, choosing the status from its
 // kind. Unclassified errors become a 500 that says only "internal error"; the
 // cause is logged here, once.
@@ -58,6 +64,9 @@ func Error(c *gin.Context, err error) {
 	body := ErrorDetail{Code: "internal_error", Message: "服务器内部错误"}
 	if e, ok := apperr.As(err); ok && status != http.StatusInternalServerError {
 		body = ErrorDetail{Code: e.Code, Message: e.Message, Details: e.Details}
+		if secs, ok := e.Details[RetryAfterDetail].(int); ok && status == http.StatusTooManyRequests {
+			c.Header("Retry-After", strconv.Itoa(secs))
+		}
 	}
 	if status >= 500 {
 		Logger(c).Error("request failed", "status", status, "error", err.Error())
