@@ -130,10 +130,10 @@ func Defaults() Config {
 			StaffSessionTTL: 10 * time.Hour, StaffIdleTimeout: 30 * time.Minute,
 			LockoutThreshold: 5, LockoutDuration: 15 * time.Minute,
 		},
-		Crypto: Crypto{ActiveKey: "k1"},
-		Family: Family{InvitationTTL: 72 * time.Hour, CodeAttemptsPerUser: 10, CodeAttemptsPerIP: 50, CodeAttemptWindow: 15 * time.Minute},
+		Crypto:  Crypto{ActiveKey: "k1"},
+		Family:  Family{InvitationTTL: 72 * time.Hour, CodeAttemptsPerUser: 10, CodeAttemptsPerIP: 50, CodeAttemptWindow: 15 * time.Minute},
 		Consent: Consent{PrivacyPolicyVersion: "2026-01", HealthDataVersion: "2026-01"},
-		Log:    Log{Level: "info", Format: "json"},
+		Log:     Log{Level: "info", Format: "json"},
 	}
 }
 
