@@ -25,6 +25,7 @@ import (
 	"github.com/carepath/carepath/internal/admin"
 	"github.com/carepath/carepath/internal/audit"
 	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/consent"
 	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/org"
 	"github.com/carepath/carepath/internal/patient"
@@ -34,6 +35,7 @@ import (
 	"github.com/carepath/carepath/internal/platform/fieldcrypt"
 	"github.com/carepath/carepath/internal/platform/outbox"
 	"github.com/carepath/carepath/internal/platform/queue"
+	"github.com/carepath/carepath/internal/platform/ratelimit"
 	"github.com/carepath/carepath/internal/platform/web"
 	"github.com/carepath/carepath/internal/platform/wx"
 	"github.com/carepath/carepath/internal/platform/wx/fake"
@@ -63,7 +65,8 @@ type App struct {
 
 	Auth     *auth.Service
 	Patients *patient.Service
-	Family   *family.Store
+	Family   *family.Service
+	Consents *consent.Service
 	Org      *org.Store
 	Audit    *audit.Store
 
@@ -117,7 +120,15 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		return nil, err
 	}
 	a.Patients = patient.NewService(patient.NewStore(a.DB), sealer, now)
-	a.Family = family.NewStore(a.DB)
+	a.Consents = consent.NewService(a.DB, consent.Config{
+		PrivacyPolicyVersion: cfg.Consent.PrivacyPolicyVersion, HealthDataVersion: cfg.Consent.HealthDataVersion,
+	}, now)
+	a.Family = family.NewService(a.DB, a.Patients, a.Consents, authStore, ratelimit.New(a.Redis, a.redisPrefix), family.Config{
+		InvitationTTL: cfg.Family.InvitationTTL, AttemptsPerUser: cfg.Family.CodeAttemptsPerUser,
+		AttemptsPerIP: cfg.Family.CodeAttemptsPerIP, AttemptWindow: cfg.Family.CodeAttemptWindow,
+	}, now)
+	// Withdrawing a consent stops the family sharing it covered.
+	a.Consents.SetLinks(a.Family)
 	a.Queue = queue.NewClient(a.Redis)
 
 	secureCookies := len(cfg.HTTP.PublicURL) > 8 && cfg.HTTP.PublicURL[:8] == "https://"
@@ -135,7 +146,10 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	a.Guard = access.NewGuard(access.NewPolicy(a.DB), authH.Require(), a.Audit)
 	a.Engine, err = server.New(server.Deps{
 		Log: log, Registry: registry, Guard: a.Guard, Auth: authH, Docs: docs, Admin: adminH,
-		Patients: patient.NewHandler(a.Patients, a.Family, a.Auth, authStore, val),
+		Patients:  patient.NewHandler(a.Patients, a.Family.Store(), a.Auth, authStore, val),
+		Family:    family.NewHandler(a.Family, a.Audit, val),
+		Consents:  consent.NewHandler(a.Consents, authStore, val),
+		AccessLog: audit.NewHandler(a.Audit, accessLogDirectory{patients: a.Patients, accounts: authStore, family: a.Family.Store()}),
 		Ready: map[string]server.Check{
 			"database": func(ctx context.Context) error { return database.Ping(ctx, a.DB) },
 			"redis":    func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() },
@@ -291,5 +305,14 @@ func (a *App) Worker() *queue.Worker {
 	if err := w.Every("17 * * * *", asynq.NewTask(auth.TaskPurgeExpired, nil), asynq.Queue(queue.Low), asynq.Unique(time.Hour)); err != nil {
 		a.Log.Error("schedule task", "error", err.Error())
 	}
+	// Until the realtime hub lands, a revoked or narrowed family link is only
+	// logged here; the policy already refuses the relative's next request.
+	// The hub replaces this with "close UserID's connections on PatientID".
+	linkChanged := family.HandleLinkEvent(func(ctx context.Context, topic string, e family.LinkEvent) error {
+		a.Log.Info("family link changed", "event", topic, "link_id", e.LinkID)
+		return nil
+	})
+	w.Handle(family.TaskLinkRevoked, linkChanged)
+	w.Handle(family.TaskLinkScopesChanged, linkChanged)
 	return w
 }

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/consent"
 	"github.com/carepath/carepath/internal/demo"
 	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/org"
@@ -43,7 +44,9 @@ func (a *App) SeedDemo(ctx context.Context, password string) (demo.Summary, stri
 		}
 		sum, err = demo.Seed(ctx, demo.Deps{
 			Org: org.NewStore(tx), Auth: authSvc, Accounts: accounts,
-			Patients: patient.NewService(patient.NewStore(tx), sealer, time.Now), Family: family.NewStore(tx), Now: time.Now,
+			Patients: patient.NewService(patient.NewStore(tx), sealer, time.Now), Family: family.NewStore(tx),
+			Consents: consent.NewStore(tx), Now: time.Now,
+			Versions: consent.Config{PrivacyPolicyVersion: a.Config.Consent.PrivacyPolicyVersion, HealthDataVersion: a.Config.Consent.HealthDataVersion},
 		}, password)
 		return err
 	})

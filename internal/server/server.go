@@ -15,7 +15,10 @@ import (
 
 	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/admin"
+	"github.com/carepath/carepath/internal/audit"
 	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/consent"
+	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/web"
 )
@@ -30,6 +33,9 @@ type Deps struct {
 	Guard          *access.Guard
 	Auth           *auth.Handler
 	Patients       *patient.Handler
+	Family         *family.Handler
+	Consents       *consent.Handler
+	AccessLog      *audit.Handler
 	Admin          *admin.Handler
 	Docs           *Docs
 	Ready          map[string]Check

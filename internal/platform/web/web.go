@@ -52,19 +52,15 @@ func Status(err error) int {
 	return http.StatusInternalServerError
 }
 
-// RetryAfterDetail is the detail of a rate-limit error that says how many
-// seconds to wait; Error copies it into the Retry-After header.
-const RetryAfterDetail = "retry_after_seconds"
-
 // Error writes err as the API's error body, choosing the status from its
 // kind. Unclassified errors become a 500 that says only "internal error"; the
-// cause is logged here, once.
+// cause is logged here, once. A rate-limit error's wait becomes Retry-After.
 func Error(c *gin.Context, err error) {
 	status := Status(err)
 	body := ErrorDetail{Code: "internal_error", Message: "服务器内部错误"}
 	if e, ok := apperr.As(err); ok && status != http.StatusInternalServerError {
 		body = ErrorDetail{Code: e.Code, Message: e.Message, Details: e.Details}
-		if secs, ok := e.Details[RetryAfterDetail].(int); ok && status == http.StatusTooManyRequests {
+		if secs, ok := e.Details[apperr.RetryAfterDetail].(int); ok && status == http.StatusTooManyRequests {
 			c.Header("Retry-After", strconv.Itoa(secs))
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -28,7 +29,7 @@ func serve(t *testing.T, h gin.HandlerFunc, body string) (*httptest.ResponseReco
 }
 
 func TestRateLimitErrorSetsRetryAfter(t *testing.T) {
-	err := apperr.New(apperr.KindRateLimited, "slow", "太频繁").WithDetail(RetryAfterDetail, 42)
+	err := apperr.RateLimited("slow", "太频繁", 41500*time.Millisecond)
 	rec, _ := serve(t, func(c *gin.Context) { Error(c, err) }, "")
 	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "42" {
 		t.Fatalf("got %d Retry-After %q, want 429 and 42", rec.Code, rec.Header().Get("Retry-After"))
