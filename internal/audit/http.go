@@ -3,13 +3,11 @@ package audit
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/carepath/carepath/internal/platform/apperr"
 	"github.com/carepath/carepath/internal/platform/web"
 )
 
@@ -67,18 +65,9 @@ type AccessLogResponse struct {
 func (h *Handler) AccessLog(c *gin.Context) {
 	ctx := c.Request.Context()
 	patientID := c.Param("patientID") // already checked by the access policy
-	limit := 50
-	if s := c.Query("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 200 {
-			web.Error(c, apperr.Invalid("limit", "invalid_limit", "limit 必须是 1 到 200 之间的整数"))
-			return
-		}
-		limit = n
-	}
-	cursor := c.Query("cursor")
-	if len(cursor) > 36 {
-		web.Error(c, apperr.Invalid("cursor", "invalid_cursor", "分页游标无效"))
+	cursor, limit, err := web.Page(c)
+	if err != nil {
+		web.Error(c, err)
 		return
 	}
 	self, err := h.dir.PatientUserID(ctx, patientID)

@@ -164,3 +164,21 @@ func Logger(c *gin.Context) *slog.Logger {
 	}
 	return slog.Default()
 }
+
+// Page reads the cursor pagination of a list: ?cursor= (an id, at most 36
+// characters) and ?limit= (1 to 200, default 50).
+func Page(c *gin.Context) (cursor string, limit int, err error) {
+	limit = 50
+	if s := c.Query("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 200 {
+			return "", 0, apperr.Invalid("limit", "invalid_limit", "limit 必须是 1 到 200 之间的整数")
+		}
+		limit = n
+	}
+	cursor = c.Query("cursor")
+	if len(cursor) > 36 {
+		return "", 0, apperr.Invalid("cursor", "invalid_cursor", "分页游标无效")
+	}
+	return cursor, limit, nil
+}
