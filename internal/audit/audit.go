@@ -63,6 +63,9 @@ func (s *Store) Record(ctx context.Context, e Event) error {
 	if len(e.UserAgent) > 255 {
 		e.UserAgent = e.UserAgent[:255]
 	}
+	if len(e.Action) > 255 { // a route template; never longer in practice, but an event must not be lost for it
+		e.Action = e.Action[:255]
+	}
 	if err := s.db.WithContext(ctx).Create(&e).Error; err != nil {
 		return fmt.Errorf("record audit event: %w", err)
 	}

@@ -83,8 +83,18 @@ func m0008Family() *gormigrate.Migration {
 			if err := tx.Exec("UPDATE family_links SET active_key = " + key + " WHERE status = 'active'").Error; err != nil {
 				return fmt.Errorf("fill family_links.active_key: %w", err)
 			}
+			if IsMySQL(tx) {
+				// Routes such as POST /api/v1/patients/:patientID/family/invitations/:invitationID/withdraw
+				// outgrow 64 characters, and MySQL refuses (strict mode) an audit event
+				// it cannot hold. SQLite does not enforce lengths.
+				if err := tx.Exec("ALTER TABLE audit_events MODIFY action VARCHAR(255) NOT NULL").Error; err != nil {
+					return fmt.Errorf("widen audit_events.action: %w", err)
+				}
+			}
 			return tx.Exec("CREATE UNIQUE INDEX ux_family_links_active ON family_links (active_key)").Error
 		},
+		// Rollback leaves audit_events.action wide: narrowing it could fail on
+		// (or cut) events already recorded, and a wider column harms nothing.
 		Rollback: func(tx *gorm.DB) error {
 			if err := tx.Migrator().DropIndex("family_links", "ux_family_links_active"); err != nil {
 				return fmt.Errorf("drop ux_family_links_active: %w", err)
