@@ -301,6 +301,19 @@ func TestInvitationFlowWithTwoWeChatUsers(t *testing.T) {
 	patient.want(409, "invitation_not_pending", http.MethodPost, "/patients/"+p5+"/family/invitations/"+inv.Invitation.ID+"/withdraw", map[string]any{})
 	patient.want(http.StatusOK, "", http.MethodPost, "/patients/"+p5+"/family/invitations/"+second.Invitation.ID+"/withdraw", map[string]any{})
 	user(t, e, "latecomer").want(410, "invitation_withdrawn", http.MethodGet, "/family/invitations/"+second.Code, nil)
+
+	// Writes by the patient are audited; the logs hold no code and no name.
+	var writes int64
+	e.App.DB.Table("audit_events").Where("patient_id = ? AND actor_kind = ? AND action LIKE ?", p5, "user", "POST %/family/%").Count(&writes)
+	if writes < 4 {
+		t.Fatalf("%d audited family writes by the patient, want the invitations, the revocations and the withdrawals", writes)
+	}
+	logs := e.Logs()
+	for _, secret := range []string{inv.Code, second.Code, fromFather.Code, "陈明", "张建国"} {
+		if strings.Contains(logs, secret) {
+			t.Fatalf("the log holds %q", secret)
+		}
+	}
 }
 
 func outboxEvents(t *testing.T, e *apitest.Env, topic string) []family.LinkEvent {
@@ -359,6 +372,8 @@ func TestInvitationErrors(t *testing.T) {
 		cm.want(403, "user_only", http.MethodGet, "/family/invitations/"+demo.InvitationCode, nil)
 		anon := client{t: t, e: e}
 		anon.want(401, "unauthenticated", http.MethodPost, "/family/invitations/"+demo.InvitationCode+"/accept", nil)
+		cm.want(403, "user_only", http.MethodGet, "/me/consents", nil)
+		cm.want(403, "user_only", http.MethodPost, "/me/consents", map[string]string{"kind": "privacy_policy", "version": "2026-01"})
 	})
 	t.Run("too many open invitations", func(t *testing.T) {
 		patient2 := patient2.in(t)
