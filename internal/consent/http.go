@@ -180,18 +180,18 @@ type PatientResponse struct {
 func (h *Handler) List(c *gin.Context) {
 	ctx := c.Request.Context()
 	patientID := access.GrantFrom(c).PatientID
-	cs, err := h.svc.OfPatient(ctx, patientID)
+	records, err := h.svc.OfPatient(ctx, patientID)
 	if err != nil {
 		web.Error(c, err)
 		return
 	}
 	resp := PatientResponse{HealthData: HealthDataStatus{CurrentVersion: h.svc.cfg.HealthDataVersion}}
-	for _, cs := range cs {
-		if cs.Kind == KindHealthData && cs.Active() {
+	for _, r := range records {
+		if r.Kind == KindHealthData && r.Active() {
 			resp.HealthData.Active = true
 		}
 	}
-	if resp.Items, err = h.views(ctx, cs); err != nil {
+	if resp.Items, err = h.views(ctx, records); err != nil {
 		web.Error(c, err)
 		return
 	}

@@ -44,9 +44,6 @@ func NewService(db *gorm.DB, cfg Config, now func() time.Time) *Service {
 // SetLinks wires the family feature in.
 func (s *Service) SetLinks(l Links) { s.links = l }
 
-// Versions returns the versions of the texts in force.
-func (s *Service) Versions() Config { return s.cfg }
-
 // AcceptPrivacyPolicy records that the user accepted version, which must be
 // the one in force. Accepting it again returns the first record (created false).
 func (s *Service) AcceptPrivacyPolicy(ctx context.Context, a auth.Actor, version string) (Consent, bool, error) {

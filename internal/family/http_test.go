@@ -1,14 +1,19 @@
 package family_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/carepath/carepath/internal/apitest"
+	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/demo"
 	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/platform/dbtest"
@@ -637,4 +642,44 @@ func TestAccessLogShowsWhoLookedAtWhat(t *testing.T) {
 	// Family members do not see who else looked.
 	user(t, e, "family1").want(404, "not_found", http.MethodGet, "/patients/"+p1+"/access-log", nil)
 	user(t, e, "patient3").want(404, "not_found", http.MethodGet, "/patients/"+p1+"/access-log", nil)
+}
+
+// TestConcurrentAcceptsLetOneWin: several people (or one double tap)
+// accepting the same code at once make exactly one link.
+func TestConcurrentAcceptsLetOneWin(t *testing.T) {
+	e := apitest.New(t)
+	p1 := e.Demo.Patients["patient1"]
+	inv := invite(user(t, e, "patient1"), p1, "亲属", "view_plan")
+	var racers []auth.Actor
+	for i := 0; i < 4; i++ {
+		c := user(t, e, fmt.Sprintf("racer%d", i))
+		acceptPrivacyPolicy(c)
+		racers = append(racers, auth.Actor{Kind: auth.KindUser, ID: c.userID, Role: auth.RoleUser})
+	}
+	racers = append(racers, racers[0]) // racer0 taps twice
+	errs := make([]error, len(racers))
+	var wg sync.WaitGroup
+	for i, a := range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _, errs[i] = e.App.Family.Accept(context.Background(), a, "192.0.2.9", inv.Code)
+		}()
+	}
+	wg.Wait()
+	wins := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			wins++
+		case errors.Is(err, family.ErrUsed), errors.Is(err, family.ErrAlreadyAccepted), errors.Is(err, family.ErrLinkExists):
+		default:
+			t.Fatalf("unexpected error: %v", err)
+		}
+	}
+	var links int64
+	e.App.DB.Table("family_links").Where("patient_id = ? AND relationship = ? AND status = ?", p1, "亲属", "active").Count(&links)
+	if wins != 1 || links != 1 {
+		t.Fatalf("%d accepts won and %d links exist, want exactly one of each (errors %v)", wins, links, errs)
+	}
 }
