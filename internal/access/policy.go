@@ -32,7 +32,8 @@ const (
 	AppointmentsManage  Permission = "appointments.manage"  // create, edit (staff)
 	MessagesRead        Permission = "messages.read"
 	MessagesSend        Permission = "messages.send"
-	FamilyManage        Permission = "family.manage" // invite, change scopes, revoke (the patient only)
+	FamilyManage        Permission = "family.manage"  // invite, change scopes, revoke (the patient only)
+	ConsentManage       Permission = "consent.manage" // the patient's PIPL consents: the patient in the app, or staff recording what the patient said
 	ClinicalManage      Permission = "clinical.manage"
 	AuditRead           Permission = "audit.read"
 )
@@ -86,6 +87,7 @@ var rules = map[Permission]rule{
 	MessagesRead:        {patient: true, family: ScopeMessage, staff: true},
 	MessagesSend:        {patient: true, family: ScopeMessage, staff: true},
 	FamilyManage:        {patient: true},
+	ConsentManage:       {patient: true, staff: true},
 	ClinicalManage:      {staff: true},
 	AuditRead:           {patient: true, staff: true},
 }

@@ -69,6 +69,27 @@ type Env struct {
 	Clock  *Clock
 	router routers.Router
 	codes  int
+	logs   *logBuffer
+}
+
+// logBuffer collects the app's log lines, so tests can check what is (and
+// is never) logged.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// Logs returns everything the app has logged so far (JSON lines).
+func (e *Env) Logs() string {
+	e.logs.mu.Lock()
+	defer e.logs.mu.Unlock()
+	return e.logs.buf.String()
 }
 
 // New builds the app over a fresh database with the demo hospital loaded.
@@ -84,7 +105,8 @@ func New(t testing.TB) *Env {
 	cfg := config.Defaults()
 	cfg.DataDir = t.TempDir()
 	clock := &Clock{now: time.Now().UTC().Truncate(time.Second)}
-	a, err := app.Build(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.Options{
+	logs := &logBuffer{}
+	a, err := app.Build(context.Background(), cfg, slog.New(slog.NewJSONHandler(logs, nil)), app.Options{
 		DB: db, Redis: rdb, RedisPrefix: prefix, WeChatBaseURL: f.URL(), Now: clock.Now,
 	})
 	if err != nil {
@@ -95,7 +117,7 @@ func New(t testing.TB) *Env {
 	if err != nil {
 		t.Fatalf("seed demo: %v", err)
 	}
-	return &Env{t: t, App: a, Fake: f, Demo: sum, Clock: clock, router: contractRouter(t)}
+	return &Env{t: t, App: a, Fake: f, Demo: sum, Clock: clock, router: contractRouter(t), logs: logs}
 }
 
 var contract struct {

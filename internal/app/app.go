@@ -30,6 +30,7 @@ import (
 	"github.com/carepath/carepath/internal/audit"
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/careplan"
+	"github.com/carepath/carepath/internal/consent"
 	"github.com/carepath/carepath/internal/education"
 	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/messaging"
@@ -42,6 +43,7 @@ import (
 	"github.com/carepath/carepath/internal/platform/fieldcrypt"
 	"github.com/carepath/carepath/internal/platform/outbox"
 	"github.com/carepath/carepath/internal/platform/queue"
+	"github.com/carepath/carepath/internal/platform/ratelimit"
 	"github.com/carepath/carepath/internal/platform/web"
 	"github.com/carepath/carepath/internal/platform/wx"
 	"github.com/carepath/carepath/internal/platform/wx/fake"
@@ -71,7 +73,8 @@ type App struct {
 
 	Auth      *auth.Service
 	Patients  *patient.Service
-	Family    *family.Store
+	Family    *family.Service
+	Consents  *consent.Service
 	Org       *org.Store
 	Audit     *audit.Store
 	Careplan  *careplan.Service
@@ -129,7 +132,15 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		return nil, err
 	}
 	a.Patients = patient.NewService(patient.NewStore(a.DB), sealer, now)
-	a.Family = family.NewStore(a.DB)
+	a.Consents = consent.NewService(a.DB, consent.Config{
+		PrivacyPolicyVersion: cfg.Consent.PrivacyPolicyVersion, HealthDataVersion: cfg.Consent.HealthDataVersion,
+	}, now)
+	a.Family = family.NewService(a.DB, a.Patients, a.Consents, authStore, ratelimit.New(a.Redis, a.redisPrefix), family.Config{
+		InvitationTTL: cfg.Family.InvitationTTL, AttemptsPerUser: cfg.Family.CodeAttemptsPerUser,
+		AttemptsPerIP: cfg.Family.CodeAttemptsPerIP, AttemptWindow: cfg.Family.CodeAttemptWindow,
+	}, now)
+	// Withdrawing a consent stops the family sharing it covered.
+	a.Consents.SetLinks(a.Family)
 	a.Queue = queue.NewClient(a.Redis)
 	if err := a.buildCare(authStore); err != nil {
 		return nil, err
@@ -163,10 +174,13 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		MaxImageBytes: cfg.Messaging.MaxImageBytes, URLTTL: cfg.Messaging.URLTTL})
 	a.Engine, err = server.New(server.Deps{
 		Log: log, Registry: registry, Guard: a.Guard, Auth: authH, Docs: docs, Admin: adminH,
-		Patients:  patient.NewHandler(a.Patients, a.Family, a.Auth, authStore, val),
+		Patients:  patient.NewHandler(a.Patients, a.Family.Store(), a.Auth, authStore, val),
 		Careplan:  careplan.NewHandler(a.Careplan, val),
 		Education: education.NewHandler(a.Education, val),
 		Messages:  messaging.NewHandler(a.Messages, val, local),
+		Family:    family.NewHandler(a.Family, a.Audit, val),
+		Consents:  consent.NewHandler(a.Consents, authStore, val),
+		AccessLog: audit.NewHandler(a.Audit, accessLogDirectory{patients: a.Patients, accounts: authStore, family: a.Family.Store()}),
 		Ready: map[string]server.Check{
 			"database": func(ctx context.Context) error { return database.Ping(ctx, a.DB) },
 			"redis":    func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() },
@@ -357,6 +371,15 @@ func (a *App) Worker() *queue.Worker {
 			a.Log.Error("schedule task", "task", job.task, "error", err.Error())
 		}
 	}
+	// Until the realtime hub lands, a revoked or narrowed family link is only
+	// logged here; the policy already refuses the relative's next request.
+	// The hub replaces this with "close UserID's connections on PatientID".
+	linkChanged := family.HandleLinkEvent(func(ctx context.Context, topic string, e family.LinkEvent) error {
+		a.Log.Info("family link changed", "event", topic, "link_id", e.LinkID)
+		return nil
+	})
+	w.Handle(family.TaskLinkRevoked, linkChanged)
+	w.Handle(family.TaskLinkScopesChanged, linkChanged)
 	return w
 }
 

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/consent"
 	"github.com/carepath/carepath/internal/demo"
 	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/messaging"
@@ -51,6 +52,8 @@ func (a *App) SeedDemo(ctx context.Context, password string) (demo.Summary, stri
 			Org: org.NewStore(tx), Auth: authSvc, Accounts: accounts,
 			Patients: patient.NewService(patient.NewStore(tx), sealer, time.Now), Family: family.NewStore(tx), Now: a.now,
 			Careplan: plans, Education: edu, Location: loc, Messages: messaging.NewStore(tx),
+			Consents: consent.NewStore(tx),
+			Versions: consent.Config{PrivacyPolicyVersion: a.Config.Consent.PrivacyPolicyVersion, HealthDataVersion: a.Config.Consent.HealthDataVersion},
 		}, password)
 		return err
 	})

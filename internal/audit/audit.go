@@ -63,6 +63,9 @@ func (s *Store) Record(ctx context.Context, e Event) error {
 	if len(e.UserAgent) > 255 {
 		e.UserAgent = e.UserAgent[:255]
 	}
+	if len(e.Action) > 255 { // a route template; never longer in practice, but an event must not be lost for it
+		e.Action = e.Action[:255]
+	}
 	if err := s.db.WithContext(ctx).Create(&e).Error; err != nil {
 		return fmt.Errorf("record audit event: %w", err)
 	}
@@ -74,5 +77,28 @@ func (s *Store) ForPatient(ctx context.Context, patientID string, limit int) ([]
 	var events []Event
 	err := s.db.WithContext(ctx).Where("patient_id = ?", patientID).
 		Order("created_at DESC").Order("id DESC").Limit(limit).Find(&events).Error
+	return events, err
+}
+
+// AccessQuery selects the events a patient's access log shows.
+type AccessQuery struct {
+	PatientID     string
+	ExcludeUserID string // the patient's own account: their own actions are not "access"
+	Cursor        string // the last id of the previous page
+	Limit         int
+}
+
+// Access lists successful actions on a patient's data by others (staff and
+// family), newest first.
+func (s *Store) Access(ctx context.Context, q AccessQuery) ([]Event, error) {
+	db := s.db.WithContext(ctx).Where("patient_id = ? AND result = ?", q.PatientID, ResultOK)
+	if q.ExcludeUserID != "" {
+		db = db.Where("NOT (actor_kind = ? AND actor_id = ?)", "user", q.ExcludeUserID)
+	}
+	if q.Cursor != "" {
+		db = db.Where("id < ?", q.Cursor)
+	}
+	var events []Event
+	err := db.Order("id DESC").Limit(q.Limit).Find(&events).Error
 	return events, err
 }

@@ -16,6 +16,9 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/carepath/carepath/internal/apitest"
+	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/family"
+	"github.com/carepath/carepath/internal/platform/database"
 	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/platform/dbtest"
 	"github.com/carepath/carepath/internal/platform/outbox"
@@ -215,11 +218,12 @@ func TestThreadAccessForEveryParticipant(t *testing.T) {
 		t.Fatal(err)
 	}
 	revoked := e.LoginWeChat("exdaughter")
-	link, err := e.App.Family.Create(t.Context(), p1, revoked.UserID, "前儿媳", nil)
-	if err != nil {
+	link := family.NewLink(database.NewID(), p1, revoked.UserID, "前儿媳", nil, time.Now())
+	if err := e.App.Family.Store().CreateLink(t.Context(), &link); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.App.Family.Revoke(t.Context(), link.ID, time.Now()); err != nil {
+	patient1 := auth.Actor{Kind: auth.KindUser, ID: e.Demo.Users["fake-openid-patient1"], Role: auth.RoleUser}
+	if _, err := e.App.Family.Revoke(t.Context(), patient1, p1, link.ID); err != nil {
 		t.Fatal(err)
 	}
 	callers := map[string]who{

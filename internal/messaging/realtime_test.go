@@ -20,6 +20,9 @@ import (
 	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/apitest"
 	"github.com/carepath/carepath/internal/app"
+	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/family"
+	"github.com/carepath/carepath/internal/platform/database"
 	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/platform/config"
 	"github.com/carepath/carepath/internal/platform/dbtest"
@@ -367,8 +370,8 @@ func TestSocketAccessFollowsThePolicy(t *testing.T) {
 	relative := in.user(t, "nephew")
 	var userID string
 	in.app.DB.Table("users").Where("open_id = ?", "fake-openid-nephew").Pluck("id", &userID)
-	link, err := in.app.Family.Create(context.Background(), p1, userID, "侄子", []access.Scope{access.ScopeMessage})
-	if err != nil {
+	link := family.NewLink(database.NewID(), p1, userID, "侄子", []access.Scope{access.ScopeMessage}, time.Now())
+	if err := in.app.Family.Store().CreateLink(context.Background(), &link); err != nil {
 		t.Fatal(err)
 	}
 	s, _, err := in.dial(t, relative)
@@ -382,7 +385,10 @@ func TestSocketAccessFollowsThePolicy(t *testing.T) {
 	if ev := s.nextOf(messaging.EventMessage); ev.Message.Text != "第一条" {
 		t.Fatalf("relative got %+v", ev.Message)
 	}
-	if err := in.app.Family.Revoke(context.Background(), link.ID, time.Now()); err != nil {
+	var ownerID string
+	in.app.DB.Table("patients").Where("id = ?", p1).Pluck("user_id", &ownerID)
+	owner := auth.Actor{Kind: auth.KindUser, ID: ownerID, Role: auth.RoleUser}
+	if _, err := in.app.Family.Revoke(context.Background(), owner, p1, link.ID); err != nil {
 		t.Fatal(err)
 	}
 	in.send(t, cm, p1, "c-2", "撤销授权后的消息")

@@ -183,16 +183,12 @@ type ListResponse struct {
 // List handles GET /api/v1/patients: the staff member's own patients.
 func (h *Handler) List(c *gin.Context) {
 	a, _ := auth.ActorFrom(c)
-	limit, err := web.QueryLimit(c, 50, 200)
+	cursor, limit, err := web.Page(c)
 	if err != nil {
 		web.Error(c, err)
 		return
 	}
-	q := ListQuery{Scope: access.StaffPatients(a, "patients"), Cursor: c.Query("cursor"), Limit: limit + 1}
-	if len(q.Cursor) > 36 {
-		web.Error(c, errBadCursor)
-		return
-	}
+	q := ListQuery{Scope: access.StaffPatients(a, "patients"), Cursor: cursor, Limit: limit + 1}
 	if risk := c.Query("risk_level"); risk != "" {
 		if risk != RiskLow && risk != RiskMedium && risk != RiskHigh {
 			web.Error(c, apperr.Invalid("risk_level", "invalid_risk_level", "risk_level 必须是 low、medium 或 high"))

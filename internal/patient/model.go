@@ -5,8 +5,6 @@ package patient
 
 import (
 	"time"
-
-	"github.com/carepath/carepath/internal/platform/apperr"
 )
 
 // Risk levels set follow-up frequency.
@@ -47,5 +45,3 @@ type Patient struct {
 }
 
 func (Patient) TableName() string { return "patients" }
-
-var errBadCursor = apperr.Invalid("cursor", "invalid_cursor", "分页游标无效")

@@ -169,6 +169,16 @@ func (s *Service) Profile(ctx context.Context, id string) (Profile, error) {
 	return s.ProfileOf(p)
 }
 
+// UserIDOf returns the WeChat user of a patient record, "" when the patient
+// has none yet (registered by a CM before their first login).
+func (s *Service) UserIDOf(ctx context.Context, id string) (string, error) {
+	p, err := s.store.ByID(ctx, id)
+	if err != nil || p.UserID == nil {
+		return "", err
+	}
+	return *p.UserID, nil
+}
+
 // MaskPhone shows the first three and last four digits: 138****0001.
 func MaskPhone(phone string) string {
 	if len(phone) != 11 {

@@ -52,6 +52,9 @@ func TestEveryRouteHasAnAccessDecisionAndIsInTheContract(t *testing.T) {
 			t.Errorf("route %s has no access decision: register it through access.Guard", key)
 			continue
 		}
+		if len(key) > 255 {
+			t.Errorf("route %s does not fit the audit log's action column (255)", key)
+		}
 		if d.Kind == access.PatientScoped && d.Permission == "" {
 			t.Errorf("patient route %s declares no permission", key)
 		}

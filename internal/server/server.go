@@ -15,9 +15,12 @@ import (
 
 	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/admin"
+	"github.com/carepath/carepath/internal/audit"
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/careplan"
+	"github.com/carepath/carepath/internal/consent"
 	"github.com/carepath/carepath/internal/education"
+	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/web"
@@ -36,6 +39,9 @@ type Deps struct {
 	Careplan       *careplan.Handler
 	Education      *education.Handler
 	Messages       *messaging.Handler
+	Family         *family.Handler
+	Consents       *consent.Handler
+	AccessLog      *audit.Handler
 	Admin          *admin.Handler
 	Docs           *Docs
 	Ready          map[string]Check

@@ -5,6 +5,7 @@ package apperr
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind is the class of a failure; each kind implies one HTTP status.
@@ -17,6 +18,7 @@ const (
 	KindForbidden          // authenticated but not allowed, where hiding existence is not needed (403)
 	KindNotFound           // missing, or exists but is not the caller's (404)
 	KindConflict           // state conflict, duplicate, idempotency key reuse (409)
+	KindGone               // existed but can no longer be used: expired, withdrawn, spent (410)
 	KindUnprocessable      // well-formed but breaks a business rule (422)
 	KindRateLimited        // too many attempts (429)
 	KindUnavailable        // a dependency is down (503)
@@ -78,6 +80,16 @@ func NotFound(what string) *Error {
 // Unauthorized says the caller must (re)authenticate.
 func Unauthorized(code, message string) *Error {
 	return &Error{Kind: KindUnauthorized, Code: code, Message: message}
+}
+
+// RetryAfterDetail is the detail of a rate-limit error that says how many
+// whole seconds to wait (the web layer also sends it as Retry-After).
+const RetryAfterDetail = "retry_after_seconds"
+
+// RateLimited says to wait retryAfter (rounded up to whole seconds, at least one).
+func RateLimited(code, message string, retryAfter time.Duration) *Error {
+	secs := int((retryAfter + time.Second - 1) / time.Second)
+	return &Error{Kind: KindRateLimited, Code: code, Message: message, Details: map[string]any{RetryAfterDetail: max(secs, 1)}}
 }
 
 // Unavailable says a dependency is down; cause is logged.

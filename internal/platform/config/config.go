@@ -30,6 +30,8 @@ type Config struct {
 	WeChat   WeChat   `koanf:"wechat"`
 	Auth     Auth     `koanf:"auth"`
 	Crypto   Crypto   `koanf:"crypto"`
+	Family   Family   `koanf:"family"`
+	Consent  Consent  `koanf:"consent"`
 	Demo     Demo     `koanf:"demo"`
 	Log      Log      `koanf:"log"`
 
@@ -86,6 +88,24 @@ type Crypto struct {
 	Keys          string `koanf:"keys" secret:"true"`
 	ActiveKey     string `koanf:"active_key"`
 	BlindIndexKey string `koanf:"blind_index_key" secret:"true"`
+}
+
+type Family struct {
+	// InvitationTTL is how long a family invitation code can be accepted.
+	InvitationTTL time.Duration `koanf:"invitation_ttl"`
+	// CodeAttemptsPerUser and CodeAttemptsPerIP cap invitation-code look-ups
+	// (preview or accept) per CodeAttemptWindow, against guessing.
+	CodeAttemptsPerUser int           `koanf:"code_attempts_per_user"`
+	CodeAttemptsPerIP   int           `koanf:"code_attempts_per_ip"`
+	CodeAttemptWindow   time.Duration `koanf:"code_attempt_window"`
+}
+
+type Consent struct {
+	// PrivacyPolicyVersion is the version of the privacy policy (隐私政策) users must accept.
+	PrivacyPolicyVersion string `koanf:"privacy_policy_version"`
+	// HealthDataVersion is the version of the notice for processing sensitive
+	// health data (敏感个人信息处理告知) a patient consents to.
+	HealthDataVersion string `koanf:"health_data_version"`
 }
 
 type Demo struct {
@@ -145,6 +165,8 @@ func Defaults() Config {
 			ContentCheck: true, MaxTextLength: 2000, MaxImageBytes: 5 << 20, URLTTL: 10 * time.Minute,
 			Heartbeat: 25 * time.Second, SendBuffer: 256, AccessRecheck: 10 * time.Second, Storage: Storage{Driver: "local", S3UseSSL: true},
 		},
+		Family:  Family{InvitationTTL: 72 * time.Hour, CodeAttemptsPerUser: 10, CodeAttemptsPerIP: 50, CodeAttemptWindow: 15 * time.Minute},
+		Consent: Consent{PrivacyPolicyVersion: "2026-01", HealthDataVersion: "2026-01"},
 	}
 }
 
@@ -246,6 +268,16 @@ func (c Config) Validate() error {
 	errs = append(errs, c.Messaging.validate()...)
 	if c.Auth.LockoutThreshold < 1 {
 		errs = append(errs, errors.New("auth.lockout_threshold must be at least 1"))
+	}
+	if c.Family.InvitationTTL < time.Minute || c.Family.InvitationTTL > 30*24*time.Hour {
+		errs = append(errs, errors.New("family.invitation_ttl must be between 1m and 720h"))
+	}
+	if c.Family.CodeAttemptsPerUser < 1 || c.Family.CodeAttemptsPerIP < 1 || c.Family.CodeAttemptWindow < time.Second {
+		errs = append(errs, errors.New("family.code_attempts_per_user and family.code_attempts_per_ip must be at least 1, family.code_attempt_window at least 1s"))
+	}
+	if c.Consent.PrivacyPolicyVersion == "" || c.Consent.HealthDataVersion == "" ||
+		len(c.Consent.PrivacyPolicyVersion) > 32 || len(c.Consent.HealthDataVersion) > 32 {
+		errs = append(errs, errors.New("consent.privacy_policy_version and consent.health_data_version must be set (at most 32 characters)"))
 	}
 	return errors.Join(errs...)
 }

@@ -234,6 +234,21 @@ func TestLoadErrors(t *testing.T) {
 			want:    []string{"auth.lockout_threshold"},
 		},
 		{
+			name:    "invitation TTL out of range",
+			environ: []string{"CAREPATH_FAMILY_INVITATION_TTL=1000h"},
+			want:    []string{"family.invitation_ttl"},
+		},
+		{
+			name:    "no invitation-code attempts",
+			environ: []string{"CAREPATH_FAMILY_CODE_ATTEMPTS_PER_IP=0"},
+			want:    []string{"family.code_attempts_per_ip"},
+		},
+		{
+			name:    "empty privacy policy version",
+			environ: []string{"CAREPATH_CONSENT_PRIVACY_POLICY_VERSION="},
+			want:    []string{"consent.privacy_policy_version"},
+		},
+		{
 			name:    "not a duration",
 			environ: []string{"CAREPATH_HTTP_SHUTDOWN_TIMEOUT=soon"},
 			want:    []string{"shutdown_timeout"},

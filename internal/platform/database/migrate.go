@@ -17,6 +17,7 @@ func Migrations() []*gormigrate.Migration {
 		m0002Outbox(),
 		m0003Careplan(),
 		m0005Messaging(),
+		m0008Family(),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/go-gormigrate/gormigrate/v2"
 
@@ -32,7 +33,7 @@ func TestMigrationsRollBackAndReapply(t *testing.T) {
 			t.Fatalf("rollback: %v", err)
 		}
 	}
-	for _, table := range []string{"patients", "users", "staff", "outbox_events", "thread_messages"} {
+	for _, table := range []string{"patients", "users", "staff", "outbox_events", "thread_messages", "family_invitations", "consents"} {
 		if db.Migrator().HasTable(table) {
 			t.Errorf("table %s survived the rollback", table)
 		}
@@ -48,5 +49,38 @@ func TestMigrationsRollBackAndReapply(t *testing.T) {
 	}
 	if err := database.CheckCurrent(ctx, db); err != nil {
 		t.Fatalf("after re-migrating: %v", err)
+	}
+}
+
+// TestFamilyMigrationKeysExistingLinks: links made before 0008 get their
+// active key, so the one-active-link-per-pair rule holds for them too.
+func TestFamilyMigrationKeysExistingLinks(t *testing.T) {
+	db := dbtest.New(t)
+	ctx := context.Background()
+	m := gormigrate.New(db, &gormigrate.Options{TableName: "schema_migrations", IDColumnName: "id", IDColumnSize: 64}, database.Migrations())
+	if err := m.RollbackTo("0002_outbox"); err != nil {
+		t.Fatalf("roll back to 0002: %v", err)
+	}
+	if db.Migrator().HasColumn("family_links", "active_key") {
+		t.Fatal("family_links.active_key survived the rollback")
+	}
+	for i, status := range []string{"active", "revoked"} {
+		if err := db.Exec("INSERT INTO family_links (id, patient_id, user_id, relationship, scopes, status, created_at, updated_at) VALUES (?, 'p1', ?, '女儿', 'view_plan', ?, ?, ?)",
+			database.NewID(), "u"+string(rune('1'+i)), status, time.Now().UTC(), time.Now().UTC()).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := database.Migrate(ctx, db); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	var keys []string
+	db.Raw("SELECT COALESCE(active_key, '-') FROM family_links ORDER BY user_id").Scan(&keys)
+	if len(keys) != 2 || keys[0] != "p1:u1" || keys[1] != "-" {
+		t.Fatalf("active keys %v, want [p1:u1 -]", keys)
+	}
+	err := db.Exec("INSERT INTO family_links (id, patient_id, user_id, relationship, scopes, status, active_key, created_at, updated_at) VALUES (?, 'p1', 'u1', '儿子', '', 'active', 'p1:u1', ?, ?)",
+		database.NewID(), time.Now().UTC(), time.Now().UTC()).Error
+	if err == nil {
+		t.Fatal("a second active link for the same patient and relative was stored")
 	}
 }

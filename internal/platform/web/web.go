@@ -43,6 +43,7 @@ var statusOf = map[apperr.Kind]int{
 	apperr.KindForbidden:     http.StatusForbidden,
 	apperr.KindNotFound:      http.StatusNotFound,
 	apperr.KindConflict:      http.StatusConflict,
+	apperr.KindGone:          http.StatusGone,
 	apperr.KindUnprocessable: http.StatusUnprocessableEntity,
 	apperr.KindRateLimited:   http.StatusTooManyRequests,
 	apperr.KindUnavailable:   http.StatusServiceUnavailable,
@@ -75,12 +76,15 @@ func dependencyDown(err error) bool {
 
 // Error writes err as the API's error body, choosing the status from its
 // kind. Unclassified errors become a 500 that says only "internal error"; the
-// cause is logged here, once.
+// cause is logged here, once. A rate-limit error's wait becomes Retry-After.
 func Error(c *gin.Context, err error) {
 	status := Status(err)
 	body := ErrorDetail{Code: "internal_error", Message: "服务器内部错误"}
 	if e, ok := apperr.As(err); ok && status != http.StatusInternalServerError {
 		body = ErrorDetail{Code: e.Code, Message: e.Message, Details: e.Details}
+		if secs, ok := e.Details[apperr.RetryAfterDetail].(int); ok && status == http.StatusTooManyRequests {
+			c.Header("Retry-After", strconv.Itoa(secs))
+		}
 	} else if status == http.StatusServiceUnavailable {
 		body = ErrorDetail{Code: "dependency_unavailable", Message: "服务暂时不可用，请稍后重试"}
 	}
@@ -197,4 +201,17 @@ func QueryLimit(c *gin.Context, def, max int) (int, error) {
 		return 0, apperr.Invalid("limit", "invalid_limit", fmt.Sprintf("limit 必须是 1 到 %d 之间的整数", max))
 	}
 	return n, nil
+}
+
+// Page reads the cursor pagination of a list: ?cursor= (an id, at most 36
+// characters) and ?limit= (1 to 200, default 50).
+func Page(c *gin.Context) (cursor string, limit int, err error) {
+	if limit, err = QueryLimit(c, 50, 200); err != nil {
+		return "", 0, err
+	}
+	cursor = c.Query("cursor")
+	if len(cursor) > 36 {
+		return "", 0, apperr.Invalid("cursor", "invalid_cursor", "分页游标无效")
+	}
+	return cursor, limit, nil
 }

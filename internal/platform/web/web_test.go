@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -31,6 +32,18 @@ func serve(t *testing.T, h gin.HandlerFunc, body string) (*httptest.ResponseReco
 	return rec, logs.String()
 }
 
+func TestRateLimitErrorSetsRetryAfter(t *testing.T) {
+	err := apperr.RateLimited("slow", "太频繁", 41500*time.Millisecond)
+	rec, _ := serve(t, func(c *gin.Context) { Error(c, err) }, "")
+	if rec.Code != http.StatusTooManyRequests || rec.Header().Get("Retry-After") != "42" {
+		t.Fatalf("got %d Retry-After %q, want 429 and 42", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	rec, _ = serve(t, func(c *gin.Context) { Error(c, apperr.New(apperr.KindRateLimited, "slow", "太频繁")) }, "")
+	if rec.Header().Get("Retry-After") != "" {
+		t.Fatalf("Retry-After without a detail: %q", rec.Header().Get("Retry-After"))
+	}
+}
+
 func TestErrorMapsKindsToStatusAndHidesInternals(t *testing.T) {
 	cases := []struct {
 		err        error
@@ -41,6 +54,7 @@ func TestErrorMapsKindsToStatusAndHidesInternals(t *testing.T) {
 		{apperr.Unauthorized("token_expired", "登录已过期"), 401, "token_expired"},
 		{apperr.NotFound("患者"), 404, "not_found"},
 		{apperr.New(apperr.KindConflict, "dup", "重复"), 409, "dup"},
+		{apperr.New(apperr.KindGone, "expired", "已过期"), 410, "expired"},
 		{apperr.New(apperr.KindUnprocessable, "order", "顺序错误"), 422, "order"},
 		{apperr.New(apperr.KindRateLimited, "slow", "太频繁"), 429, "slow"},
 		{apperr.Unavailable("redis", errors.New("dial tcp 10.0.0.1:6379: refused")), 503, "dependency_unavailable"},
