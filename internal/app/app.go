@@ -371,15 +371,6 @@ func (a *App) Worker() *queue.Worker {
 			a.Log.Error("schedule task", "task", job.task, "error", err.Error())
 		}
 	}
-	// Until the realtime hub lands, a revoked or narrowed family link is only
-	// logged here; the policy already refuses the relative's next request.
-	// The hub replaces this with "close UserID's connections on PatientID".
-	linkChanged := family.HandleLinkEvent(func(ctx context.Context, topic string, e family.LinkEvent) error {
-		a.Log.Info("family link changed", "event", topic, "link_id", e.LinkID)
-		return nil
-	})
-	w.Handle(family.TaskLinkRevoked, linkChanged)
-	w.Handle(family.TaskLinkScopesChanged, linkChanged)
 	return w
 }
 
@@ -394,11 +385,23 @@ func (a *App) Handlers() map[string]asynq.HandlerFunc {
 			}
 			return err
 		},
-		careplan.TaskAdvance:        a.Careplan.AdvanceHandler(),
-		careplan.TopicStageChanged:  a.Education.StageChangedHandler(),
-		education.TaskAssignDue:     a.Education.AssignDueHandler(),
-		messaging.TopicReplyWaiting: messaging.HandleReplyWaiting(a.Log),
+		careplan.TaskAdvance:         a.Careplan.AdvanceHandler(),
+		careplan.TopicStageChanged:   a.Education.StageChangedHandler(),
+		education.TaskAssignDue:      a.Education.AssignDueHandler(),
+		messaging.TopicReplyWaiting:  messaging.HandleReplyWaiting(a.Log),
+		family.TaskLinkRevoked:       a.linkChanged(),
+		family.TaskLinkScopesChanged: a.linkChanged(),
 	}
+}
+
+// linkChanged ends a relative's live thread subscriptions on the patient at
+// once, on every instance, when a link is revoked or narrowed (the policy
+// already refuses their next request).
+func (a *App) linkChanged() asynq.HandlerFunc {
+	return family.HandleLinkEvent(func(ctx context.Context, _ string, e family.LinkEvent) error {
+		a.Hub.Recheck(ctx, e.UserID, e.PatientID)
+		return nil
+	})
 }
 
 // buildCare loads the shipped pathways and articles, checks that every

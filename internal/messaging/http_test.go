@@ -18,8 +18,8 @@ import (
 	"github.com/carepath/carepath/internal/apitest"
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/family"
-	"github.com/carepath/carepath/internal/platform/database"
 	"github.com/carepath/carepath/internal/messaging"
+	"github.com/carepath/carepath/internal/platform/database"
 	"github.com/carepath/carepath/internal/platform/dbtest"
 	"github.com/carepath/carepath/internal/platform/outbox"
 )

@@ -78,6 +78,7 @@ type envelope struct {
 	Key      string          `json:"k"`
 	Seq      int64           `json:"s,omitempty"`
 	Internal bool            `json:"i,omitempty"` // staff only
+	Recheck  string          `json:"r,omitempty"` // a patient id whose access the actor's sockets must re-ask now
 	Event    json.RawMessage `json:"e"`
 }
 
@@ -86,6 +87,7 @@ type outbound struct {
 	patientID string // set for thread events
 	seq       int64
 	payload   []byte
+	recheck   bool // ask the policy again now; write nothing if still allowed
 }
 
 // client is a socket as the hub sees it.
@@ -191,6 +193,9 @@ func (h *Hub) deliverLocal(env envelope) {
 	defer h.mu.RUnlock()
 	targets := h.byActor[env.Key]
 	o := outbound{payload: env.Event}
+	if env.Recheck != "" {
+		o.patientID, o.recheck = env.Recheck, true
+	}
 	if env.Thread {
 		targets = h.byPatient[env.Key]
 		o.patientID, o.seq = env.Key, env.Seq
@@ -240,6 +245,14 @@ func (h *Hub) PublishAlert(ctx context.Context, a Alert) {
 	for _, id := range a.StaffIDs {
 		h.PublishActor(ctx, actorKey(auth.KindStaff, id), Event{Type: EventAlert, PatientID: a.PatientID, Alert: &a})
 	}
+}
+
+// Recheck makes every socket of a WeChat user, on every instance, ask the
+// access policy about patientID at once: a revoked family link (or a scope
+// taken away) ends that subscription with "access_revoked" immediately,
+// rather than at the next periodic re-check.
+func (h *Hub) Recheck(ctx context.Context, userID, patientID string) {
+	h.publish(ctx, envelope{Key: actorKey(auth.KindUser, userID), Recheck: patientID}, Event{Type: EventUnsubscribed, PatientID: patientID})
 }
 
 func (h *Hub) presenceKey(key string) string { return h.opts.Prefix + "rt:presence:" + key }

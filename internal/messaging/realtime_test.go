@@ -16,16 +16,18 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/hibiken/asynq"
 
 	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/apitest"
 	"github.com/carepath/carepath/internal/app"
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/family"
-	"github.com/carepath/carepath/internal/platform/database"
 	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/platform/config"
+	"github.com/carepath/carepath/internal/platform/database"
 	"github.com/carepath/carepath/internal/platform/dbtest"
+	"github.com/carepath/carepath/internal/platform/outbox"
 	"github.com/carepath/carepath/internal/platform/wx/fake"
 )
 
@@ -391,11 +393,21 @@ func TestSocketAccessFollowsThePolicy(t *testing.T) {
 	if _, err := in.app.Family.Revoke(context.Background(), owner, p1, link.ID); err != nil {
 		t.Fatal(err)
 	}
-	in.send(t, cm, p1, "c-2", "撤销授权后的消息")
+	// The revocation's outbox event, handled by the worker, ends the
+	// subscription at once: no further message is needed to notice it.
+	var pending []outbox.Event
+	in.app.DB.Where("dispatched_at IS NULL AND topic = ?", family.TaskLinkRevoked).Find(&pending)
+	if len(pending) != 1 {
+		t.Fatalf("revocation wrote %d link_revoked events, want 1", len(pending))
+	}
+	if err := in.app.Handlers()[pending[0].Topic](context.Background(), asynq.NewTask(pending[0].Topic, pending[0].Payload)); err != nil {
+		t.Fatal(err)
+	}
 	ev := s.next()
 	if ev.Type != messaging.EventUnsubscribed || ev.Code != "access_revoked" {
 		t.Errorf("after revocation the relative got %+v, want unsubscribed/access_revoked", ev)
 	}
+
 }
 
 // TestShutdownClosesSocketsWithGoingAway: Serve's shutdown closes every

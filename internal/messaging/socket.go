@@ -254,13 +254,16 @@ func (cn *conn) forward(ctx context.Context, o outbound) error {
 	if sub == nil || (o.seq > 0 && o.seq <= sub.delivered) {
 		return nil
 	}
-	if time.Since(sub.checked) > cn.hub.opts.Recheck {
+	if o.recheck || time.Since(sub.checked) > cn.hub.opts.Recheck {
 		if _, err := cn.svc.policy.Check(ctx, cn.c.actor, access.MessagesRead, o.patientID); err != nil {
 			delete(cn.subs, o.patientID)
 			cn.hub.unsubscribe(cn.c, o.patientID)
 			return cn.write(ctx, Event{Type: EventUnsubscribed, PatientID: o.patientID, Code: "access_revoked"})
 		}
 		sub.checked = time.Now()
+		if o.recheck {
+			return nil
+		}
 	}
 	if o.seq > sub.delivered {
 		sub.delivered = o.seq
