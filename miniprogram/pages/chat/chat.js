@@ -45,9 +45,11 @@ Page({
         ? api.request('messages', { params: { patientID: pid }, query: { after: this.lastSeq(), limit: 200 } })
         : api.request('messages', { params: { patientID: pid }, query: { limit: PAGE } })
     ]).then(([thread, page]) => {
+      const first = !this.raw.length;
       this.thread = thread;
       this.raw = views.mergeMessages(this.raw, page.items);
-      this.setData({ hasOlder: this.raw.length ? page.has_more && !this.data.items.length ? true : this.data.hasOlder || page.has_more : false, loaded: true });
+      // the first page is newest-first: has_more means older messages exist
+      this.setData({ hasOlder: first ? !!page.has_more : this.data.hasOlder, loaded: true });
       this.render(true);
       const rt = app.realtime();
       rt.subscribe(pid, this.lastSeq());
