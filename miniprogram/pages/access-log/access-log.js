@@ -1,5 +1,4 @@
 const api = require('../../utils/api');
-const session = require('../../utils/session');
 const format = require('../../utils/format');
 
 const app = getApp();
