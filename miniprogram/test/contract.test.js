@@ -46,11 +46,11 @@ const SAMPLES = {
   observation: [
     ['blood_pressure', { systolic: 135, diastolic: 85, pulse: 72 }, { measuredAt }],
     ['glucose', { value: 6.1, unit: 'mmol/L', context: 'fasting' }, { measuredAt }],
-    ['glucose', { value: 110, unit: 'mg/dL' }, { measuredAt }],
+    ['glucose', { value: 110, unit: 'mg/dL', context: 'after_meal' }, { measuredAt }],
     ['pain', { score: 4, context: 'movement', location: '膝盖' }, { measuredAt, note: '走路时' }],
     ['weight', { value: 65.5, unit: 'kg' }, { measuredAt }]
   ],
-  observationBatch: [[[B.observation('pain', { score: 2 }, { measuredAt })]]],
+  observationBatch: [[[B.observation('pain', { score: 2, context: 'rest' }, { measuredAt })]]],
   subscriptions: [[[{ kind: 'new_message', template_id: 'T1', result: 'accept' }]]],
   questionnaireAnswers: [[[{ question: 'q1', value: 3 }]]]
 };

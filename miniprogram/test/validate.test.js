@@ -15,19 +15,21 @@ describe('validators', () => {
 
   test('glucose: mmol/L and mg/dL ranges, with a hint when mg/dL was typed as mmol/L', () => {
     expect(v.glucose({ value: '6.1', unit: 'mmol/L', context: 'fasting' })).toMatchObject({ ok: true, value: { value: 6.1, unit: 'mmol/L', context: 'fasting' } });
-    expect(v.glucose({ value: 110, unit: 'mg/dL' })).toMatchObject({ ok: true, value: { unit: 'mg/dL' } });
-    expect(v.glucose({ value: 110, unit: 'mmol/L' }).errors.value).toMatch('mg/dL');
-    expect(v.glucose({ value: 0.5 }).ok).toBe(false);
-    expect(v.glucose({ value: 700, unit: 'mg/dL' }).ok).toBe(false);
+    expect(v.glucose({ value: 110, unit: 'mg/dL', context: 'after_meal' })).toMatchObject({ ok: true, value: { unit: 'mg/dL' } });
+    expect(v.glucose({ value: 110, unit: 'mmol/L', context: 'fasting' }).errors.value).toMatch('mg/dL');
+    expect(v.glucose({ value: 0.5, context: 'fasting' }).ok).toBe(false);
+    expect(v.glucose({ value: 700, unit: 'mg/dL', context: 'fasting' }).ok).toBe(false);
     expect(v.glucose({ value: 6, context: 'lunch' }).errors.context).toBeTruthy();
+    expect(v.glucose({ value: 6 }).errors.context).toMatch('测量时段'); // the server requires it
     expect(v.toMmol(180, 'mg/dL')).toBeCloseTo(10);
   });
 
-  test('pain: integer 0–10', () => {
-    expect(v.pain({ score: 0 }).ok).toBe(true);
+  test('pain: integer 0–10, at rest or on movement', () => {
+    expect(v.pain({ score: 0, context: 'rest' }).ok).toBe(true);
     expect(v.pain({ score: 10, context: 'movement', location: '膝盖' }).value).toEqual({ score: 10, context: 'movement', location: '膝盖' });
-    expect(v.pain({ score: 11 }).ok).toBe(false);
-    expect(v.pain({ score: 3.5 }).ok).toBe(false);
+    expect(v.pain({ score: 11, context: 'rest' }).ok).toBe(false);
+    expect(v.pain({ score: 3.5, context: 'rest' }).ok).toBe(false);
+    expect(v.pain({ score: 3 }).errors.context).toBeTruthy(); // the server requires it
     expect(v.pain({}).ok).toBe(false);
   });
 
@@ -39,7 +41,7 @@ describe('validators', () => {
   });
 
   test('reading dispatches by type', () => {
-    expect(v.reading('pain', { score: 2 }).ok).toBe(true);
+    expect(v.reading('pain', { score: 2, context: 'rest' }).ok).toBe(true);
     expect(v.reading('spo2', {}).ok).toBe(false);
   });
 });

@@ -47,6 +47,7 @@ function toMmol(value, unit) {
 }
 
 const GLUCOSE_CONTEXTS = ['fasting', 'after_meal', 'random', 'bedtime'];
+const PAIN_CONTEXTS = ['rest', 'movement'];
 
 function glucose(input) {
   const unit = input.unit === 'mg/dL' ? 'mg/dL' : 'mmol/L';
@@ -61,9 +62,9 @@ function glucose(input) {
       if (unit === 'mmol/L' && inRange(v / MGDL_PER_MMOL, BOUNDS.glucose_mmol)) e.value += '；如果血糖仪显示 mg/dL，请切换单位';
     }
   }
-  if (input.context && GLUCOSE_CONTEXTS.indexOf(input.context) < 0) e.context = '请选择测量时段';
-  const out = { value: v, unit: unit };
-  if (input.context) out.context = input.context;
+  // The server requires the meal relation (its trends are split by it).
+  if (GLUCOSE_CONTEXTS.indexOf(input.context) < 0) e.context = '请选择测量时段（空腹、餐后、睡前或随机）';
+  const out = { value: v, unit: unit, context: input.context };
   return result(e, out);
 }
 
@@ -71,8 +72,9 @@ function pain(input) {
   const s = num(input.score);
   const e = {};
   if (!isFinite(s) || Math.round(s) !== s || !inRange(s, BOUNDS.pain)) e.score = '请选择 0–10 分';
-  const out = { score: s };
-  if (input.context) out.context = input.context;
+  // The server requires whether the pain is at rest or on movement.
+  if (PAIN_CONTEXTS.indexOf(input.context) < 0) e.context = '请选择是休息时还是活动时的疼痛';
+  const out = { score: s, context: input.context };
   if (input.location) {
     if (String(input.location).length > 32) e.location = '部位最多 32 个字';
     out.location = String(input.location);
@@ -100,4 +102,4 @@ function reading(type, input) {
   return f(input || {});
 }
 
-module.exports = { bloodPressure, glucose, pain, weight, reading, toMmol, BOUNDS, GLUCOSE_CONTEXTS, MGDL_PER_MMOL };
+module.exports = { bloodPressure, glucose, pain, weight, reading, toMmol, BOUNDS, GLUCOSE_CONTEXTS, PAIN_CONTEXTS, MGDL_PER_MMOL };

@@ -44,7 +44,7 @@ Page({
 
   onType(e) { this.setData({ type: e.currentTarget.dataset.key, form: emptyForm(), errors: {}, guidance: [] }); },
   onField(e) { this.setData({ ['form.' + e.currentTarget.dataset.f]: e.detail.value, errors: {} }); },
-  onContext(e) { this.setData({ 'form.context': e.currentTarget.dataset.key }); },
+  onContext(e) { this.setData({ 'form.context': e.currentTarget.dataset.key, errors: {} }); },
   onUnit(e) { this.setData({ 'form.unit': e.currentTarget.dataset.unit, errors: {} }); },
   onWUnit(e) { this.setData({ 'form.wunit': e.currentTarget.dataset.wunit, errors: {} }); },
   onFace(e) {
