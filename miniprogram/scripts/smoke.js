@@ -2,7 +2,7 @@
 // Smoke run of the mini-program's own modules (utils/*) against a running CarePath server,
 // with `wx` backed by Node's fetch. Not part of `npm test` (it needs a server):
 //   (cd .. && CAREPATH_HTTP_ADDR=127.0.0.1:18181 go run ./cmd/carepath serve) &
-//   CAREPATH_API=http://127.0.0.1:18181 node scripts/smoke.js
+//   CAREPATH_API=http://127.0.0.1:18181 node --experimental-websocket scripts/smoke.js   (Node 20; plain node on ≥ 22)
 // Prints only step names and outcomes: never tokens or health values.
 const base = process.env.CAREPATH_API || 'http://127.0.0.1:8080';
 const store = {};
@@ -148,6 +148,49 @@ async function step(name, fn) {
     ]);
     return r.map((x) => (x === null ? 'absent' : 'present')).join(',');
   });
+  if (typeof WebSocket === 'function') {
+    m = fresh();
+    await step('realtime: WebSocket with bearer subprotocol, subscribe after cursor, live message', async () => {
+      m.api.clearTokens();
+      m.api.setDevUser('patient1');
+      await m.api.login();
+      await m.session.load();
+      const page = await m.api.request('messages', { params: { patientID: pid }, query: { limit: 1 } });
+      const after = page.last_seq;
+      const { RealtimeClient } = require('../utils/ws');
+      const got = [];
+      const wsUrl = base.replace(/^http/, 'ws') + '/api/v1/ws';
+      const client = new RealtimeClient({
+        url: wsUrl,
+        connect: (url, protocols) => {
+          const ws = new WebSocket(url, protocols);
+          return {
+            onOpen: (f) => ws.addEventListener('open', () => f()),
+            onMessage: (f) => ws.addEventListener('message', (e) => f({ data: e.data })),
+            onClose: (f) => ws.addEventListener('close', (e) => f({ code: e.code })),
+            onError: (f) => ws.addEventListener('error', () => f()),
+            send: (o) => ws.send(o.data),
+            close: () => ws.close()
+          };
+        },
+        getToken: () => m.api.validToken().then((t) => t.access),
+        fetchAfter: (p, a) => m.api.request('messages', { params: { patientID: p }, query: { after: a } }),
+        onEvent: (e) => got.push(e)
+      });
+      client.subscribe(pid, Math.max(0, after - 1)); // one old message is replayed by the server
+      await new Promise((r) => setTimeout(r, 1500));
+      const sent = await m.api.request('sendMessage', { params: { patientID: pid }, data: m.requests.sendText('realtime ' + stamp) });
+      await new Promise((r) => setTimeout(r, 1500));
+      client.stop();
+      const seqs = got.filter((e) => e.type === 'message').map((e) => e.message.seq);
+      if (!got.some((e) => e.type === 'subscribed')) throw new Error('no subscribed frame: ' + got.map((e) => e.type + (e.code ? ':' + e.code : '')).join(','));
+      if (seqs.indexOf(sent.seq) < 0) throw new Error('live message not delivered');
+      if (after > 0 && seqs.indexOf(after) < 0) throw new Error('replay after cursor missing');
+      return 'events=' + got.map((e) => e.type).join(',');
+    });
+  } else {
+    process.stdout.write('skip realtime (run with node --experimental-websocket on Node 20)\n');
+  }
   process.stdout.write(failures ? failures + ' step(s) failed\n' : 'all steps passed\n');
   process.exit(failures ? 1 : 0);
 })();
