@@ -52,6 +52,8 @@ const SAMPLES = {
   ],
   observationBatch: [[[B.observation('pain', { score: 2, context: 'rest' }, { measuredAt })]]],
   subscriptions: [[[{ kind: 'new_message', template_id: 'T1', result: 'accept' }]]],
+  appointmentCancel: [['时间冲突'], []],
+  appointmentReschedule: [['出差', ['2026-12-01', '2026-12-02']]],
   questionnaireAnswers: [[[{ question: 'q1', value: 3 }]]]
 };
 

@@ -61,6 +61,9 @@ const E = {
 
   // routes announced but not specified yet: shapes are our best guess, absent → graceful
   appointments: { method: 'GET', path: '/api/v1/patients/{patientID}/appointments', pending: 'appointments' },
+  appointmentConfirm: { method: 'POST', path: '/api/v1/patients/{patientID}/appointments/{appointmentID}/confirm', pending: 'appointments' },
+  appointmentCancel: { method: 'POST', path: '/api/v1/patients/{patientID}/appointments/{appointmentID}/cancel', body: 'appointmentCancel', pending: 'appointments' },
+  appointmentReschedule: { method: 'POST', path: '/api/v1/patients/{patientID}/appointments/{appointmentID}/reschedule-requests', body: 'appointmentReschedule', pending: 'appointments' },
   subscriptions: { method: 'POST', path: '/api/v1/subscriptions', body: 'subscriptions', pending: 'subscriptions' },
   questionnaires: { method: 'GET', path: '/api/v1/patients/{patientID}/questionnaires', pending: 'questionnaires' },
   questionnaireSubmit: { method: 'POST', path: '/api/v1/patients/{patientID}/questionnaires/{questionnaireID}/responses', body: 'questionnaireAnswers', pending: 'questionnaires' },

@@ -42,6 +42,10 @@ const B = {
   },
   observationBatch: function (items) { return { items: items.slice(0, 100) }; },
 
+  // appointments (route pending: shapes are our proposal)
+  appointmentCancel: function (reason) { return reason ? { reason: reason } : {}; },
+  appointmentReschedule: function (reason, preferredDates) { return { reason: reason || '', preferred_dates: (preferredDates || []).slice(0, 3) }; },
+
   // subscriptions reports wx.requestSubscribeMessage answers (route pending: shape is our proposal).
   subscriptions: function (results) { return { results: results.slice() }; },
   questionnaireAnswers: function (answers) { return { answers: answers.slice() }; }

@@ -7,7 +7,7 @@ const app = getApp();
 
 Page({
   data: { people: [], personIndex: 0, current: null, noRecord: false, loaded: false, home: views.homeModel({}), queued: 0,
-    canPlan: false, canReport: false, canMessage: false, canVitals: false },
+    canPlan: false, canReport: false, canMessage: false, canVitals: false, canAppointments: false },
 
   onShow() {
     app.ready().then(() => this.refresh()).catch(() => {});
@@ -29,7 +29,7 @@ Page({
     this.setData({
       noRecord: false, people, personIndex: idx, current: cur,
       canPlan: session.can('view_plan'), canReport: session.can('report'),
-      canMessage: session.can('message'), canVitals: session.can('view_vitals'),
+      canMessage: session.can('message'), canVitals: session.can('view_vitals'), canAppointments: session.can('view_appointments'),
       queued: queue.pending(cur.patientId).length
     });
     const pid = cur.patientId;
@@ -38,7 +38,7 @@ Page({
       this.data.canPlan ? soft(api.request('plan', { params: { patientID: pid } })) : null,
       this.data.canMessage ? soft(api.request('thread', { params: { patientID: pid } })) : null,
       soft(api.request('educationFeed', { params: { patientID: pid }, query: { status: 'unread' } })),
-      soft(api.request('appointments', { params: { patientID: pid } }))
+      this.data.canAppointments ? soft(api.request('appointments', { params: { patientID: pid } })) : null
     ]).then(([plan, thread, feed, appointments]) => {
       if (session.selectedPatientId() !== pid) return; // switched meanwhile
       this.setData({ home: views.homeModel({ plan, thread, feed, appointments }), loaded: true });
@@ -60,6 +60,7 @@ Page({
   goChat() { wx.switchTab({ url: '/pages/chat/chat' }); },
   goEducation() { wx.navigateTo({ url: '/pages/education/education' }); },
   goTrends() { wx.navigateTo({ url: '/pages/trends/trends' }); },
+  goAppointments() { wx.navigateTo({ url: '/pages/appointments/appointments' }); },
   goQuestionnaires() { wx.navigateTo({ url: '/pages/questionnaires/questionnaires' }); },
   goNotifications() { wx.navigateTo({ url: '/pages/notifications/notifications' }); },
   goFamily() { wx.navigateTo({ url: '/pages/family/family' }); }
