@@ -22,7 +22,7 @@ Page({
     glucoseContexts: [{ key: 'fasting', label: '空腹' }, { key: 'after_meal', label: '餐后' }, { key: 'bedtime', label: '睡前' }, { key: 'random', label: '随机' }],
     faces: EMOJI.map((e, i) => ({ score: i, emoji: e })),
     type: 'blood_pressure', form: emptyForm(), errors: {}, painWord: '',
-    date: '', time: '', today: '', busy: false, queued: 0, guidance: []
+    date: '', time: '', today: '', earliest: '', busy: false, queued: 0, guidance: []
   },
 
   onShow() {
@@ -39,7 +39,8 @@ Page({
   resetTime() {
     const now = new Date();
     const day = format.localDay(now);
-    this.setData({ date: day, today: day, time: format.formatTime(now) });
+    // The server accepts readings from the last 30 days.
+    this.setData({ date: day, today: day, earliest: format.localDay(now.getTime() - 29 * 86400000), time: format.formatTime(now) });
   },
 
   onType(e) { this.setData({ type: e.currentTarget.dataset.key, form: emptyForm(), errors: {}, guidance: [] }); },
@@ -70,7 +71,10 @@ Page({
     if (!v.ok) { this.setData({ errors: v.errors }); return; }
     const pid = session.selectedPatientId();
     const body = requests.observation(type, v.value, { measuredAt: this.measuredAt() });
-    queue.enqueue(pid, body); // stored first: a weak network never loses it
+    if (!queue.enqueue(pid, body)) { // stored first: a weak network never loses it
+      wx.showModal({ title: '暂时无法保存', content: '手机上待上传的记录太多了。请连上网络，点「现在重新上传」后再试。', showCancel: false, confirmText: '知道了' });
+      return;
+    }
     this.setData({ busy: true, guidance: [] });
     queue.flush(api).then((r) => {
       const mine = r.sent.find((s) => s.id === body.id);
