@@ -91,12 +91,11 @@ Page({
     const server = this.raw.filter((m) => typeof m.seq === 'number');
     const local = this.raw.filter((m) => typeof m.seq !== 'number');
     const items = views.messageItems(server, this.myUserId).map((m) => Object.assign(m, { key: 's' + m.seq }));
-    let myLast = 0;
-    server.forEach((m) => { if (m.sender && m.sender.kind === 'user' && m.sender.id === this.myUserId) myLast = m.seq; });
-    if (myLast && views.readByStaff(this.thread, myLast)) {
-      const it = items.find((x) => x.seq === myLast);
-      if (it) it.readMark = true;
-    }
+    // "已读" under my latest visible message once a case manager has read up to it
+    // (recall entries are mine too but are not shown as bubbles).
+    const mine = items.filter((x) => x.mine && x.kind !== 'recalled' && x.kind !== 'system');
+    const lastMine = mine[mine.length - 1];
+    if (lastMine && views.readByStaff(this.thread, lastMine.seq)) lastMine.readMark = true;
     local.forEach((m) => items.push({ key: 'l' + m.client_msg_id, clientMsgId: m.client_msg_id, mine: true, who: '我', kind: m.kind, text: m.text, imageUrl: m.localPath || '', time: '', pending: !m.failed, failed: !!m.failed }));
     const data = { items };
     if (scroll) data.scrollTo = 'bottom';
