@@ -30,6 +30,14 @@ describe('api client', () => {
     expect(wx._loginCodes).toBe(0);
   });
 
+  test('demo logins are ignored in a released build even if devMode was left on', async () => {
+    api.setDevUser('patient1');
+    wx.getAccountInfoSync = () => ({ miniProgram: { envVersion: 'release' } });
+    wx._handler = (c) => path(c.url) === '/api/v1/auth/wechat/login' ? json(200, tokenResponse(1)) : json(200, {});
+    await api.request('me');
+    expect(wx._calls[0].data.code).toBe('wxcode-1');
+  });
+
   test('a 401 refreshes once and retries with the new token', async () => {
     let n = 0;
     wx._handler = (c) => {

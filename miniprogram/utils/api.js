@@ -9,6 +9,7 @@ const config = require('../config');
 const E = require('./endpoints');
 const storage = require('./storage');
 const requests = require('./requests');
+const env = require('./env');
 
 const TOKENS_KEY = 'cp.tokens';
 const DEV_USER_KEY = 'cp.devUser';
@@ -102,7 +103,7 @@ function clearTokens() { storage.remove(TOKENS_KEY); }
 function isLoggedIn() { const t = tokens(); return !!(t && t.refresh && t.refreshExpiresAt > now()); }
 
 function setDevUser(name) { if (name) storage.set(DEV_USER_KEY, name); else storage.remove(DEV_USER_KEY); }
-function devUser() { return config.devMode ? storage.get(DEV_USER_KEY, '') : ''; }
+function devUser() { return env.devModeActive() ? storage.get(DEV_USER_KEY, '') : ''; }
 
 // obtainCode gets a one-time login code: wx.login, or in dev mode a fresh fake code
 // `test-<name>~<timestamp>` that the embedded fake WeChat server maps to the same person.

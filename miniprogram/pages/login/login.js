@@ -1,14 +1,15 @@
 const config = require('../../config');
 const api = require('../../utils/api');
+const env = require('../../utils/env');
 const session = require('../../utils/session');
 const requests = require('../../utils/requests');
 
 Page({
-  data: { step: 'privacy', busy: false, devMode: config.devMode, devUsers: config.devUsers || [], devName: '', devPhone: '' },
+  data: { step: 'privacy', busy: false, devMode: env.devModeActive(), devUsers: config.devUsers || [], devName: '', devPhone: '' },
 
   onLoad(q) {
     this.redirect = q && q.redirect ? decodeURIComponent(q.redirect) : '';
-    if (!config.devMode) api.setDevUser('');
+    if (!env.devModeActive()) api.setDevUser('');
   },
 
   openPolicy() { wx.navigateTo({ url: '/pages/privacy/privacy' }); },

@@ -1,12 +1,12 @@
-const config = require('../../config');
 const api = require('../../utils/api');
+const env = require('../../utils/env');
 const session = require('../../utils/session');
 const requests = require('../../utils/requests');
 
 const app = getApp();
 
 Page({
-  data: { name: '', phone: '', viewing: '', isPatient: false, devMode: config.devMode, devUser: '' },
+  data: { name: '', phone: '', viewing: '', isPatient: false, devMode: env.devModeActive(), devUser: '' },
 
   onShow() {
     app.ready().then((me) => {
