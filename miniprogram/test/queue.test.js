@@ -90,6 +90,18 @@ describe('offline reading queue', () => {
     expect(urls).toEqual(['/api/v1/patients/p1/observations/batch', '/api/v1/patients/p2/observations/batch']);
   });
 
+  test("another account's queued readings are not sent under the current login", async () => {
+    wx._store['cp.tokens'] = JSON.stringify(Object.assign(JSON.parse(TOKENS), { userId: 'u2' }));
+    const a = reading(requests, 1), b = reading(requests, 2);
+    queue.enqueue('p1', a, 'u1');
+    queue.enqueue('p1', b, 'u2');
+    wx._handler = (c) => json(200, { accepted: 1, rejected: 0, results: c.data.items.map((it, i) => ({ index: i, id: it.id, status: 201 })) });
+    const r = await queue.flush(api);
+    expect(wx._calls[0].data.items.map((i) => i.id)).toEqual([b.id]);
+    expect(r.remaining).toBe(1);
+    expect(queue.pending()[0].userId).toBe('u1');
+  });
+
   test('a reading without a client id is refused', () => {
     expect(() => queue.enqueue('p1', { type: 'pain' })).toThrow();
   });

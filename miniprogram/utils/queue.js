@@ -28,14 +28,21 @@ function pending(patientId) {
 function rejected() { return storage.get(REJECTED_KEY, []); }
 function clearRejected() { storage.remove(REJECTED_KEY); }
 
-// enqueue stores a reading built by requests.observation (it carries its id).
-function enqueue(patientId, body) {
+// enqueue stores a reading built by requests.observation (it carries its id). userId is
+// the account that entered it: after a logout and another login on the same phone, only
+// the readings of the account now logged in are sent (never under someone else's name).
+function enqueue(patientId, body, userId) {
   if (!body || !body.id) throw new Error('a queued reading needs its client id');
   const items = load();
   if (items.some(function (q) { return q.id === body.id; })) return false;
   if (items.length >= MAX_ITEMS) return false;
-  items.push({ id: body.id, patientId: patientId, body: body, queuedAt: Date.now(), attempts: 0 });
+  items.push({ id: body.id, patientId: patientId, userId: userId || '', body: body, queuedAt: Date.now(), attempts: 0 });
   return save(items);
+}
+
+function currentUser(api) {
+  const t = api.tokens && api.tokens();
+  return (t && t.userId) || '';
 }
 
 function removeIds(ids) {
@@ -76,7 +83,11 @@ function flush(api) {
 function doFlush(api) {
   const out = { sent: [], rejected: [], remaining: 0, error: null };
   const groups = {};
-  load().forEach(function (q) { (groups[q.patientId] = groups[q.patientId] || []).push(q); });
+  const me = currentUser(api);
+  load().forEach(function (q) {
+    if (q.userId && me && q.userId !== me) return; // another account's reading: left for it
+    (groups[q.patientId] = groups[q.patientId] || []).push(q);
+  });
   let chain = Promise.resolve();
   Object.keys(groups).forEach(function (pid) {
     const items = groups[pid];

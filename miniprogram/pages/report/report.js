@@ -71,7 +71,7 @@ Page({
     if (!v.ok) { this.setData({ errors: v.errors }); return; }
     const pid = session.selectedPatientId();
     const body = requests.observation(type, v.value, { measuredAt: this.measuredAt() });
-    if (!queue.enqueue(pid, body)) { // stored first: a weak network never loses it
+    if (!queue.enqueue(pid, body, (api.tokens() || {}).userId)) { // stored first: a weak network never loses it
       wx.showModal({ title: '暂时无法保存', content: '手机上待上传的记录太多了。请连上网络，点「现在重新上传」后再试。', showCancel: false, confirmText: '知道了' });
       return;
     }
