@@ -221,6 +221,27 @@ describe('contract: api/openapi.yaml', () => {
     samples('myConsents').forEach((c) => expect(typeof c.privacy_policy.accepted).toBe('boolean'));
   });
 
+  test('realtime: the spec names the subprotocol the client offers, and its events are handled', () => {
+    const doc = specs[0].doc;
+    const ws = doc.paths['/api/v1/ws'].get;
+    expect(ws.description).toContain('carepath.v1');
+    expect(ws.description).toContain('bearer.');
+    const { RealtimeClient } = require('../utils/ws');
+    const got = [];
+    const c = new RealtimeClient({ url: 'x', connect: () => ({}), getToken: () => 't', fetchAfter: () => null, onEvent: (e) => got.push(e) });
+    c.subs.p = 0;
+    const schema = doc.components.schemas.RealtimeEvent;
+    schema.properties.type.enum.forEach((type) => {
+      const evt = sample(doc, schema, true);
+      evt.type = type;
+      evt.patient_id = 'p';
+      if (evt.message) { evt.message.patient_id = 'p'; evt.message.seq = got.length + 1; }
+      expect(validate(doc, schema, evt)).toEqual([]);
+      c.handle(JSON.stringify(evt));
+    });
+    expect(got.some((e) => e.type === 'message')).toBe(true);
+  });
+
   test('responses: trends and report results (when the observations spec is available)', () => {
     samples('trend').forEach((t) => {
       const m = chart.computeModel(t, { width: 320, height: 220 });
