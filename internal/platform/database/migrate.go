@@ -15,6 +15,7 @@ func Migrations() []*gormigrate.Migration {
 	return []*gormigrate.Migration{
 		m0001Foundation(),
 		m0002Outbox(),
+		m0004Observations(),
 	}
 }
 
