@@ -23,15 +23,18 @@ import (
 	"github.com/carepath/carepath/api"
 	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/admin"
+	"github.com/carepath/carepath/internal/alert"
 	"github.com/carepath/carepath/internal/audit"
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/family"
+	"github.com/carepath/carepath/internal/observation"
 	"github.com/carepath/carepath/internal/org"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/cache"
 	"github.com/carepath/carepath/internal/platform/config"
 	"github.com/carepath/carepath/internal/platform/database"
 	"github.com/carepath/carepath/internal/platform/fieldcrypt"
+	"github.com/carepath/carepath/internal/platform/idempotency"
 	"github.com/carepath/carepath/internal/platform/outbox"
 	"github.com/carepath/carepath/internal/platform/queue"
 	"github.com/carepath/carepath/internal/platform/web"
@@ -61,14 +64,19 @@ type App struct {
 	Queue  *queue.Client
 	Fake   *fake.Server // the fake WeChat server, in dev mode only
 
-	Auth     *auth.Service
-	Patients *patient.Service
-	Family   *family.Store
-	Org      *org.Store
-	Audit    *audit.Store
+	Auth         *auth.Service
+	Patients     *patient.Service
+	Family       *family.Store
+	Org          *org.Store
+	Audit        *audit.Store
+	Observations *observation.Service
+	Alerts       *alert.Service
+	AlertStream  *alert.Stream
 
 	redisPrefix string
 	now         func() time.Time
+	loc         *time.Location
+	keys        *idempotency.Store
 	closers     []func()
 }
 
@@ -88,6 +96,9 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		now = time.Now
 	}
 	a.now = now
+	if a.loc, err = cfg.Location(); err != nil {
+		return nil, fmt.Errorf("timezone: %w", err)
+	}
 	if err := a.openStores(ctx, opts); err != nil {
 		return nil, err
 	}
@@ -119,6 +130,9 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	a.Patients = patient.NewService(patient.NewStore(a.DB), sealer, now)
 	a.Family = family.NewStore(a.DB)
 	a.Queue = queue.NewClient(a.Redis)
+	v := buildVitals(a.DB, a.Patients, authStore, a.loc, now)
+	a.Observations, a.Alerts = v.Observations, v.Alerts
+	a.keys = idempotency.NewStore(a.DB, now)
 
 	secureCookies := len(cfg.HTTP.PublicURL) > 8 && cfg.HTTP.PublicURL[:8] == "https://"
 	authH := auth.NewHandler(a.Auth, val, secureCookies)
@@ -132,10 +146,15 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	a.Guard = access.NewGuard(access.NewPolicy(a.DB), authH.Require(), a.Audit)
+	policy := access.NewPolicy(a.DB)
+	a.Guard = access.NewGuard(policy, authH.Require(), a.Audit)
+	a.AlertStream = alert.NewStream(cache.NewPubSub(a.Redis, a.redisPrefix), policy)
+	a.closers = append(a.closers, a.AlertStream.Close)
 	a.Engine, err = server.New(server.Deps{
 		Log: log, Registry: registry, Guard: a.Guard, Auth: authH, Docs: docs, Admin: adminH,
-		Patients: patient.NewHandler(a.Patients, a.Family, a.Auth, authStore, val),
+		Patients:     patient.NewHandler(a.Patients, a.Family, a.Auth, authStore, val),
+		Observations: observation.NewHandler(a.Observations, val),
+		Alerts:       alert.NewHandler(a.Alerts, a.AlertStream, policy, a.Audit, val),
 		Ready: map[string]server.Check{
 			"database": func(ctx context.Context) error { return database.Ping(ctx, a.DB) },
 			"redis":    func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() },
@@ -226,6 +245,8 @@ func (a *App) Close() {
 // runWorker the job worker runs in the same process (the embedded default).
 func (a *App) Serve(ctx context.Context, ln net.Listener, runWorker bool) error {
 	srv := &http.Server{Handler: a.Engine, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	// Shutdown waits for requests to finish; event streams never do by themselves.
+	srv.RegisterOnShutdown(a.AlertStream.Close)
 	errc := make(chan error, 2)
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorker()
@@ -289,6 +310,18 @@ func (a *App) Worker() *queue.Worker {
 		return err
 	})
 	if err := w.Every("17 * * * *", asynq.NewTask(auth.TaskPurgeExpired, nil), asynq.Queue(queue.Low), asynq.Unique(time.Hour)); err != nil {
+		a.Log.Error("schedule task", "error", err.Error())
+	}
+	w.Handle(alert.TopicRaised, a.AlertStream.HandleRaised)
+	w.Handle(alert.TaskScanNoReport, a.Alerts.HandleScanNoReport)
+	if err := w.Every(alert.ScanSchedule, asynq.NewTask(alert.TaskScanNoReport, nil), asynq.Queue(queue.Default), asynq.Unique(50*time.Minute)); err != nil {
+		a.Log.Error("schedule task", "error", err.Error())
+	}
+	w.Handle(idempotency.TaskPurge, func(ctx context.Context, _ *asynq.Task) error {
+		_, err := a.keys.Purge(ctx)
+		return err
+	})
+	if err := w.Every("43 3 * * *", asynq.NewTask(idempotency.TaskPurge, nil), asynq.Queue(queue.Low), asynq.Unique(time.Hour)); err != nil {
 		a.Log.Error("schedule task", "error", err.Error())
 	}
 	return w

@@ -15,7 +15,9 @@ import (
 
 	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/admin"
+	"github.com/carepath/carepath/internal/alert"
 	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/observation"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/web"
 )
@@ -30,6 +32,8 @@ type Deps struct {
 	Guard          *access.Guard
 	Auth           *auth.Handler
 	Patients       *patient.Handler
+	Observations   *observation.Handler
+	Alerts         *alert.Handler
 	Admin          *admin.Handler
 	Docs           *Docs
 	Ready          map[string]Check

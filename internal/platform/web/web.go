@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -158,4 +159,18 @@ func Logger(c *gin.Context) *slog.Logger {
 		return l.(*slog.Logger)
 	}
 	return slog.Default()
+}
+
+// Limit reads the ?limit= page size: def when absent, else an integer from
+// 1 to max, or a 400 naming the field.
+func Limit(c *gin.Context, def, max int) (int, error) {
+	s := c.Query("limit")
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > max {
+		return 0, apperr.Invalid("limit", "invalid_limit", fmt.Sprintf("limit 必须是 1 到 %d 之间的整数", max))
+	}
+	return n, nil
 }

@@ -1,0 +1,67 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/carepath/carepath/internal/alert"
+	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/observation"
+	"github.com/carepath/carepath/internal/patient"
+	"github.com/carepath/carepath/internal/platform/idempotency"
+)
+
+// vitals are the reading and alert services over one database handle (the
+// app's, or the seed's transaction).
+type vitals struct {
+	Observations *observation.Service
+	Alerts       *alert.Service
+}
+
+// buildVitals wires observation and alert together. The care-plan feature
+// supplies, when it is merged: alert.PlanThresholds (pathway overrides),
+// alert.ReportingPlan (expected reports) and observation.SymptomChecklist
+// (the pathway's checklist); until then the defaults apply.
+func buildVitals(db *gorm.DB, patients *patient.Service, staff *auth.Store, loc *time.Location, now func() time.Time) vitals {
+	readings := observation.NewStore(db)
+	alerts := alert.NewService(alert.NewStore(db), alert.Deps{
+		Readings: readings, Patients: patientDirectory{patients: patients, staff: staff},
+		Plan: alert.NoPlan{}, Reporting: alert.NoPlan{}, Location: loc, Now: now,
+	})
+	obs := observation.NewService(readings, idempotency.NewStore(db, now), observation.Deps{
+		Alerter: alerts, Targets: alerts, Checklist: observation.DefaultChecklist{}, Location: loc, Now: now,
+	})
+	return vitals{Observations: obs, Alerts: alerts}
+}
+
+// patientDirectory adapts the patient and auth stores to what alerts need.
+type patientDirectory struct {
+	patients *patient.Service
+	staff    *auth.Store
+}
+
+func (d patientDirectory) CareTeam(ctx context.Context, patientID string) (alert.CareTeam, error) {
+	p, err := d.patients.Store().ByID(ctx, patientID)
+	if err != nil {
+		return alert.CareTeam{}, err
+	}
+	if p.AssignedCMID == nil {
+		return alert.CareTeam{}, nil
+	}
+	st, err := d.staff.StaffByID(ctx, *p.AssignedCMID)
+	if err != nil {
+		return alert.CareTeam{}, err
+	}
+	return alert.CareTeam{CaseManagerID: st.ID, CaseManagerName: st.DisplayName}, nil
+}
+
+func (d patientDirectory) Name(ctx context.Context, patientID string) (string, error) {
+	pr, err := d.patients.Profile(ctx, patientID)
+	return pr.Name, err
+}
+
+func (d patientDirectory) ActiveIDs(ctx context.Context, after string, limit int) ([]string, error) {
+	return d.patients.Store().ActiveIDs(ctx, after, limit)
+}
