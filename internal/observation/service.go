@@ -244,10 +244,11 @@ func (s *Service) ReportBatch(ctx context.Context, who Reporter, items []json.Ra
 
 func (s *Service) batchItem(ctx context.Context, who Reporter, raw json.RawMessage, item *BatchItemResult) (idempotency.Outcome, error) {
 	var in Input
-	if err := decodeItem(raw, &in); err != nil {
+	err := decodeItem(raw, &in)
+	item.ID = in.ID // a wrongly typed field still leaves the others decoded
+	if err != nil {
 		return idempotency.Outcome{}, err
 	}
-	item.ID = in.ID
 	if in.ID == "" {
 		return idempotency.Outcome{}, apperr.Invalid("id", "missing_field", "批量上报的每一项都需要客户端生成的 id（用于防止重复提交）")
 	}
