@@ -23,10 +23,10 @@ type obj = map[string]any
 
 type reportBody struct {
 	Reading struct {
-		ID         string `json:"id"`
-		ClientID   string `json:"client_id"`
-		Type       string `json:"type"`
-		LocalDay   string `json:"local_day"`
+		ID         string                `json:"id"`
+		ClientID   string                `json:"client_id"`
+		Type       string                `json:"type"`
+		LocalDay   string                `json:"local_day"`
 		Code       struct{ Code string } `json:"code"`
 		Components []struct {
 			Name  string  `json:"name"`
@@ -267,8 +267,8 @@ func TestBatchAnswersPerItemAndRetriesReplay(t *testing.T) {
 		obj{"id": "q-1", "type": "weight", "value": 60.2, "measured_at": ago(e, 72*time.Hour)},
 		obj{"id": "q-2", "type": "blood_pressure", "systolic": 90, "diastolic": 120, "measured_at": ago(e, 48*time.Hour)}, // systolic < diastolic
 		obj{"id": "q-3", "type": "pain", "score": 2, "context": "rest", "measured_at": ago(e, 24*time.Hour)},
-		obj{"type": "weight", "value": 60.1, "measured_at": ago(e, 2*time.Hour)},      // no id
-		obj{"id": "q-5", "type": "weight", "value": "60", "measured_at": ago(e, time.Hour)}, // wrong JSON type
+		obj{"type": "weight", "value": 60.1, "measured_at": ago(e, 2*time.Hour)},             // no id
+		obj{"id": "q-5", "type": "weight", "value": "60", "measured_at": ago(e, time.Hour)},  // wrong JSON type
 		obj{"id": "q-1", "type": "weight", "value": 99, "measured_at": ago(e, 72*time.Hour)}, // q-1 again, other body
 	}
 	b := batch(t, e, tok, p2, items)
