@@ -428,3 +428,16 @@ func TestListPagesNewestMeasuredFirst(t *testing.T) {
 		}
 	}
 }
+
+func TestSymptomChecklist(t *testing.T) {
+	e := apitest.New(t)
+	p2 := e.Demo.Patients["patient2"]
+	resp := e.Do(apitest.Request{Method: http.MethodGet, Path: "/api/v1/patients/" + p2 + "/symptom-checklist", Token: e.LoginWeChat("patient2").AccessToken})
+	var body struct {
+		Items []observation.Symptom `json:"items"`
+	}
+	resp.JSON(t, &body)
+	if resp.Status != http.StatusOK || len(body.Items) != len(observation.DefaultSymptoms) || body.Items[0].Code != "dyspnea" {
+		t.Fatalf("checklist: %d %s", resp.Status, resp.Body)
+	}
+}
