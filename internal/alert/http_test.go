@@ -81,7 +81,8 @@ func bpAt(e *apitest.Env, sys, dia float64, before time.Duration) obj {
 	return obj{"type": "blood_pressure", "systolic": sys, "diastolic": dia, "measured_at": ago(e, before)}
 }
 
-func raisedEvents(t *testing.T, e *apitest.Env) []map[string]any {
+// raisedEvents lists the alert.raised events of one patient, oldest first.
+func raisedEvents(t *testing.T, e *apitest.Env, patientID string) []map[string]any {
 	t.Helper()
 	var events []outbox.Event
 	if err := e.App.DB.Where("topic = ?", "alert.raised").Order("id").Find(&events).Error; err != nil {
@@ -93,7 +94,9 @@ func raisedEvents(t *testing.T, e *apitest.Env) []map[string]any {
 		if err := json.Unmarshal(ev.Payload, &m); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, m)
+		if m["patient_id"] == patientID {
+			out = append(out, m)
+		}
 	}
 	return out
 }
@@ -135,7 +138,7 @@ func TestCriticalReadingRaisesOneAlertWithGuidanceAndGoesThroughItsLifecycle(t *
 	if len(second.Alerts) != 1 || second.Alerts[0].ID != alertID || !second.Alerts[0].Folded {
 		t.Fatalf("second critical: %+v, want folded into %s", second.Alerts, alertID)
 	}
-	events := raisedEvents(t, e)
+	events := raisedEvents(t, e, p2)
 	if len(events) != 1 || events[0]["alert_id"] != alertID || events[0]["severity"] != "critical" || events[0]["owner_id"] != e.Demo.Staff["cm1"] {
 		t.Fatalf("alert.raised events %v", events)
 	}
@@ -158,8 +161,13 @@ func TestCriticalReadingRaisesOneAlertWithGuidanceAndGoesThroughItsLifecycle(t *
 	var leadList, otherList alertList
 	getJSON(t, e, apitest.Request{Path: "/api/v1/alerts?severity=critical", Cookie: lead1.Cookie}, &leadList)
 	getJSON(t, e, apitest.Request{Path: "/api/v1/alerts", Cookie: cm2.Cookie}, &otherList)
-	if len(leadList.Items) != 1 || len(otherList.Items) != 0 {
-		t.Fatalf("the ortho lead sees %d, cm2 (cardiology) sees %d; want 1 and 0", len(leadList.Items), len(otherList.Items))
+	if len(leadList.Items) != 1 || leadList.Items[0].ID != alertID {
+		t.Fatalf("the ortho lead sees %+v, want cm1's patient's alert", leadList.Items)
+	}
+	for _, a := range otherList.Items {
+		if a.PatientID == p2 {
+			t.Fatalf("cm2 (cardiology) sees cm1's patient's alert %+v", a)
+		}
 	}
 	if status := getJSON(t, e, apitest.Request{Path: "/api/v1/alerts", Cookie: admin.Cookie}, nil); status != http.StatusForbidden {
 		t.Fatalf("admin lists alerts: %d, want 403", status)
@@ -236,7 +244,7 @@ func TestCriticalReadingRaisesOneAlertWithGuidanceAndGoesThroughItsLifecycle(t *
 	if len(third.Alerts) != 1 || third.Alerts[0].ID == alertID || third.Alerts[0].Folded {
 		t.Fatalf("after resolution: %+v, want a new alert", third.Alerts)
 	}
-	if n := len(raisedEvents(t, e)); n != 2 {
+	if n := len(raisedEvents(t, e, p2)); n != 2 {
 		t.Fatalf("%d alert.raised events, want 2", n)
 	}
 
@@ -290,7 +298,7 @@ func TestHighBloodPressureEscalatesToCriticalAndReopens(t *testing.T) {
 	if a.Status != "open" || a.Severity != "critical" || a.Rule != "bp_critical" || a.Occurrences != 2 || len(a.Readings) != 4 || a.AcknowledgedBy != "" {
 		t.Fatalf("escalated alert %+v: want open again, critical, all four readings", a)
 	}
-	events := raisedEvents(t, e)
+	events := raisedEvents(t, e, p5)
 	if len(events) != 2 || events[1]["escalated"] != true || events[1]["severity"] != "critical" {
 		t.Fatalf("events %v, want the escalation announced", events)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/carepath/carepath/internal/apitest"
+	"github.com/carepath/carepath/internal/platform/outbox"
 )
 
 type sseEvent struct{ id, event, data string }
@@ -86,6 +87,9 @@ func TestNewAlertsReachConnectedCaseManagers(t *testing.T) {
 	e := apitest.New(t)
 	srv := httptest.NewServer(e.App.Engine)
 	defer srv.Close()
+	defer e.App.AlertStream.Close() // before srv.Close, which waits for open streams
+	// The demo's own alerts were announced when it was seeded: not part of this test.
+	e.App.DB.Model(&outbox.Event{}).Where("dispatched_at IS NULL").Update("dispatched_at", time.Now().UTC())
 	ctx, cancel := context.WithCancel(context.Background())
 	workerDone := make(chan error, 1)
 	go func() { workerDone <- e.App.RunWorker(ctx) }()

@@ -41,9 +41,11 @@ func (a *App) SeedDemo(ctx context.Context, password string) (demo.Summary, stri
 		if err != nil {
 			return err
 		}
+		patients := patient.NewService(patient.NewStore(tx), sealer, time.Now)
+		v := buildVitals(tx, patients, accounts, a.loc, time.Now)
 		sum, err = demo.Seed(ctx, demo.Deps{
-			Org: org.NewStore(tx), Auth: authSvc, Accounts: accounts,
-			Patients: patient.NewService(patient.NewStore(tx), sealer, time.Now), Family: family.NewStore(tx), Now: time.Now,
+			Org: org.NewStore(tx), Auth: authSvc, Accounts: accounts, Patients: patients, Family: family.NewStore(tx),
+			Observations: v.Observations, Alerts: v.Alerts, Now: time.Now,
 		}, password)
 		return err
 	})

@@ -1,7 +1,8 @@
 // Package demo loads the demonstration hospital used by the embedded default,
 // the README and tests: a hospital with two departments, staff cm1, cm2,
 // lead1 and admin, patients patient1… whose WeChat codes test-patientN log
-// them in, a family member, and one patient not yet on WeChat.
+// them in, a family member, one patient not yet on WeChat, and home
+// readings of the last weeks (see vitals.go) that left two open alerts.
 package demo
 
 import (
@@ -10,8 +11,10 @@ import (
 	"time"
 
 	"github.com/carepath/carepath/internal/access"
+	"github.com/carepath/carepath/internal/alert"
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/family"
+	"github.com/carepath/carepath/internal/observation"
 	"github.com/carepath/carepath/internal/org"
 	"github.com/carepath/carepath/internal/patient"
 )
@@ -23,7 +26,11 @@ type Deps struct {
 	Accounts *auth.Store
 	Patients *patient.Service
 	Family   *family.Store
-	Now      func() time.Time
+	// Readings are reported through the real service, so the demo's alerts
+	// were raised by the rules themselves.
+	Observations *observation.Service
+	Alerts       *alert.Service
+	Now          func() time.Time
 }
 
 // Summary tells what was created, for the start-up banner and tests.
@@ -128,6 +135,9 @@ func Seed(ctx context.Context, d Deps, password string) (Summary, error) {
 	sum.Users[*fam2.OpenID] = fam2.ID
 	if _, err := d.Family.Create(ctx, sum.Patients["patient3"], fam2.ID, "儿子", []access.Scope{access.ScopeViewAppointments}); err != nil {
 		return Summary{}, err
+	}
+	if err := seedVitals(ctx, d, sum); err != nil {
+		return Summary{}, fmt.Errorf("demo readings: %w", err)
 	}
 	return sum, nil
 }
