@@ -2,6 +2,7 @@ package observation
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -107,31 +108,49 @@ func (s *Store) List(ctx context.Context, q ListQuery) ([]Reading, error) {
 
 // DayRow is one local day's (and context's) aggregate of each component.
 type DayRow struct {
-	LocalDay         string
-	Context          string
-	N1, N2, N3       int64
-	Sum1, Sum2, Sum3 *float64
-	Min1, Min2, Min3 *float64
-	Max1, Max2, Max3 *float64
+	LocalDay string
+	Context  string
+	N        [3]int64
+	Sum      [3]float64
+	Min      [3]float64
+	Max      [3]float64
 }
 
-// Daily aggregates a patient's readings of one type measured since from, by
-// local day and context. local_day was computed in the hospital's zone at
-// insert, so the grouping is the same SQL on SQLite and MySQL, and the scan
-// is one range of ix_observations_series.
-func (s *Store) Daily(ctx context.Context, patientID, typ string, from time.Time) ([]DayRow, error) {
-	var rows []DayRow
-	err := s.db.WithContext(ctx).Model(&Reading{}).
+// Daily aggregates a patient's readings of one type from the local day
+// fromDay (YYYY-MM-DD) on, by local day and context. local_day was computed
+// in the hospital's zone at insert, so the grouping is the same SQL on
+// SQLite and MySQL, and the scan is one range of ix_observations_days,
+// which covers every column read. Rows are scanned by hand: a year is
+// hundreds of rows of fourteen columns, and reflection would dominate.
+func (s *Store) Daily(ctx context.Context, patientID, typ, fromDay string) ([]DayRow, error) {
+	rows, err := s.db.WithContext(ctx).Model(&Reading{}).
 		Select(`local_day, context,
-			COUNT(value) AS n1, SUM(value) AS sum1, MIN(value) AS min1, MAX(value) AS max1,
-			COUNT(value2) AS n2, SUM(value2) AS sum2, MIN(value2) AS min2, MAX(value2) AS max2,
-			COUNT(value3) AS n3, SUM(value3) AS sum3, MIN(value3) AS min3, MAX(value3) AS max3`).
-		Where("patient_id = ? AND type = ? AND measured_at >= ?", patientID, typ, from).
-		Group("local_day, context").Order("local_day, context").Scan(&rows).Error
+			COUNT(value), SUM(value), MIN(value), MAX(value),
+			COUNT(value2), SUM(value2), MIN(value2), MAX(value2),
+			COUNT(value3), SUM(value3), MIN(value3), MAX(value3)`).
+		Where("patient_id = ? AND type = ? AND local_day >= ?", patientID, typ, fromDay).
+		Group("local_day, context").Order("local_day, context").Rows()
 	if err != nil {
 		return nil, fmt.Errorf("daily aggregates: %w", err)
 	}
-	return rows, nil
+	defer rows.Close()
+	var out []DayRow
+	for rows.Next() {
+		var r DayRow
+		var sum, lo, hi [3]sql.NullFloat64
+		if err := rows.Scan(&r.LocalDay, &r.Context,
+			&r.N[0], &sum[0], &lo[0], &hi[0], &r.N[1], &sum[1], &lo[1], &hi[1], &r.N[2], &sum[2], &lo[2], &hi[2]); err != nil {
+			return nil, fmt.Errorf("daily aggregates: %w", err)
+		}
+		for i := range 3 {
+			r.Sum[i], r.Min[i], r.Max[i] = sum[i].Float64, lo[i].Float64, hi[i].Float64
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("daily aggregates: %w", err)
+	}
+	return out, nil
 }
 
 // LastMeasured returns when the patient last measured a type.

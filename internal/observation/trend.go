@@ -66,7 +66,7 @@ func (s *Service) Trend(ctx context.Context, patientID, typ, rng string) (Trend,
 	y, m, d := s.now().In(s.loc).Date()
 	today := time.Date(y, m, d, 0, 0, 0, 0, s.loc)
 	first := today.AddDate(0, 0, -(days - 1))
-	rows, err := s.store.Daily(ctx, patientID, typ, first.UTC())
+	rows, err := s.store.Daily(ctx, patientID, typ, first.Format(time.DateOnly))
 	if err != nil {
 		return Trend{}, err
 	}
@@ -93,29 +93,18 @@ type agg struct {
 	sum, min, max float64
 }
 
-func (a *agg) add(n int64, sum, lo, hi *float64) {
-	if n == 0 || sum == nil || lo == nil || hi == nil {
+func (a *agg) add(r DayRow, i int) {
+	if r.N[i] == 0 {
 		return
 	}
-	if a.n == 0 || *lo < a.min {
-		a.min = *lo
+	if a.n == 0 || r.Min[i] < a.min {
+		a.min = r.Min[i]
 	}
-	if a.n == 0 || *hi > a.max {
-		a.max = *hi
+	if a.n == 0 || r.Max[i] > a.max {
+		a.max = r.Max[i]
 	}
-	a.n += n
-	a.sum += *sum
-}
-
-func (r DayRow) component(i int) (int64, *float64, *float64, *float64) {
-	switch i {
-	case 0:
-		return r.N1, r.Sum1, r.Min1, r.Max1
-	case 1:
-		return r.N2, r.Sum2, r.Min2, r.Max2
-	default:
-		return r.N3, r.Sum3, r.Min3, r.Max3
-	}
+	a.n += r.N[i]
+	a.sum += r.Sum[i]
 }
 
 // seriesOf turns day rows (sorted by day) into series: one per component,
@@ -153,7 +142,7 @@ func seriesOf(spec Spec, rows []DayRow, targets map[string]Range) []Series {
 					flush()
 					day = r.LocalDay
 				}
-				cur.add(r.component(i))
+				cur.add(r, i)
 			}
 			flush()
 			out = append(out, s)

@@ -10,20 +10,25 @@ import (
 // m0004Observations: self-reported readings, idempotency keys, alerts with
 // the readings that caused them, and per-patient alert threshold overrides.
 func m0004Observations() *gormigrate.Migration {
+	// ix_observations_series serves the rules, the latest reading and lists
+	// (by measured time). LocalDay is YYYY-MM-DD in the hospital's zone,
+	// computed at insert, so grouping by day is the same SQL on every
+	// database; ix_observations_days covers the trend query: one range scan
+	// in (day, context) order, no table lookups, no sort.
 	type observation struct {
 		ID         string    `gorm:"type:varchar(36);primaryKey"`
-		PatientID  string    `gorm:"type:varchar(36);not null;index:ix_observations_series,priority:1"`
-		Type       string    `gorm:"type:varchar(16);not null;index:ix_observations_series,priority:2"`
+		PatientID  string    `gorm:"type:varchar(36);not null;index:ix_observations_series,priority:1;index:ix_observations_days,priority:1"`
+		Type       string    `gorm:"type:varchar(16);not null;index:ix_observations_series,priority:2;index:ix_observations_days,priority:2"`
 		MeasuredAt time.Time `gorm:"not null;index:ix_observations_series,priority:3"`
-		LocalDay   string    `gorm:"type:varchar(10);not null"` // YYYY-MM-DD in the hospital's zone, computed at insert
-		Code       string    `gorm:"type:varchar(16);not null"` // LOINC
-		Value      *float64
-		Value2     *float64
-		Value3     *float64
+		LocalDay   string    `gorm:"type:varchar(10);not null;index:ix_observations_days,priority:3"`
+		Context    string    `gorm:"type:varchar(16);not null;default:'';index:ix_observations_days,priority:4"`
+		Value      *float64  `gorm:"index:ix_observations_days,priority:5"`
+		Value2     *float64  `gorm:"index:ix_observations_days,priority:6"`
+		Value3     *float64  `gorm:"index:ix_observations_days,priority:7"`
+		Code       string    `gorm:"type:varchar(16);not null"`            // LOINC
 		Unit       string    `gorm:"type:varchar(16);not null;default:''"` // UCUM, canonical
 		OrigValue  *float64  // as reported, before conversion
 		OrigUnit   string    `gorm:"type:varchar(16);not null;default:''"`
-		Context    string    `gorm:"type:varchar(16);not null;default:''"`
 		Location   string    `gorm:"type:varchar(64);not null;default:''"`
 		Symptoms   string    `gorm:"type:varchar(512);not null;default:''"`
 		Note       string    `gorm:"type:varchar(1000);not null;default:''"`
