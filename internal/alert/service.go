@@ -158,34 +158,44 @@ func (s *Service) TargetRanges(ctx context.Context, patientID string) (map[strin
 	}, nil
 }
 
-// OnReading implements observation.Alerter: it runs the rules on a new
-// reading inside the reading's transaction, raises or folds alerts, and
-// returns them with the guidance for the patient.
-func (s *Service) OnReading(ctx context.Context, tx *gorm.DB, r observation.Reading) (observation.AlertOutcome, error) {
+// RulesFor implements observation.Alerter: it resolves the patient's
+// thresholds and care team (outside any transaction).
+func (s *Service) RulesFor(ctx context.Context, patientID string) (observation.ReadingRules, error) {
+	l, err := s.Thresholds(ctx, patientID)
+	if err != nil {
+		return nil, err
+	}
+	team, err := s.patients.CareTeam(ctx, patientID)
+	if err != nil {
+		return nil, err
+	}
+	return patientRules{s: s, th: l.Effective, team: team}, nil
+}
+
+// patientRules are one patient's resolved rules.
+type patientRules struct {
+	s    *Service
+	th   Thresholds
+	team CareTeam
+}
+
+// Apply runs the rules on a new reading inside the reading's transaction
+// (the caller holds the patient's lock), raises or folds alerts, and
+// returns them with the guidance for the patient. It reads and writes
+// through tx only.
+func (p patientRules) Apply(ctx context.Context, tx *gorm.DB, r observation.Reading) (observation.AlertOutcome, error) {
 	out := observation.AlertOutcome{Alerts: []observation.AlertNotice{}, Guidance: []observation.Guidance{}}
-	l, err := s.Thresholds(ctx, r.PatientID)
+	history, err := p.s.readings.Around(ctx, tx, r.PatientID, r.Type, r.MeasuredAt, HistoryWindow)
 	if err != nil {
 		return out, err
 	}
-	history, err := s.readings.Around(ctx, tx, r.PatientID, r.Type, r.MeasuredAt, HistoryWindow)
-	if err != nil {
-		return out, err
-	}
-	findings := EvaluateReading(l.Effective, r, history, s.loc)
-	if len(findings) == 0 {
-		return out, nil
-	}
-	team, err := s.patients.CareTeam(ctx, r.PatientID)
-	if err != nil {
-		return out, err
-	}
-	for _, f := range findings {
-		a, folded, err := s.raise(ctx, tx, r.PatientID, f, team)
+	for _, f := range EvaluateReading(p.th, r, history, p.s.loc) {
+		a, folded, err := p.s.raise(ctx, tx, r.PatientID, f, p.team)
 		if err != nil {
 			return out, err
 		}
 		out.Alerts = append(out.Alerts, observation.AlertNotice{ID: a.ID, Rule: a.Rule, Severity: a.Severity, Summary: a.Summary, Folded: folded})
-		if g := guidanceFor(f, l.Effective, team); g != nil {
+		if g := guidanceFor(f, p.th, p.team); g != nil {
 			out.Guidance = append(out.Guidance, *g)
 		}
 	}

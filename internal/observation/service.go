@@ -18,11 +18,18 @@ import (
 	"github.com/carepath/carepath/internal/platform/idempotency"
 )
 
-// Alerter turns a new reading into alerts inside the reading's transaction,
-// so the reading, its alerts and their events commit together (the alert
-// feature implements it).
+// Alerter turns a new reading into alerts (the alert feature implements
+// it). RulesFor reads what the rules need (thresholds, care team) before the
+// report's transaction opens; Apply then runs inside that transaction, using
+// only tx, so the reading, its alerts and their events commit together and a
+// transaction never waits for a second pooled connection.
 type Alerter interface {
-	OnReading(ctx context.Context, tx *gorm.DB, r Reading) (AlertOutcome, error)
+	RulesFor(ctx context.Context, patientID string) (ReadingRules, error)
+}
+
+// ReadingRules are one patient's alert rules, ready to apply.
+type ReadingRules interface {
+	Apply(ctx context.Context, tx *gorm.DB, r Reading) (AlertOutcome, error)
 }
 
 // AlertOutcome is what a reading raised, and what the patient should do now.
@@ -144,11 +151,18 @@ func requestHash(patientID string, in Input) string {
 func (s *Service) Report(ctx context.Context, who Reporter, in Input, key string) (idempotency.Outcome, error) {
 	patientID := who.Grant.PatientID
 	k := idempotency.Key{ActorID: who.Actor.ID, Key: key, Hash: requestHash(patientID, in)}
-	return s.keys.Do(ctx, k, func(tx *gorm.DB) (int, any, error) {
-		checklist, err := s.checklistFor(ctx, in, patientID)
-		if err != nil {
-			return 0, nil, err
+	// Everything read outside the transaction is read before it opens.
+	checklist, err := s.checklistFor(ctx, in, patientID)
+	if err != nil {
+		return idempotency.Outcome{}, err
+	}
+	var rules ReadingRules
+	if s.alerter != nil {
+		if rules, err = s.alerter.RulesFor(ctx, patientID); err != nil {
+			return idempotency.Outcome{}, fmt.Errorf("alert rules: %w", err)
 		}
+	}
+	return s.keys.Do(ctx, k, func(tx *gorm.DB) (int, any, error) {
 		now := s.now().UTC()
 		r, err := Normalize(in, checklist, now, s.loc)
 		if err != nil {
@@ -167,8 +181,8 @@ func (s *Service) Report(ctx context.Context, who Reporter, in Input, key string
 			return 0, nil, err
 		}
 		res := ReportResult{Reading: ViewOf(r), Alerts: []AlertNotice{}, Guidance: []Guidance{}}
-		if s.alerter != nil {
-			out, err := s.alerter.OnReading(ctx, tx, r)
+		if rules != nil {
+			out, err := rules.Apply(ctx, tx, r)
 			if err != nil {
 				return 0, nil, fmt.Errorf("alert rules: %w", err)
 			}
