@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carepath/carepath/internal/alert"
 	"github.com/carepath/carepath/internal/apitest"
 	"github.com/carepath/carepath/internal/platform/dbtest"
 	"github.com/carepath/carepath/internal/platform/outbox"
@@ -462,5 +463,48 @@ func TestThresholdOverridesByTheCaseManager(t *testing.T) {
 	resp.JSON(t, &cleared)
 	if len(cleared.Patient) != 0 || cleared.Effective["bp_systolic_critical"] != 180 {
 		t.Fatalf("cleared: %s", resp.Body)
+	}
+}
+
+// TestFoldKeepsTheAcknowledgementAndNeverTouchesAResolvedAlert: a repeat of
+// the same severity leaves the CM's acknowledgement in place; a fold that
+// finds its alert resolved meanwhile changes nothing, and the next finding
+// opens a new alert.
+func TestFoldKeepsTheAcknowledgementAndNeverTouchesAResolvedAlert(t *testing.T) {
+	e := apitest.New(t)
+	p2 := e.Demo.Patients["patient2"]
+	tok := e.LoginWeChat("patient2").AccessToken
+	cm1 := e.LoginStaff("cm1")
+	first := reportAs(t, e, tok, p2, obj{"type": "glucose", "value": 3.4, "context": "random", "measured_at": ago(e, 20*time.Minute)})
+	id := first.Alerts[0].ID
+	e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/alerts/" + id + "/acknowledge", Cookie: cm1.Cookie, CSRF: cm1.CSRF})
+	again := reportAs(t, e, tok, p2, obj{"type": "glucose", "value": 3.6, "context": "random", "measured_at": ago(e, 10*time.Minute)})
+	var a alertBody
+	getJSON(t, e, apitest.Request{Path: "/api/v1/alerts/" + id, Cookie: cm1.Cookie}, &a)
+	if again.Alerts[0].ID != id || a.Status != "acknowledged" || a.Occurrences != 2 || len(a.Readings) != 2 {
+		t.Fatalf("after a repeat: %+v", a)
+	}
+
+	// The alert is resolved between a report's read and its fold.
+	ctx := context.Background()
+	store := alert.NewStore(e.App.DB)
+	open, ok, err := store.OpenOf(ctx, e.App.DB, p2, "glucose_low")
+	if err != nil || !ok || open.ID != id {
+		t.Fatalf("open alert: %+v %v %v", open, ok, err)
+	}
+	if ok, err := store.Resolve(ctx, id, e.Demo.Staff["cm1"], "phone_follow_up", "已电话随访", time.Now()); err != nil || !ok {
+		t.Fatalf("resolve: %v %v", ok, err)
+	}
+	folded, err := store.Fold(ctx, e.App.DB, id, alert.FoldChange{Severity: "critical", Rule: "glucose_low", Summary: "x", Reopen: true, At: time.Now()})
+	if err != nil || folded {
+		t.Fatalf("fold into a resolved alert: %v %v, want false", folded, err)
+	}
+	getJSON(t, e, apitest.Request{Path: "/api/v1/alerts/" + id, Cookie: cm1.Cookie}, &a)
+	if a.Status != "resolved" || a.Occurrences != 2 {
+		t.Fatalf("the resolved alert changed: %+v", a)
+	}
+	third := reportAs(t, e, tok, p2, obj{"type": "glucose", "value": 3.5, "context": "random", "measured_at": ago(e, time.Minute)})
+	if third.Alerts[0].ID == id || third.Alerts[0].Folded {
+		t.Fatalf("after resolution: %+v", third.Alerts)
 	}
 }

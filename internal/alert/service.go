@@ -2,7 +2,6 @@ package alert
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -213,48 +212,47 @@ func (s *Service) raise(ctx context.Context, tx *gorm.DB, patientID string, f Fi
 	if err != nil {
 		return Alert{}, false, err
 	}
-	if !ok {
-		a := Alert{
-			ID: database.NewID(), PatientID: patientID, Kind: f.Kind, Rule: f.Rule, Severity: f.Severity, VitalType: f.VitalType,
-			Status: StatusOpen, Summary: truncate(f.Summary, 255), Occurrences: 1, FirstRaisedAt: now, LastTriggeredAt: now,
-			CreatedAt: now, UpdatedAt: now,
+	if ok {
+		a, folded, err := s.fold(ctx, tx, open, f, now)
+		if err != nil || folded {
+			return a, folded, err
 		}
-		kind := f.Kind
-		a.OpenKey = &kind
-		if team.CaseManagerID != "" {
-			owner := team.CaseManagerID
-			a.OwnerID = &owner
-		}
-		err := s.store.Create(ctx, tx, &a, f.ReadingIDs)
-		if errors.Is(err, gorm.ErrDuplicatedKey) {
-			// An alert of this kind was opened concurrently (without the
-			// patient lock, e.g. by hand): fold into it instead.
-			if open, ok, err = s.store.OpenOf(ctx, tx, patientID, f.Kind); err != nil || !ok {
-				return Alert{}, false, fmt.Errorf("fold after a concurrent open: %v", err)
-			}
-			return s.fold(ctx, tx, open, f, now)
-		}
-		if err != nil {
-			return Alert{}, false, err
-		}
-		return a, false, s.announce(tx, a, false)
+		// Resolved by the CM a moment ago: this is a new alert.
 	}
-	return s.fold(ctx, tx, open, f, now)
+	a := Alert{
+		ID: database.NewID(), PatientID: patientID, Kind: f.Kind, Rule: f.Rule, Severity: f.Severity, VitalType: f.VitalType,
+		Status: StatusOpen, Summary: truncate(f.Summary, 255), Occurrences: 1, FirstRaisedAt: now, LastTriggeredAt: now,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	kind := f.Kind
+	a.OpenKey = &kind
+	if team.CaseManagerID != "" {
+		owner := team.CaseManagerID
+		a.OwnerID = &owner
+	}
+	if err := s.store.Create(ctx, tx, &a, f.ReadingIDs); err != nil {
+		return Alert{}, false, err
+	}
+	return a, false, s.announce(tx, a, false)
 }
 
 func (s *Service) fold(ctx context.Context, tx *gorm.DB, a Alert, f Finding, now time.Time) (Alert, bool, error) {
+	c := FoldChange{ReadingIDs: f.ReadingIDs, At: now}
 	escalated := severityRank(f.Severity) > severityRank(a.Severity)
 	if severityRank(f.Severity) >= severityRank(a.Severity) {
-		a.Rule, a.Severity, a.Summary = f.Rule, f.Severity, truncate(f.Summary, 255)
+		c.Rule, c.Severity, c.Summary = f.Rule, f.Severity, truncate(f.Summary, 255)
+		a.Rule, a.Severity, a.Summary = c.Rule, c.Severity, c.Summary
 	}
-	if escalated && a.Status == StatusAcknowledged {
+	if escalated {
+		c.Reopen = true
 		a.Status, a.AcknowledgedAt, a.AcknowledgedBy = StatusOpen, nil, nil
+	}
+	folded, err := s.store.Fold(ctx, tx, a.ID, c)
+	if err != nil || !folded {
+		return Alert{}, false, err
 	}
 	a.Occurrences++
 	a.LastTriggeredAt, a.UpdatedAt = now, now
-	if err := s.store.Fold(ctx, tx, a, f.ReadingIDs); err != nil {
-		return Alert{}, true, err
-	}
 	if escalated {
 		return a, true, s.announce(tx, a, true)
 	}

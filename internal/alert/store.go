@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // Store reads and writes alerts and threshold overrides.
@@ -18,12 +17,14 @@ type Store struct {
 // NewStore returns a Store over db.
 func NewStore(db *gorm.DB) *Store { return &Store{db: db} }
 
-// OpenOf returns the unresolved alert of a patient and kind, locked for
-// update inside tx, if there is one.
+// OpenOf returns the unresolved alert of a patient and kind, if any. It
+// takes no row or gap lock (two patients' reports must not deadlock on the
+// unique index): the caller holds the patient's lock, which serialises every
+// writer that opens or folds that patient's alerts, and a CM resolving the
+// alert meanwhile is caught by Fold's condition.
 func (s *Store) OpenOf(ctx context.Context, tx *gorm.DB, patientID, kind string) (Alert, bool, error) {
 	var a Alert
-	err := tx.WithContext(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).
-		Where("patient_id = ? AND open_key = ?", patientID, kind).Take(&a).Error
+	err := tx.WithContext(ctx).Where("patient_id = ? AND open_key = ?", patientID, kind).Take(&a).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return Alert{}, false, nil
 	}
@@ -33,8 +34,7 @@ func (s *Store) OpenOf(ctx context.Context, tx *gorm.DB, patientID, kind string)
 	return a, true, nil
 }
 
-// Create inserts a inside tx with the readings that caused it. A concurrent
-// open alert of the same kind makes it fail with gorm.ErrDuplicatedKey.
+// Create inserts a inside tx with the readings that caused it.
 func (s *Store) Create(ctx context.Context, tx *gorm.DB, a *Alert, readingIDs []string) error {
 	if err := tx.WithContext(ctx).Create(a).Error; err != nil {
 		return fmt.Errorf("create alert: %w", err)
@@ -42,28 +42,60 @@ func (s *Store) Create(ctx context.Context, tx *gorm.DB, a *Alert, readingIDs []
 	return s.link(ctx, tx, a.ID, readingIDs, a.CreatedAt)
 }
 
-// Fold saves a folded alert inside tx and links the new readings.
-func (s *Store) Fold(ctx context.Context, tx *gorm.DB, a Alert, readingIDs []string) error {
-	err := tx.WithContext(ctx).Model(&Alert{}).Where("id = ?", a.ID).Updates(map[string]any{
-		"rule": a.Rule, "severity": a.Severity, "status": a.Status, "summary": a.Summary,
-		"occurrences": a.Occurrences, "last_triggered_at": a.LastTriggeredAt,
-		"acknowledged_at": a.AcknowledgedAt, "acknowledged_by": a.AcknowledgedBy, "updated_at": a.UpdatedAt,
-	}).Error
-	if err != nil {
-		return fmt.Errorf("fold alert: %w", err)
-	}
-	return s.link(ctx, tx, a.ID, readingIDs, a.UpdatedAt)
+// FoldChange is what one more occurrence changes on an open alert.
+type FoldChange struct {
+	Rule, Severity, Summary string // set when the new finding is at least as severe
+	Reopen                  bool   // an escalation: back to open, acknowledgement cleared
+	ReadingIDs              []string
+	At                      time.Time
 }
 
+// Fold records one more occurrence of an unresolved alert inside tx and
+// links the new readings. Only the fields the fold owns are written, so a
+// CM's acknowledgement made meanwhile survives (unless Reopen). It reports
+// false, changing nothing, when the alert was resolved meanwhile.
+func (s *Store) Fold(ctx context.Context, tx *gorm.DB, alertID string, c FoldChange) (bool, error) {
+	set := map[string]any{"occurrences": gorm.Expr("occurrences + 1"), "last_triggered_at": c.At, "updated_at": c.At}
+	if c.Severity != "" {
+		set["rule"], set["severity"], set["summary"] = c.Rule, c.Severity, c.Summary
+	}
+	if c.Reopen {
+		set["status"], set["acknowledged_at"], set["acknowledged_by"] = StatusOpen, nil, nil
+	}
+	res := tx.WithContext(ctx).Model(&Alert{}).Where("id = ? AND open_key IS NOT NULL", alertID).Updates(set)
+	if res.Error != nil {
+		return false, fmt.Errorf("fold alert: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return false, nil
+	}
+	return true, s.link(ctx, tx, alertID, c.ReadingIDs, c.At)
+}
+
+// link adds the readings an alert does not list yet.
 func (s *Store) link(ctx context.Context, tx *gorm.DB, alertID string, readingIDs []string, at time.Time) error {
 	if len(readingIDs) == 0 {
 		return nil
 	}
-	rows := make([]Reading, 0, len(readingIDs))
-	for _, id := range readingIDs {
-		rows = append(rows, Reading{AlertID: alertID, ReadingID: id, CreatedAt: at})
+	var have []string
+	if err := tx.WithContext(ctx).Model(&Reading{}).Where("alert_id = ?", alertID).Pluck("reading_id", &have).Error; err != nil {
+		return fmt.Errorf("alert readings: %w", err)
 	}
-	if err := tx.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error; err != nil {
+	known := make(map[string]bool, len(have))
+	for _, id := range have {
+		known[id] = true
+	}
+	var rows []Reading
+	for _, id := range readingIDs {
+		if !known[id] {
+			known[id] = true
+			rows = append(rows, Reading{AlertID: alertID, ReadingID: id, CreatedAt: at})
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := tx.WithContext(ctx).Create(&rows).Error; err != nil {
 		return fmt.Errorf("link alert readings: %w", err)
 	}
 	return nil

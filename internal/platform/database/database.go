@@ -142,3 +142,10 @@ func Ping(ctx context.Context, db *gorm.DB) error {
 	}
 	return sqlDB.PingContext(ctx)
 }
+
+// IsDeadlock reports whether err is MySQL choosing this transaction as a
+// deadlock victim: it was rolled back entirely and may simply be run again.
+func IsDeadlock(err error) bool {
+	var me *gomysql.MySQLError
+	return errors.As(err, &me) && me.Number == 1213
+}

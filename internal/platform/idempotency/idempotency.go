@@ -19,6 +19,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/carepath/carepath/internal/platform/apperr"
+	"github.com/carepath/carepath/internal/platform/database"
 )
 
 const (
@@ -114,7 +115,30 @@ func (s *Store) Do(ctx context.Context, k Key, work func(tx *gorm.DB) (int, any,
 		}
 	}
 	var out Outcome
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	var err error
+	// A deadlock victim was rolled back whole: run it again, a few times.
+	for attempt := 0; attempt < 3; attempt++ {
+		if err = s.run(ctx, k, work, &out); !database.IsDeadlock(err) {
+			break
+		}
+	}
+	if errors.Is(err, errKeyTaken) {
+		// The other request has committed (the unique key waited for it): answer as it did.
+		out, ok, rerr := s.replay(ctx, k)
+		if rerr != nil || ok {
+			return out, rerr
+		}
+		return Outcome{}, fmt.Errorf("idempotency key %s: taken but not found", k.Key)
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	return out, nil
+}
+
+// run is one attempt of Do's transaction.
+func (s *Store) run(ctx context.Context, k Key, work func(tx *gorm.DB) (int, any, error), out *Outcome) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if k.Key != "" {
 			rec := Record{ActorID: k.ActorID, IdemKey: k.Key, RequestHash: k.Hash, CreatedAt: s.now().UTC()}
 			if err := tx.Create(&rec).Error; err != nil {
@@ -139,21 +163,9 @@ func (s *Store) Do(ctx context.Context, k Key, work func(tx *gorm.DB) (int, any,
 				return fmt.Errorf("store idempotent response: %w", err)
 			}
 		}
-		out = Outcome{Status: status, Body: body}
+		*out = Outcome{Status: status, Body: body}
 		return nil
 	})
-	if errors.Is(err, errKeyTaken) {
-		// The other request has committed (the unique key waited for it): answer as it did.
-		out, ok, rerr := s.replay(ctx, k)
-		if rerr != nil || ok {
-			return out, rerr
-		}
-		return Outcome{}, fmt.Errorf("idempotency key %s: taken but not found", k.Key)
-	}
-	if err != nil {
-		return Outcome{}, err
-	}
-	return out, nil
 }
 
 func (s *Store) replay(ctx context.Context, k Key) (Outcome, bool, error) {
