@@ -116,9 +116,6 @@ func NewService(store *Store, keys *idempotency.Store, d Deps) *Service {
 	return &Service{store: store, keys: keys, alerter: d.Alerter, checklist: d.Checklist, targets: d.Targets, loc: d.Location, now: d.Now}
 }
 
-// Store returns the store, for the alert rules that read history through it.
-func (s *Service) Store() *Store { return s.store }
-
 // Location is the hospital's zone.
 func (s *Service) Location() *time.Location { return s.loc }
 
@@ -245,7 +242,7 @@ func (s *Service) ReportBatch(ctx context.Context, who Reporter, items []json.Ra
 				return BatchResult{}, fmt.Errorf("batch item %d: %w", i, err)
 			}
 			item.Status = statusOf(e.Kind)
-			item.Error = &ItemError{Code: e.Code, Message: e.Message, Details: prefixField(e.Details, i)}
+			item.Error = &ItemError{Code: e.Code, Message: e.Message, Details: itemDetails(e.Details, i)}
 			res.Rejected++
 		} else {
 			item.Status, item.Replayed, item.Result = out.Status, out.Replayed, out.Body
@@ -283,9 +280,9 @@ func decodeItem(raw json.RawMessage, in *Input) error {
 	return nil
 }
 
-// prefixField keeps the item's own field name in details.field and adds the
+// itemDetails keeps the item's own field name in details.field and adds the
 // item's position, so the client can point at the right row of its queue.
-func prefixField(details map[string]any, index int) map[string]any {
+func itemDetails(details map[string]any, index int) map[string]any {
 	out := map[string]any{"index": index}
 	for k, v := range details {
 		out[k] = v
