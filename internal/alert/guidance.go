@@ -46,8 +46,26 @@ func guidanceFor(f Finding, th Thresholds, team CareTeam) *observation.Guidance 
 	case RuleBPHigh:
 		g.Title = "血压连续偏高"
 		g.Actions = []string{"请按时服用降压药，不要自行停药或减量。", "每天早晚各测一次血压并上报。", "如出现剧烈头痛、胸痛或呼吸困难，请立即就医或拨打 120。", told}
-	case RuleGlucoseFastingHigh:
-		g.Title = "空腹血糖连续偏高"
+	case RuleSpO2Low:
+		g.Title = "血氧偏低，请立即处理"
+		g.Actions = []string{
+			"坐下安静休息，手指保暖、指夹放正后复测。",
+			fmt.Sprintf("如复测仍低于 %g%%，或伴有气促加重、胸闷、口唇发紫、意识模糊，请立即拨打 120。", th.SpO2Low),
+			"家中有制氧机的，请按医嘱吸氧。",
+			told,
+		}
+		g.Contacts = []observation.Contact{emergency, cm}
+	case RuleBPLow:
+		g.Title = "血压偏低"
+		g.Actions = []string{"请缓慢起身，避免突然站立，注意防跌倒。", "不要自行停用或加用药物。", "如出现头晕、黑蒙、晕厥或胸闷，请立即就医或拨打 120。", told}
+	case RuleFever:
+		g.Title = "体温升高"
+		g.Actions = []string{"多饮水、注意休息，30 分钟后复测体温。", "化疗后发热可能是粒细胞减少合并感染，请立即就医；术后发热伴伤口红肿渗液，请尽快就诊。", told}
+	case RuleHeartRateHigh, RuleHeartRateLow:
+		g.Title = "心率异常"
+		g.Actions = []string{"请坐下安静休息 5 分钟后复测。", "如伴有胸闷、心慌、头晕或晕厥，请立即就医或拨打 120。", told}
+	case RuleGlucoseFastingHigh, RuleGlucoseRandomHigh:
+		g.Title = "血糖偏高"
 		g.Actions = []string{"请按医嘱用药，不要自行停用降糖药或胰岛素，适量多饮水。", "如出现明显口渴、恶心呕吐、腹痛、呼吸深快或意识改变，请立即就医或拨打 120。", told}
 	case RulePainHigh, RulePainRise:
 		g.Title = "疼痛加重"

@@ -93,7 +93,7 @@ type ListResponse struct {
 }
 
 func filterOf(c *gin.Context) (Filter, error) {
-	limit, err := web.Limit(c, 50, 200)
+	limit, err := web.QueryLimit(c, 50, 200)
 	return Filter{Status: c.Query("status"), Severity: c.Query("severity"), Cursor: c.Query("cursor"), Limit: limit}, err
 }
 

@@ -143,6 +143,12 @@ func TestCriticalReadingRaisesOneAlertWithGuidanceAndGoesThroughItsLifecycle(t *
 	if len(events) != 1 || events[0]["alert_id"] != alertID || events[0]["severity"] != "critical" || events[0]["owner_id"] != e.Demo.Staff["cm1"] {
 		t.Fatalf("alert.raised events %v", events)
 	}
+	if rec, _ := events[0]["recipients"].([]any); len(rec) != 1 || rec[0] != e.Demo.Staff["cm1"] {
+		t.Fatalf("recipients %v, want cm1", events[0]["recipients"])
+	}
+	if n, err := e.App.Alerts.CriticalAlerts(context.Background(), p2, e.Clock.Now().Add(-time.Hour)); err != nil || n != 1 {
+		t.Fatalf("critical alerts in the last hour: %d, %v; want 1 (for the care plan's risk score)", n, err)
+	}
 	raw, _ := json.Marshal(events[0])
 	if strings.Contains(string(raw), "185") || strings.Contains(string(raw), "李秀英") {
 		t.Fatalf("the event carries a value or a name: %s", raw)
@@ -276,6 +282,8 @@ func TestHighBloodPressureEscalatesToCriticalAndReopens(t *testing.T) {
 	p5 := e.Demo.Patients["patient5"]
 	tok := e.LoginWeChat("patient5").AccessToken
 	cm1 := e.LoginStaff("cm1")
+	// cm2 covers for cm1 this week: both are told.
+	e.App.DB.Exec("UPDATE patients SET covering_cm_id = ? WHERE id = ?", e.Demo.Staff["cm2"], p5)
 	if r := reportAs(t, e, tok, p5, bpAt(e, 150, 92, 50*time.Hour)); len(r.Alerts) != 0 {
 		t.Fatalf("one high reading: %+v", r.Alerts)
 	}
@@ -302,6 +310,9 @@ func TestHighBloodPressureEscalatesToCriticalAndReopens(t *testing.T) {
 	events := raisedEvents(t, e, p5)
 	if len(events) != 2 || events[1]["escalated"] != true || events[1]["severity"] != "critical" {
 		t.Fatalf("events %v, want the escalation announced", events)
+	}
+	if rec, _ := events[1]["recipients"].([]any); len(rec) != 2 || rec[0] != e.Demo.Staff["cm1"] || rec[1] != e.Demo.Staff["cm2"] {
+		t.Fatalf("recipients %v, want cm1 and the covering cm2", events[1]["recipients"])
 	}
 	// A lower finding later does not downgrade it.
 	reportAs(t, e, tok, p5, bpAt(e, 150, 95, 30*time.Minute))
@@ -415,7 +426,7 @@ func TestThresholdOverridesByTheCaseManager(t *testing.T) {
 	if status := getJSON(t, e, apitest.Request{Path: path, Cookie: cm1.Cookie}, &v); status != http.StatusOK {
 		t.Fatalf("get: %d", status)
 	}
-	if v.Effective["bp_systolic_critical"] != 180 || v.Effective["glucose_low_critical"] != 3.9 || v.Effective["weight_gain_kg_3d"] != 0 || len(v.Patient) != 0 || len(v.Specs) != 10 {
+	if v.Effective["bp_systolic_critical"] != 180 || v.Effective["glucose_low_critical"] != 3.9 || v.Effective["weight_gain_kg_3d"] != 0 || len(v.Patient) != 0 || len(v.Specs) != len(alert.ThresholdSpecs) {
 		t.Fatalf("defaults: %+v", v)
 	}
 	for _, s := range v.Specs {

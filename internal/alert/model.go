@@ -86,15 +86,18 @@ func (Override) TableName() string { return "alert_thresholds" }
 
 // RaisedEvent is the payload of alert.raised: identifiers and severity
 // only, no names and no values (they stay behind the access policy).
+// Recipients are the staff to push it to: the patient's CM and the CM
+// covering for them.
 type RaisedEvent struct {
-	AlertID   string    `json:"alert_id"`
-	PatientID string    `json:"patient_id"`
-	OwnerID   string    `json:"owner_id,omitempty"`
-	Kind      string    `json:"kind"`
-	Rule      string    `json:"rule"`
-	Severity  string    `json:"severity"`
-	Escalated bool      `json:"escalated"`
-	RaisedAt  time.Time `json:"raised_at"`
+	AlertID    string    `json:"alert_id"`
+	PatientID  string    `json:"patient_id"`
+	OwnerID    string    `json:"owner_id,omitempty"`
+	Recipients []string  `json:"recipients,omitempty"`
+	Kind       string    `json:"kind"`
+	Rule       string    `json:"rule"`
+	Severity   string    `json:"severity"`
+	Escalated  bool      `json:"escalated"`
+	RaisedAt   time.Time `json:"raised_at"`
 }
 
 // Errors callers and clients branch on.

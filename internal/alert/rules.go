@@ -37,6 +37,12 @@ const (
 	RulePainRise           = "pain_rise"
 	RuleWeightGain         = "weight_gain"
 	RuleNoReport           = "no_report"
+	RuleBPLow              = "bp_low"
+	RuleGlucoseRandomHigh  = "glucose_random_high"
+	RuleFever              = "fever"
+	RuleSpO2Low            = "spo2_low"
+	RuleHeartRateHigh      = "heart_rate_high"
+	RuleHeartRateLow       = "heart_rate_low"
 )
 
 // Rule windows.
@@ -73,7 +79,7 @@ func kindOf(rule, vitalType string) string {
 		return "blood_pressure"
 	case RuleGlucoseLow:
 		return "glucose_low"
-	case RuleGlucoseFastingHigh:
+	case RuleGlucoseFastingHigh, RuleGlucoseRandomHigh:
 		return "glucose_high"
 	case RulePainHigh, RulePainRise:
 		return "pain"
@@ -129,13 +135,20 @@ func EvaluateReading(th Thresholds, r observation.Reading, history []observation
 	var found []*Finding
 	switch r.Type {
 	case observation.TypeBloodPressure:
-		found = append(found, bloodPressure(th, r, all))
+		found = append(found, bloodPressure(th, r, all), bpLow(th, r))
+		found = append(found, heartRate(th, r, r.Value3)...) // the monitor's pulse
 	case observation.TypeGlucose:
-		found = append(found, glucoseLow(th, r), glucoseFastingHigh(th, r, all, loc))
+		found = append(found, glucoseLow(th, r), glucoseFastingHigh(th, r, all, loc), glucoseRandomHigh(th, r))
 	case observation.TypePain:
 		found = append(found, painHigh(th, r), painRise(th, r, all, loc))
 	case observation.TypeWeight:
 		found = append(found, weightGain(th, r, all, loc))
+	case observation.TypeTemperature:
+		found = append(found, fever(th, r))
+	case observation.TypeSpO2:
+		found = append(found, spo2Low(th, r))
+	case observation.TypeHeartRate:
+		found = append(found, heartRate(th, r, r.Value)...)
 	}
 	return mostSevere(found)
 }
@@ -362,6 +375,58 @@ func round2(v float64) float64 {
 		return -round2(-v)
 	}
 	return float64(int64(v*100+0.5)) / 100
+}
+
+// Single-reading rules; a zero threshold turns each off.
+
+func bpLow(th Thresholds, r observation.Reading) *Finding {
+	if sys := val(r.Value); th.BPSystolicLow > 0 && sys < th.BPSystolicLow {
+		f := finding(RuleBPLow, SeverityHigh, r.Type, fmt.Sprintf("收缩压 %g mmHg，低于 %g mmHg（低血压）", sys, th.BPSystolicLow), r)
+		return &f
+	}
+	return nil
+}
+
+func glucoseRandomHigh(th Thresholds, r observation.Reading) *Finding {
+	if v := val(r.Value); r.Context != observation.GlucoseFasting && th.GlucoseRandomHigh > 0 && v > th.GlucoseRandomHigh {
+		f := finding(RuleGlucoseRandomHigh, SeverityHigh, r.Type, fmt.Sprintf("非空腹血糖 %g mmol/L，高于 %g mmol/L", v, th.GlucoseRandomHigh), r)
+		return &f
+	}
+	return nil
+}
+
+func fever(th Thresholds, r observation.Reading) *Finding {
+	if v := val(r.Value); th.TemperatureHigh > 0 && v >= th.TemperatureHigh {
+		f := finding(RuleFever, SeverityHigh, r.Type, fmt.Sprintf("体温 %g °C（≥%g °C，发热）", v, th.TemperatureHigh), r)
+		return &f
+	}
+	return nil
+}
+
+func spo2Low(th Thresholds, r observation.Reading) *Finding {
+	if v := val(r.Value); th.SpO2Low > 0 && v < th.SpO2Low {
+		f := finding(RuleSpO2Low, SeverityCritical, r.Type, fmt.Sprintf("血氧饱和度 %g%%，低于 %g%%（低氧）", v, th.SpO2Low), r)
+		return &f
+	}
+	return nil
+}
+
+// heartRate checks a heart rate (a heart-rate reading, or the pulse a
+// blood-pressure monitor measured).
+func heartRate(th Thresholds, r observation.Reading, rate *float64) []*Finding {
+	if rate == nil {
+		return nil
+	}
+	v := *rate
+	switch {
+	case th.HeartRateHigh > 0 && v > th.HeartRateHigh:
+		f := finding(RuleHeartRateHigh, SeverityHigh, observation.TypeHeartRate, fmt.Sprintf("心率 %g 次/分，高于 %g 次/分", v, th.HeartRateHigh), r)
+		return []*Finding{&f}
+	case th.HeartRateLow > 0 && v < th.HeartRateLow:
+		f := finding(RuleHeartRateLow, SeverityHigh, observation.TypeHeartRate, fmt.Sprintf("心率 %g 次/分，低于 %g 次/分", v, th.HeartRateLow), r)
+		return []*Finding{&f}
+	}
+	return nil
 }
 
 // Expectation is a plan's "report this type every N days", from Since on.

@@ -136,7 +136,11 @@ func TestGlucoseRules(t *testing.T) {
 			reading: high("n", "2026-05-01 07:00"), want: ""},
 		{name: "after-meal values never start the fasting rule",
 			history: []observation.Reading{high("a", "2026-04-29 07:00"), high("b", "2026-04-30 07:00")},
-			reading: glucose("n", "2026-05-01 09:00", 18, observation.GlucoseAfterMeal), want: ""},
+			reading: glucose("n", "2026-05-01 09:00", 16, observation.GlucoseAfterMeal), want: ""},
+		{name: "a non-fasting value above 16.7 is high on its own", reading: glucose("n", "2026-05-01 21:00", 18.2, observation.GlucoseBedtime),
+			want: "glucose_random_high/high", wantText: "非空腹血糖 18.2"},
+		{name: "a fasting value above 16.7 is not a random-glucose finding", reading: glucose("n", "2026-05-01 07:00", 18.2, observation.GlucoseFasting), want: ""},
+		{name: "random high off", th: func(th *alert.Thresholds) { th.GlucoseRandomHigh = 0 }, reading: glucose("n", "2026-05-01 21:00", 25, observation.GlucoseRandom), want: ""},
 		{name: "a lower re-measure the same morning means the day does not count",
 			history: []observation.Reading{high("a", "2026-04-29 07:00"), high("b", "2026-04-30 07:00"), glucose("b2", "2026-04-30 07:20", 11.0, observation.GlucoseFasting)},
 			reading: high("n", "2026-05-01 07:00"), want: ""},
@@ -217,6 +221,33 @@ func TestWeightGainRule(t *testing.T) {
 		{name: "a CM override of 1.5 kg", th: func(th *alert.Thresholds) { th.WeightGainKg3d = 1.5 },
 			history: []observation.Reading{weight("a", "2026-04-30 07:00", 70)},
 			reading: weight("n", "2026-05-01 07:00", 71.5), want: "weight_gain/high"},
+	})
+}
+
+func single(id, typ, when string, v float64) observation.Reading {
+	return observation.Reading{ID: id, Type: typ, MeasuredAt: at(when), Value: num(v)}
+}
+
+func TestSingleReadingRules(t *testing.T) {
+	withPulse := bp("n", "2026-05-01 08:00", 125, 80)
+	withPulse.Value3 = num(132)
+	slowPulse := bp("n", "2026-05-01 08:00", 125, 80)
+	slowPulse.Value3 = num(46)
+	hf := func(th *alert.Thresholds) { th.HeartRateLow = 50 } // heart-failure pathway
+	runRuleCases(t, []ruleCase{
+		{name: "systolic below 90 is low", reading: bp("n", "2026-05-01 08:00", 86, 60), want: "bp_low/high", wantText: "低血压"},
+		{name: "systolic 90 is not", reading: bp("n", "2026-05-01 08:00", 90, 60), want: ""},
+		{name: "a hypertension pathway's 100", th: func(th *alert.Thresholds) { th.BPSystolicLow = 100 }, reading: bp("n", "2026-05-01 08:00", 96, 62), want: "bp_low/high"},
+		{name: "fever at 38.5", reading: single("n", observation.TypeTemperature, "2026-05-01 20:00", 38.5), want: "fever/high", wantText: "38.5"},
+		{name: "38.2 is not a fever by default", reading: single("n", observation.TypeTemperature, "2026-05-01 20:00", 38.2), want: ""},
+		{name: "38.2 is a fever after chemotherapy (38.0)", th: func(th *alert.Thresholds) { th.TemperatureHigh = 38 }, reading: single("n", observation.TypeTemperature, "2026-05-01 20:00", 38.2), want: "fever/high"},
+		{name: "SpO2 below 90 is critical", reading: single("n", observation.TypeSpO2, "2026-05-01 20:00", 88), want: "spo2_low/critical", wantText: "88%"},
+		{name: "SpO2 90 is not", reading: single("n", observation.TypeSpO2, "2026-05-01 20:00", 90), want: ""},
+		{name: "heart rate above 120", reading: single("n", observation.TypeHeartRate, "2026-05-01 20:00", 125), want: "heart_rate_high/high"},
+		{name: "heart rate 45 is fine by default", reading: single("n", observation.TypeHeartRate, "2026-05-01 20:00", 45), want: ""},
+		{name: "heart rate 45 is slow on beta-blocker titration", th: hf, reading: single("n", observation.TypeHeartRate, "2026-05-01 20:00", 45), want: "heart_rate_low/high"},
+		{name: "the pulse of a blood-pressure reading counts", reading: withPulse, want: "heart_rate_high/high"},
+		{name: "a slow pulse with the heart-failure threshold", th: hf, reading: slowPulse, want: "heart_rate_low/high"},
 	})
 }
 

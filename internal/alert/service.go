@@ -18,10 +18,11 @@ import (
 	"github.com/carepath/carepath/internal/platform/queue"
 )
 
-// PlanThresholds gives the threshold overrides of the patient's pathway (the
-// care-plan feature; NoPlan until it is wired).
+// PlanThresholds gives the threshold overrides of the patient's pathway,
+// keyed as in ThresholdSpecs (or an alias, see CanonicalKey); unknown keys
+// are ignored (the care-plan feature; NoPlan until it is wired).
 type PlanThresholds interface {
-	ThresholdOverrides(ctx context.Context, patientID string) (Overrides, error)
+	ThresholdOverrides(ctx context.Context, patientID string) (map[string]float64, error)
 }
 
 // ReportingPlan says which readings the patient's plan expects, how often
@@ -35,7 +36,9 @@ type ReportingPlan interface {
 type NoPlan struct{}
 
 // ThresholdOverrides returns none.
-func (NoPlan) ThresholdOverrides(context.Context, string) (Overrides, error) { return nil, nil }
+func (NoPlan) ThresholdOverrides(context.Context, string) (map[string]float64, error) {
+	return nil, nil
+}
 
 // ExpectedReporting returns none.
 func (NoPlan) ExpectedReporting(context.Context, string) ([]Expectation, error) { return nil, nil }
@@ -44,6 +47,18 @@ func (NoPlan) ExpectedReporting(context.Context, string) ([]Expectation, error) 
 type CareTeam struct {
 	CaseManagerID   string
 	CaseManagerName string
+	CoveringCMID    string // a CM covering for the assigned one, if any
+}
+
+// recipients are the staff a new alert is pushed to.
+func (t CareTeam) recipients() []string {
+	var ids []string
+	for _, id := range []string{t.CaseManagerID, t.CoveringCMID} {
+		if id != "" {
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // Patients is what the alert feature needs to know about patients (the
@@ -110,7 +125,7 @@ func (s *Service) Thresholds(ctx context.Context, patientID string) (Layers, err
 	}
 	l := Layers{Defaults: Defaults(), Pathway: Overrides{}, Patient: Overrides{}}
 	for k, v := range pathway {
-		if _, ok := specOf(k); ok {
+		if k = CanonicalKey(k); specOfOK(k) {
 			l.Pathway[k] = v
 		}
 	}
@@ -147,13 +162,23 @@ func (s *Service) TargetRanges(ctx context.Context, patientID string) (map[strin
 		return nil, err
 	}
 	th := l.Effective
-	p := func(v float64) *float64 { return &v }
+	p := func(v float64) *float64 { // a rule turned off bounds nothing
+		if v <= 0 {
+			return nil
+		}
+		return &v
+	}
+	rate := observation.Range{Low: p(th.HeartRateLow), High: p(th.HeartRateHigh)}
 	return map[string]observation.Range{
-		"systolic":        {High: p(th.BPSystolicHigh)},
+		"systolic":        {Low: p(th.BPSystolicLow), High: p(th.BPSystolicHigh)},
 		"diastolic":       {High: p(th.BPDiastolicHigh)},
-		"glucose":         {Low: p(th.GlucoseLowCritical)},
+		"pulse":           rate,
+		"heart_rate":      rate,
+		"glucose":         {Low: p(th.GlucoseLowCritical), High: p(th.GlucoseRandomHigh)},
 		"glucose_fasting": {Low: p(th.GlucoseLowCritical), High: p(th.GlucoseFastingHigh)},
 		"score":           {High: p(th.PainHigh)},
+		"temperature":     {High: p(th.TemperatureHigh)},
+		"spo2":            {Low: p(th.SpO2Low)},
 	}, nil
 }
 
@@ -213,7 +238,7 @@ func (s *Service) raise(ctx context.Context, tx *gorm.DB, patientID string, f Fi
 		return Alert{}, false, err
 	}
 	if ok {
-		a, folded, err := s.fold(ctx, tx, open, f, now)
+		a, folded, err := s.fold(ctx, tx, open, f, now, team)
 		if err != nil || folded {
 			return a, folded, err
 		}
@@ -233,10 +258,10 @@ func (s *Service) raise(ctx context.Context, tx *gorm.DB, patientID string, f Fi
 	if err := s.store.Create(ctx, tx, &a, f.ReadingIDs); err != nil {
 		return Alert{}, false, err
 	}
-	return a, false, s.announce(tx, a, false)
+	return a, false, s.announce(tx, a, false, team)
 }
 
-func (s *Service) fold(ctx context.Context, tx *gorm.DB, a Alert, f Finding, now time.Time) (Alert, bool, error) {
+func (s *Service) fold(ctx context.Context, tx *gorm.DB, a Alert, f Finding, now time.Time, team CareTeam) (Alert, bool, error) {
 	c := FoldChange{ReadingIDs: f.ReadingIDs, At: now}
 	escalated := severityRank(f.Severity) > severityRank(a.Severity)
 	if severityRank(f.Severity) >= severityRank(a.Severity) {
@@ -254,15 +279,15 @@ func (s *Service) fold(ctx context.Context, tx *gorm.DB, a Alert, f Finding, now
 	a.Occurrences++
 	a.LastTriggeredAt, a.UpdatedAt = now, now
 	if escalated {
-		return a, true, s.announce(tx, a, true)
+		return a, true, s.announce(tx, a, true, team)
 	}
 	return a, true, nil
 }
 
 // announce writes alert.raised in the alert's transaction.
-func (s *Service) announce(tx *gorm.DB, a Alert, escalated bool) error {
+func (s *Service) announce(tx *gorm.DB, a Alert, escalated bool, team CareTeam) error {
 	ev := RaisedEvent{AlertID: a.ID, PatientID: a.PatientID, Kind: a.Kind, Rule: a.Rule, Severity: a.Severity,
-		Escalated: escalated, RaisedAt: a.LastTriggeredAt}
+		Escalated: escalated, RaisedAt: a.LastTriggeredAt, Recipients: team.recipients()}
 	if a.OwnerID != nil {
 		ev.OwnerID = *a.OwnerID
 	}
@@ -339,6 +364,12 @@ func (s *Service) scanPatient(ctx context.Context, patientID string) (int, error
 		return nil
 	})
 	return len(findings), err
+}
+
+// CriticalAlerts counts a patient's alerts that were critical and triggered
+// since a time (the care plan's risk score uses it).
+func (s *Service) CriticalAlerts(ctx context.Context, patientID string, since time.Time) (int, error) {
+	return s.store.CountCritical(ctx, patientID, since)
 }
 
 // Filter selects alerts for a list.

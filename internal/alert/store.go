@@ -117,6 +117,17 @@ func (s *Store) ByID(ctx context.Context, id string) (Alert, error) {
 	return a, nil
 }
 
+// CountCritical counts a patient's critical alerts triggered since a time.
+func (s *Store) CountCritical(ctx context.Context, patientID string, since time.Time) (int, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&Alert{}).
+		Where("patient_id = ? AND severity = ? AND last_triggered_at >= ?", patientID, SeverityCritical, since).Count(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("count critical alerts: %w", err)
+	}
+	return int(n), nil
+}
+
 // ReadingIDs lists the readings that caused an alert.
 func (s *Store) ReadingIDs(ctx context.Context, alertID string) ([]string, error) {
 	var ids []string

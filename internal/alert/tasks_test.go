@@ -18,14 +18,14 @@ import (
 // patient6's pathway (heart failure) turns the weight rule on.
 type plan struct {
 	expect map[string][]alert.Expectation
-	over   map[string]alert.Overrides
+	over   map[string]map[string]float64
 }
 
 func (p plan) ExpectedReporting(_ context.Context, id string) ([]alert.Expectation, error) {
 	return p.expect[id], nil
 }
 
-func (p plan) ThresholdOverrides(_ context.Context, id string) (alert.Overrides, error) {
+func (p plan) ThresholdOverrides(_ context.Context, id string) (map[string]float64, error) {
 	return p.over[id], nil
 }
 
@@ -60,7 +60,8 @@ func TestNoReportScanIsIdempotentAndFollowsThePlan(t *testing.T) {
 			p5: {{Type: observation.TypeBloodPressure, EveryDays: 1, Since: start}},
 			p6: {{Type: observation.TypeWeight, EveryDays: 7, Since: start}},
 		},
-		over: map[string]alert.Overrides{p6: {alert.KeyWeightGainKg3d: alert.HeartFailureWeightGainKg}},
+		// Pathways may use the alias glucose_low (for glucose_low_critical); unknown keys are ignored.
+		over: map[string]map[string]float64{p6: {alert.KeyWeightGainKg3d: alert.HeartFailureWeightGainKg, "glucose_low": 4.4, "mystery_key": 1}},
 	}
 	svc := alert.NewService(alert.NewStore(e.App.DB), alert.Deps{
 		Readings: observation.NewStore(e.App.DB), Patients: directory{e.App.Patients}, Plan: pl, Reporting: pl,
@@ -69,7 +70,8 @@ func TestNoReportScanIsIdempotentAndFollowsThePlan(t *testing.T) {
 	ctx := context.Background()
 
 	l, err := svc.Thresholds(ctx, p6)
-	if err != nil || l.Pathway[alert.KeyWeightGainKg3d] != 2 || l.Effective.WeightGainKg3d != 2 {
+	if err != nil || l.Pathway[alert.KeyWeightGainKg3d] != 2 || l.Effective.WeightGainKg3d != 2 ||
+		l.Effective.GlucoseLowCritical != 4.4 || len(l.Pathway) != 2 {
 		t.Fatalf("pathway layer: %+v, %v", l, err)
 	}
 

@@ -21,10 +21,28 @@ const (
 	KeyPainRise            = "pain_rise"
 	KeyWeightGainKg3d      = "weight_gain_kg_3d"
 	KeyNoReportDays        = "no_report_days"
+	// Keys care-plan pathways use as well (configs/pathways/*.yaml).
+	KeyBPSystolicLow     = "bp_systolic_low"
+	KeyGlucoseRandomHigh = "glucose_random_high"
+	KeyTemperatureHigh   = "temperature_high"
+	KeySpO2Low           = "spo2_low"
+	KeyHeartRateHigh     = "heart_rate_high"
+	KeyHeartRateLow      = "heart_rate_low"
 )
 
-// Thresholds are the numbers the rules compare readings with. A zero
-// WeightGainKg3d or NoReportDays turns that rule off.
+// keyAliases are other names pathway templates use for a threshold.
+var keyAliases = map[string]string{"glucose_low": KeyGlucoseLowCritical}
+
+// CanonicalKey returns the threshold key an alias stands for.
+func CanonicalKey(k string) string {
+	if c, ok := keyAliases[k]; ok {
+		return c
+	}
+	return k
+}
+
+// Thresholds are the numbers the rules compare readings with. A zero turns
+// off a rule whose spec allows it (ZeroOffs).
 type Thresholds struct {
 	BPSystolicCritical  float64
 	BPDiastolicCritical float64
@@ -36,6 +54,12 @@ type Thresholds struct {
 	PainRise            float64
 	WeightGainKg3d      float64
 	NoReportDays        float64
+	BPSystolicLow       float64
+	GlucoseRandomHigh   float64
+	TemperatureHigh     float64
+	SpO2Low             float64
+	HeartRateHigh       float64
+	HeartRateLow        float64
 }
 
 // Overrides replace some thresholds: a pathway's, then a patient's.
@@ -89,6 +113,27 @@ var ThresholdSpecs = []ThresholdSpec{
 	// Care-plan practice: three missed days of a daily report is when a CM would phone.
 	{Key: KeyNoReportDays, Label: "计划内未上报天数", Unit: "d", Default: 3, Min: 1, Max: 60, ZeroOffs: true,
 		Source: "个案管理随访规范：计划内连续 3 天未上报即电话随访", field: func(t *Thresholds) *float64 { return &t.NoReportDays }},
+	// 中国心力衰竭诊断和治疗指南 2018：收缩压 <90 mmHg 伴症状为低血压，需调整药物；
+	// 心衰与高血压路径在药物加量期设为 90–100。
+	{Key: KeyBPSystolicLow, Label: "收缩压过低", Unit: "mm[Hg]", Default: 90, Min: 70, Max: 120, ZeroOffs: true,
+		Source: "中国心力衰竭诊断和治疗指南 2018（收缩压 <90 mmHg 为低血压）", field: func(t *Thresholds) *float64 { return &t.BPSystolicLow }},
+	// 中国2型糖尿病防治指南 2020：随机血糖 >16.7 mmol/L 应警惕糖尿病酮症酸中毒或高渗状态。
+	{Key: KeyGlucoseRandomHigh, Label: "非空腹血糖过高", Unit: "mmol/L", Default: 16.7, Min: 11.1, Max: 33.3, ZeroOffs: true,
+		Source: "中国2型糖尿病防治指南 2020（血糖 >16.7 mmol/L 警惕高血糖危象）", field: func(t *Thresholds) *float64 { return &t.GlucoseRandomHigh }},
+	// 术后：体温 ≥38.5 °C 提示感染可能；化疗后：中国中性粒细胞缺乏伴发热患者抗菌药物
+	// 临床应用指南 2020 以口腔温度 ≥38.0 °C 持续 1 小时为发热，化疗路径设为 38.0。
+	{Key: KeyTemperatureHigh, Label: "发热", Unit: "Cel", Default: 38.5, Min: 37.3, Max: 40, ZeroOffs: true,
+		Source: "术后 ≥38.5 °C；中国中性粒细胞缺乏伴发热患者抗菌药物临床应用指南 2020（≥38.0 °C）", field: func(t *Thresholds) *float64 { return &t.TemperatureHigh }},
+	// BTS 2017 成人急诊氧疗指南：SpO2 <90% 为低氧血症，需紧急评估。
+	{Key: KeySpO2Low, Label: "血氧饱和度过低", Unit: "%", Default: 90, Min: 80, Max: 95, ZeroOffs: true,
+		Source: "BTS 2017 成人急诊氧疗指南（SpO2 <90% 需紧急评估）", field: func(t *Thresholds) *float64 { return &t.SpO2Low }},
+	// 静息心率 >120 次/分的心动过速需评估诱因（感染、心衰加重、房颤等）。
+	{Key: KeyHeartRateHigh, Label: "心率过快", Unit: "/min", Default: 120, Min: 100, Max: 160, ZeroOffs: true,
+		Source: "静息心率 >120 次/分需评估（心动过速）", field: func(t *Thresholds) *float64 { return &t.HeartRateHigh }},
+	// 2018 ACC/AHA/HRS 心动过缓指南：清醒时心率 <40 次/分为显著心动过缓；
+	// 心衰路径（β 受体阻滞剂加量）设为 50。
+	{Key: KeyHeartRateLow, Label: "心率过慢", Unit: "/min", Default: 40, Min: 30, Max: 60, ZeroOffs: true,
+		Source: "2018 ACC/AHA/HRS 心动过缓指南（清醒时 <40 次/分）", field: func(t *Thresholds) *float64 { return &t.HeartRateLow }},
 }
 
 // HeartFailureWeightGainKg is what a heart-failure pathway sets weight_gain_kg_3d to.
@@ -101,6 +146,11 @@ func Defaults() Thresholds {
 		*s.field(&t) = s.Default
 	}
 	return t
+}
+
+func specOfOK(key string) bool {
+	_, ok := specOf(key)
+	return ok
 }
 
 func specOf(key string) (ThresholdSpec, bool) {
@@ -116,7 +166,7 @@ func specOf(key string) (ThresholdSpec, bool) {
 // (Validate rejects them where they enter).
 func (t Thresholds) With(o Overrides) Thresholds {
 	for k, v := range o {
-		if s, ok := specOf(k); ok {
+		if s, ok := specOf(CanonicalKey(k)); ok {
 			*s.field(&t) = v
 		}
 	}

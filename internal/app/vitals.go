@@ -47,14 +47,19 @@ func (d patientDirectory) CareTeam(ctx context.Context, patientID string) (alert
 	if err != nil {
 		return alert.CareTeam{}, err
 	}
+	var team alert.CareTeam
+	if p.CoveringCMID != nil {
+		team.CoveringCMID = *p.CoveringCMID
+	}
 	if p.AssignedCMID == nil {
-		return alert.CareTeam{}, nil
+		return team, nil
 	}
 	st, err := d.staff.StaffByID(ctx, *p.AssignedCMID)
 	if err != nil {
 		return alert.CareTeam{}, err
 	}
-	return alert.CareTeam{CaseManagerID: st.ID, CaseManagerName: st.DisplayName}, nil
+	team.CaseManagerID, team.CaseManagerName = st.ID, st.DisplayName
+	return team, nil
 }
 
 func (d patientDirectory) Name(ctx context.Context, patientID string) (string, error) {

@@ -89,7 +89,7 @@ func (h *Handler) ReportBatch(c *gin.Context) {
 
 // List handles GET /api/v1/patients/:patientID/observations.
 func (h *Handler) List(c *gin.Context) {
-	limit, err := web.Limit(c, 50, 200)
+	limit, err := web.QueryLimit(c, 50, 200)
 	if err != nil {
 		web.Error(c, err)
 		return

@@ -123,9 +123,9 @@ func TestTrendAggregatesByShanghaiDay(t *testing.T) {
 		{week.points("systolic"), "2026-03-14 130/130/130×1 2026-03-15 120/140/130×2"},
 		{week.points("diastolic"), "2026-03-14 85/85/85×1 2026-03-15 80/88/84×2"},
 		{week.points("pulse"), "2026-03-15 70/70/70×1"},
-		{week.target("systolic"), "-..140"},
+		{week.target("systolic"), "90..140"},
 		{week.target("diastolic"), "-..90"},
-		{week.target("pulse"), "none"},
+		{week.target("pulse"), "40..120"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -152,7 +152,7 @@ func TestTrendAggregatesByShanghaiDay(t *testing.T) {
 		glucose.points("glucose_after_meal") != "2026-03-15 9/9/9×1" || glucose.points("glucose_bedtime") != "" {
 		t.Fatalf("glucose series by context: %+v", glucose.Series)
 	}
-	if glucose.target("glucose_fasting") != "3.9..13.9" || glucose.target("glucose_after_meal") != "3.9..-" {
+	if glucose.target("glucose_fasting") != "3.9..13.9" || glucose.target("glucose_after_meal") != "3.9..16.7" {
 		t.Fatalf("glucose targets %s / %s", glucose.target("glucose_fasting"), glucose.target("glucose_after_meal"))
 	}
 
@@ -164,7 +164,7 @@ func TestTrendAggregatesByShanghaiDay(t *testing.T) {
 		t.Fatalf("set thresholds: %d %s", resp.Status, resp.Body)
 	}
 	staffView := getTrend(t, e, apitest.Request{Cookie: cm1.Cookie}, p2, "blood_pressure", "7d")
-	if staffView.target("systolic") != "-..150" {
+	if staffView.target("systolic") != "90..150" {
 		t.Fatalf("target after override: %s", staffView.target("systolic"))
 	}
 

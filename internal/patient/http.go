@@ -3,6 +3,7 @@ package patient
 import (
 	"context"
 	"fmt"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -181,10 +182,14 @@ type ListResponse struct {
 // List handles GET /api/v1/patients: the staff member's own patients.
 func (h *Handler) List(c *gin.Context) {
 	a, _ := auth.ActorFrom(c)
-	limit, err := web.Limit(c, 50, 200)
-	if err != nil {
-		web.Error(c, err)
-		return
+	limit := 50
+	if s := c.Query("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 200 {
+			web.Error(c, apperr.Invalid("limit", "invalid_limit", "limit 必须是 1 到 200 之间的整数"))
+			return
+		}
+		limit = n
 	}
 	q := ListQuery{Scope: access.StaffPatients(a, "patients"), Cursor: c.Query("cursor"), Limit: limit + 1}
 	if len(q.Cursor) > 36 {

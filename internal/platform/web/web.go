@@ -161,9 +161,9 @@ func Logger(c *gin.Context) *slog.Logger {
 	return slog.Default()
 }
 
-// Limit reads the ?limit= page size: def when absent, else an integer from
-// 1 to max, or a 400 naming the field.
-func Limit(c *gin.Context, def, max int) (int, error) {
+// QueryLimit reads the "limit" query parameter of a list: def when absent,
+// otherwise an integer from 1 to max, or a 400 naming the field.
+func QueryLimit(c *gin.Context, def, max int) (int, error) {
 	s := c.Query("limit")
 	if s == "" {
 		return def, nil
