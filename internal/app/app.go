@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,7 @@ import (
 	"github.com/carepath/carepath/configs"
 	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/admin"
+	"github.com/carepath/carepath/internal/alert"
 	"github.com/carepath/carepath/internal/audit"
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/careplan"
@@ -34,6 +36,7 @@ import (
 	"github.com/carepath/carepath/internal/education"
 	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/messaging"
+	"github.com/carepath/carepath/internal/observation"
 	"github.com/carepath/carepath/internal/org"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/blob"
@@ -41,6 +44,7 @@ import (
 	"github.com/carepath/carepath/internal/platform/config"
 	"github.com/carepath/carepath/internal/platform/database"
 	"github.com/carepath/carepath/internal/platform/fieldcrypt"
+	"github.com/carepath/carepath/internal/platform/idempotency"
 	"github.com/carepath/carepath/internal/platform/outbox"
 	"github.com/carepath/carepath/internal/platform/queue"
 	"github.com/carepath/carepath/internal/platform/ratelimit"
@@ -71,19 +75,24 @@ type App struct {
 	Queue  *queue.Client
 	Fake   *fake.Server // the fake WeChat server, in dev mode only
 
-	Auth      *auth.Service
-	Patients  *patient.Service
-	Family    *family.Service
-	Consents  *consent.Service
-	Org       *org.Store
-	Audit     *audit.Store
-	Careplan  *careplan.Service
-	Education *education.Service
-	Messages  *messaging.Service
-	Hub       *messaging.Hub // realtime delivery; closed with 1001 when Serve stops
+	Auth         *auth.Service
+	Patients     *patient.Service
+	Family       *family.Service
+	Consents     *consent.Service
+	Org          *org.Store
+	Audit        *audit.Store
+	Careplan     *careplan.Service
+	Education    *education.Service
+	Messages     *messaging.Service
+	Hub          *messaging.Hub // realtime delivery; closed with 1001 when Serve stops
+	Observations *observation.Service
+	Alerts       *alert.Service
+	AlertStream  *alert.Stream
 
 	redisPrefix string
 	now         func() time.Time
+	loc         *time.Location
+	keys        *idempotency.Store
 	closers     []func()
 }
 
@@ -103,6 +112,9 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		now = time.Now
 	}
 	a.now = now
+	if a.loc, err = cfg.Location(); err != nil {
+		return nil, fmt.Errorf("timezone: %w", err)
+	}
 	if err := a.openStores(ctx, opts); err != nil {
 		return nil, err
 	}
@@ -145,6 +157,10 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	if err := a.buildCare(authStore); err != nil {
 		return nil, err
 	}
+	v := buildVitals(a.DB, a.Patients, authStore, a.Careplan, a.loc, now)
+	a.Observations, a.Alerts = v.Observations, v.Alerts
+	a.Careplan.SetAlerts(a.Alerts) // recent critical alerts raise the risk score
+	a.keys = idempotency.NewStore(a.DB, now)
 
 	secureCookies := len(cfg.HTTP.PublicURL) > 8 && cfg.HTTP.PublicURL[:8] == "https://"
 	authH := auth.NewHandler(a.Auth, val, secureCookies)
@@ -172,15 +188,19 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		Patients: a.Patients, Hub: a.Hub, Now: now, Log: log,
 	}, messaging.Config{ContentCheck: cfg.Messaging.ContentCheck, MaxTextLength: cfg.Messaging.MaxTextLength,
 		MaxImageBytes: cfg.Messaging.MaxImageBytes, URLTTL: cfg.Messaging.URLTTL})
+	a.AlertStream = alert.NewStream(cache.NewPubSub(a.Redis, a.redisPrefix), policy)
+	a.closers = append(a.closers, a.AlertStream.Close)
 	a.Engine, err = server.New(server.Deps{
 		Log: log, Registry: registry, Guard: a.Guard, Auth: authH, Docs: docs, Admin: adminH,
-		Patients:  patient.NewHandler(a.Patients, a.Family.Store(), a.Auth, authStore, val),
-		Careplan:  careplan.NewHandler(a.Careplan, val),
-		Education: education.NewHandler(a.Education, val),
-		Messages:  messaging.NewHandler(a.Messages, val, local),
-		Family:    family.NewHandler(a.Family, a.Audit, val),
-		Consents:  consent.NewHandler(a.Consents, authStore, val),
-		AccessLog: audit.NewHandler(a.Audit, accessLogDirectory{patients: a.Patients, accounts: authStore, family: a.Family.Store()}),
+		Patients:     patient.NewHandler(a.Patients, a.Family.Store(), a.Auth, authStore, val),
+		Careplan:     careplan.NewHandler(a.Careplan, val),
+		Education:    education.NewHandler(a.Education, val),
+		Messages:     messaging.NewHandler(a.Messages, val, local),
+		Family:       family.NewHandler(a.Family, a.Audit, val),
+		Consents:     consent.NewHandler(a.Consents, authStore, val),
+		AccessLog:    audit.NewHandler(a.Audit, accessLogDirectory{patients: a.Patients, accounts: authStore, family: a.Family.Store()}),
+		Observations: observation.NewHandler(a.Observations, val),
+		Alerts:       alert.NewHandler(a.Alerts, a.AlertStream, policy, a.Audit, val),
 		Ready: map[string]server.Check{
 			"database": func(ctx context.Context) error { return database.Ping(ctx, a.DB) },
 			"redis":    func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() },
@@ -293,6 +313,8 @@ func (a *App) Close() {
 // runWorker the job worker runs in the same process (the embedded default).
 func (a *App) Serve(ctx context.Context, ln net.Listener, runWorker bool) error {
 	srv := &http.Server{Handler: a.Engine, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	// Shutdown waits for requests to finish; event streams never do by themselves.
+	srv.RegisterOnShutdown(a.AlertStream.Close)
 	errc := make(chan error, 2)
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWorker()
@@ -371,6 +393,17 @@ func (a *App) Worker() *queue.Worker {
 			a.Log.Error("schedule task", "task", job.task, "error", err.Error())
 		}
 	}
+	w.Handle(alert.TaskScanNoReport, a.Alerts.HandleScanNoReport)
+	if err := w.Every(alert.ScanSchedule, asynq.NewTask(alert.TaskScanNoReport, nil), asynq.Queue(queue.Default), asynq.Unique(50*time.Minute)); err != nil {
+		a.Log.Error("schedule task", "error", err.Error())
+	}
+	w.Handle(idempotency.TaskPurge, func(ctx context.Context, _ *asynq.Task) error {
+		_, err := a.keys.Purge(ctx)
+		return err
+	})
+	if err := w.Every("43 3 * * *", asynq.NewTask(idempotency.TaskPurge, nil), asynq.Queue(queue.Low), asynq.Unique(time.Hour)); err != nil {
+		a.Log.Error("schedule task", "error", err.Error())
+	}
 	return w
 }
 
@@ -389,9 +422,22 @@ func (a *App) Handlers() map[string]asynq.HandlerFunc {
 		careplan.TopicStageChanged:   a.Education.StageChangedHandler(),
 		education.TaskAssignDue:      a.Education.AssignDueHandler(),
 		messaging.TopicReplyWaiting:  messaging.HandleReplyWaiting(a.Log),
+		alert.TopicRaised:            a.alertRaised,
 		family.TaskLinkRevoked:       a.linkChanged(),
 		family.TaskLinkScopesChanged: a.linkChanged(),
 	}
+}
+
+// alertRaised tells the alert's recipients (the CM and any covering CM) at
+// once, on every instance: over the WebSocket hub and the alerts SSE stream.
+func (a *App) alertRaised(ctx context.Context, t *asynq.Task) error {
+	var ev alert.RaisedEvent
+	if err := json.Unmarshal(t.Payload(), &ev); err != nil {
+		return fmt.Errorf("%s: bad payload: %v: %w", alert.TopicRaised, err, asynq.SkipRetry)
+	}
+	a.Hub.PublishAlert(ctx, messaging.Alert{ID: ev.AlertID, PatientID: ev.PatientID, Kind: ev.Kind,
+		Severity: ev.Severity, RaisedAt: ev.RaisedAt, StaffIDs: ev.Recipients})
+	return a.AlertStream.HandleRaised(ctx, t)
 }
 
 // linkChanged ends a relative's live thread subscriptions on the patient at

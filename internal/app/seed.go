@@ -48,12 +48,16 @@ func (a *App) SeedDemo(ctx context.Context, password string) (demo.Summary, stri
 			return err
 		}
 		plans, edu := careServices(tx, a.Careplan.Pathways(), a.Education.Library(), loc, a.now, accounts)
+		patients := patient.NewService(patient.NewStore(tx), sealer, time.Now)
+		v := buildVitals(tx, patients, accounts, plans, a.loc, time.Now)
+		plans.SetAlerts(v.Alerts)
 		sum, err = demo.Seed(ctx, demo.Deps{
 			Org: org.NewStore(tx), Auth: authSvc, Accounts: accounts,
-			Patients: patient.NewService(patient.NewStore(tx), sealer, time.Now), Family: family.NewStore(tx), Now: a.now,
+			Patients: patients, Family: family.NewStore(tx), Now: a.now,
 			Careplan: plans, Education: edu, Location: loc, Messages: messaging.NewStore(tx),
-			Consents: consent.NewStore(tx),
-			Versions: consent.Config{PrivacyPolicyVersion: a.Config.Consent.PrivacyPolicyVersion, HealthDataVersion: a.Config.Consent.HealthDataVersion},
+			Consents:     consent.NewStore(tx),
+			Versions:     consent.Config{PrivacyPolicyVersion: a.Config.Consent.PrivacyPolicyVersion, HealthDataVersion: a.Config.Consent.HealthDataVersion},
+			Observations: v.Observations, Alerts: v.Alerts,
 		}, password)
 		return err
 	})

@@ -65,6 +65,11 @@ type Deps struct {
 	Team      CareTeam        // nil: plans show no case manager
 }
 
+// SetAlerts supplies the critical-alert counter after construction: the
+// alert feature itself reads the care plan's thresholds, so one of the two
+// must be given to the other once both exist.
+func (s *Service) SetAlerts(a AlertCounter) { s.alerts = a }
+
 // NewService builds the service.
 func NewService(store *Store, d Deps) *Service {
 	s := &Service{store: store, lib: d.Pathways, loc: d.Location, now: d.Now, alerts: d.Alerts, followups: d.Followups, team: d.Team}
@@ -717,6 +722,24 @@ func (s *Service) ThresholdOverrides(ctx context.Context, patientID string) (map
 		sets[i] = st.Thresholds
 	}
 	return MergeThresholds(sets...), nil
+}
+
+// ReportingSince is when the patient's current expectations began: the
+// latest moment one of their active plans entered its current stage (zero
+// without an active plan). A "no report for N days" alert counts from here,
+// so a stage that has just begun is not already overdue.
+func (s *Service) ReportingSince(ctx context.Context, patientID string) (time.Time, error) {
+	plans, err := s.store.PlansOf(ctx, patientID, true)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var since time.Time
+	for _, plan := range plans {
+		if plan.StageEnteredAt.After(since) {
+			since = plan.StageEnteredAt
+		}
+	}
+	return since, nil
 }
 
 // ExpectedReporting returns the vitals the patient's current stages ask for

@@ -5,7 +5,8 @@
 // consents all of that rests on, and one pending family invitation. Patients
 // 1–6 are enrolled in the five shipped pathways at different points of their
 // journey, with tasks done and education read as a living caseload would have;
-// patient1's message thread is answered and patient3's waits for cm2.
+// patient1's message thread is answered and patient3's waits for cm2; home
+// readings of the last weeks (see vitals.go) left two open alerts.
 package demo
 
 import (
@@ -14,12 +15,14 @@ import (
 	"time"
 
 	"github.com/carepath/carepath/internal/access"
+	"github.com/carepath/carepath/internal/alert"
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/careplan"
 	"github.com/carepath/carepath/internal/consent"
 	"github.com/carepath/carepath/internal/education"
 	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/messaging"
+	"github.com/carepath/carepath/internal/observation"
 	"github.com/carepath/carepath/internal/org"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/database"
@@ -43,7 +46,11 @@ type Deps struct {
 	Consents  *consent.Store
 	Versions  consent.Config
 	Location  *time.Location // the hospital's zone
-	Now       func() time.Time
+	// Readings are reported through the real service, so the demo's alerts
+	// were raised by the rules themselves.
+	Observations *observation.Service
+	Alerts       *alert.Service
+	Now          func() time.Time
 }
 
 // Summary tells what was created, for the start-up banner and tests.
@@ -163,6 +170,9 @@ func Seed(ctx context.Context, d Deps, password string) (Summary, error) {
 	}
 	if err := seedMessages(ctx, d, sum, now); err != nil {
 		return Summary{}, err
+	}
+	if err := seedVitals(ctx, d, sum); err != nil {
+		return Summary{}, fmt.Errorf("demo readings: %w", err)
 	}
 	sum.Invitation = inv.ID
 	return sum, nil

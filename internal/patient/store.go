@@ -119,3 +119,15 @@ func (s *Store) SetCoveringCM(ctx context.Context, id, staffID string, now time.
 	}
 	return nil
 }
+
+// ActiveIDs pages through the ids of patients under case management, in id
+// order, after the given id (for background scans).
+func (s *Store) ActiveIDs(ctx context.Context, after string, limit int) ([]string, error) {
+	var ids []string
+	err := s.db.WithContext(ctx).Model(&Patient{}).Where("status = ? AND id > ?", StatusActive, after).
+		Order("id").Limit(limit).Pluck("id", &ids).Error
+	if err != nil {
+		return nil, fmt.Errorf("active patients: %w", err)
+	}
+	return ids, nil
+}

@@ -97,6 +97,21 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	v1.Authenticated(http.MethodGet, "/ws", d.Messages.Socket)
 	v1.Public(http.MethodGet, "/blobs/:key", d.Messages.Blob)
 
+	v1.Patient(http.MethodPost, "/patients/:patientID/observations", access.VitalsReport, d.Observations.Report)
+	v1.Patient(http.MethodPost, "/patients/:patientID/observations/batch", access.VitalsReport, d.Observations.ReportBatch)
+	v1.Patient(http.MethodGet, "/patients/:patientID/observations", access.VitalsRead, d.Observations.List)
+	v1.Patient(http.MethodGet, "/patients/:patientID/trends/:type", access.VitalsRead, d.Observations.Trend)
+	v1.Patient(http.MethodGet, "/patients/:patientID/symptom-checklist", access.VitalsReport, d.Observations.Checklist)
+	v1.Patient(http.MethodGet, "/patients/:patientID/alerts", access.VitalsRead, d.Alerts.ForPatient)
+	v1.Patient(http.MethodGet, "/patients/:patientID/alert-thresholds", access.ClinicalManage, d.Alerts.Thresholds)
+	v1.Patient(http.MethodPut, "/patients/:patientID/alert-thresholds", access.ClinicalManage, d.Alerts.SetThresholds)
+	// Alerts by id: the handler loads the alert and asks the policy (ClinicalManage) about its patient.
+	v1.Staff(http.MethodGet, "/alerts", clinical, d.Alerts.List)
+	v1.Staff(http.MethodGet, "/alerts/stream", clinical, d.Alerts.Stream)
+	v1.Staff(http.MethodGet, "/alerts/:alertID", clinical, d.Alerts.Get)
+	v1.Staff(http.MethodPost, "/alerts/:alertID/acknowledge", clinical, d.Alerts.Acknowledge)
+	v1.Staff(http.MethodPost, "/alerts/:alertID/resolve", clinical, d.Alerts.Resolve)
+
 	adm := d.Guard.Group(e.Group("/admin"))
 	adm.Public(http.MethodGet, "/login", d.Admin.LoginPage)
 	adm.Public(http.MethodPost, "/login", d.Admin.Login)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/admin"
+	"github.com/carepath/carepath/internal/alert"
 	"github.com/carepath/carepath/internal/audit"
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/careplan"
@@ -22,6 +23,7 @@ import (
 	"github.com/carepath/carepath/internal/education"
 	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/messaging"
+	"github.com/carepath/carepath/internal/observation"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/web"
 )
@@ -42,6 +44,8 @@ type Deps struct {
 	Family         *family.Handler
 	Consents       *consent.Handler
 	AccessLog      *audit.Handler
+	Observations   *observation.Handler
+	Alerts         *alert.Handler
 	Admin          *admin.Handler
 	Docs           *Docs
 	Ready          map[string]Check

@@ -16,6 +16,7 @@ func Migrations() []*gormigrate.Migration {
 		m0001Foundation(),
 		m0002Outbox(),
 		m0003Careplan(),
+		m0004Observations(),
 		m0005Messaging(),
 		m0008Family(),
 	}

@@ -1,0 +1,91 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/carepath/carepath/internal/alert"
+	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/careplan"
+	"github.com/carepath/carepath/internal/observation"
+	"github.com/carepath/carepath/internal/patient"
+	"github.com/carepath/carepath/internal/platform/idempotency"
+)
+
+// vitals are the reading and alert services over one database handle (the
+// app's, or the seed's transaction).
+type vitals struct {
+	Observations *observation.Service
+	Alerts       *alert.Service
+}
+
+// buildVitals wires observation and alert together, with the care plan
+// supplying the pathway's threshold overrides and the reports it expects.
+// (The symptom checklist is still the default list for every pathway.)
+func buildVitals(db *gorm.DB, patients *patient.Service, staff *auth.Store, plans *careplan.Service, loc *time.Location, now func() time.Time) vitals {
+	readings := observation.NewStore(db)
+	alerts := alert.NewService(alert.NewStore(db), alert.Deps{
+		Readings: readings, Patients: patientDirectory{patients: patients, staff: staff},
+		Plan: plans, Reporting: planReporting{plans: plans}, Location: loc, Now: now,
+	})
+	obs := observation.NewService(readings, idempotency.NewStore(db, now), observation.Deps{
+		Alerter: alerts, Targets: alerts, Checklist: observation.DefaultChecklist{}, Location: loc, Now: now,
+	})
+	return vitals{Observations: obs, Alerts: alerts}
+}
+
+// planReporting adapts the care plan's expected vitals to the no-report rule.
+type planReporting struct{ plans *careplan.Service }
+
+func (r planReporting) ExpectedReporting(ctx context.Context, patientID string) ([]alert.Expectation, error) {
+	exps, err := r.plans.ExpectedReporting(ctx, patientID)
+	if err != nil || len(exps) == 0 {
+		return nil, err
+	}
+	since, err := r.plans.ReportingSince(ctx, patientID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]alert.Expectation, len(exps))
+	for i, e := range exps {
+		out[i] = alert.Expectation{Type: e.Type, EveryDays: e.EveryDays, Since: since}
+	}
+	return out, nil
+}
+
+// patientDirectory adapts the patient and auth stores to what alerts need.
+type patientDirectory struct {
+	patients *patient.Service
+	staff    *auth.Store
+}
+
+func (d patientDirectory) CareTeam(ctx context.Context, patientID string) (alert.CareTeam, error) {
+	p, err := d.patients.Store().ByID(ctx, patientID)
+	if err != nil {
+		return alert.CareTeam{}, err
+	}
+	var team alert.CareTeam
+	if p.CoveringCMID != nil {
+		team.CoveringCMID = *p.CoveringCMID
+	}
+	if p.AssignedCMID == nil {
+		return team, nil
+	}
+	st, err := d.staff.StaffByID(ctx, *p.AssignedCMID)
+	if err != nil {
+		return alert.CareTeam{}, err
+	}
+	team.CaseManagerID, team.CaseManagerName = st.ID, st.DisplayName
+	return team, nil
+}
+
+func (d patientDirectory) Name(ctx context.Context, patientID string) (string, error) {
+	pr, err := d.patients.Profile(ctx, patientID)
+	return pr.Name, err
+}
+
+func (d patientDirectory) ActiveIDs(ctx context.Context, after string, limit int) ([]string, error) {
+	return d.patients.Store().ActiveIDs(ctx, after, limit)
+}

@@ -1,0 +1,163 @@
+package observation
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Store reads and writes readings.
+type Store struct {
+	db *gorm.DB
+}
+
+// NewStore returns a Store over db.
+func NewStore(db *gorm.DB) *Store { return &Store{db: db} }
+
+// DB is the store's handle, for services that open transactions.
+func (s *Store) DB() *gorm.DB { return s.db }
+
+// LockPatient serialises a patient's reports inside tx, so that the rules
+// of each report see every earlier one and two reports cannot both open the
+// same alert. The patients row is locked, never read (SQLite's writer lock
+// serialises anyway).
+func (s *Store) LockPatient(ctx context.Context, tx *gorm.DB, patientID string) error {
+	var id string
+	err := tx.WithContext(ctx).Table("patients").Clauses(clause.Locking{Strength: "UPDATE"}).
+		Where("id = ?", patientID).Select("id").Take(&id).Error
+	if err != nil {
+		return fmt.Errorf("lock patient: %w", err)
+	}
+	return nil
+}
+
+// Create inserts r inside tx.
+func (s *Store) Create(ctx context.Context, tx *gorm.DB, r *Reading) error {
+	if err := tx.WithContext(ctx).Create(r).Error; err != nil {
+		return fmt.Errorf("create reading: %w", err)
+	}
+	return nil
+}
+
+// Around returns the patient's readings of one type measured within window
+// of t, oldest first (for the alert rules). db may be a transaction.
+func (s *Store) Around(ctx context.Context, db *gorm.DB, patientID, typ string, t time.Time, window time.Duration) ([]Reading, error) {
+	var out []Reading
+	err := db.WithContext(ctx).Where("patient_id = ? AND type = ? AND measured_at >= ? AND measured_at <= ?",
+		patientID, typ, t.Add(-window), t.Add(window)).Order("measured_at, id").Limit(1000).Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("readings around %s: %w", t.Format(time.RFC3339), err)
+	}
+	return out, nil
+}
+
+// ByIDs returns the readings with the given ids, oldest first.
+func (s *Store) ByIDs(ctx context.Context, ids []string) ([]Reading, error) {
+	var out []Reading
+	if len(ids) == 0 {
+		return out, nil
+	}
+	err := s.db.WithContext(ctx).Where("id IN ?", ids).Order("measured_at, id").Find(&out).Error
+	return out, err
+}
+
+// Latest returns the newest reading of a type.
+func (s *Store) Latest(ctx context.Context, patientID, typ string) (Reading, bool, error) {
+	var r Reading
+	err := s.db.WithContext(ctx).Where("patient_id = ? AND type = ?", patientID, typ).
+		Order("measured_at DESC, id DESC").Take(&r).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Reading{}, false, nil
+	}
+	if err != nil {
+		return Reading{}, false, fmt.Errorf("latest reading: %w", err)
+	}
+	return r, true, nil
+}
+
+// ListQuery selects one page of a patient's readings, newest first.
+type ListQuery struct {
+	PatientID string
+	Type      string // empty = every type
+	Before    *time.Time
+	BeforeID  string
+	Limit     int
+}
+
+// List returns readings by measured time, newest first.
+func (s *Store) List(ctx context.Context, q ListQuery) ([]Reading, error) {
+	db := s.db.WithContext(ctx).Where("patient_id = ?", q.PatientID)
+	if q.Type != "" {
+		db = db.Where("type = ?", q.Type)
+	}
+	if q.Before != nil {
+		db = db.Where("measured_at < ? OR (measured_at = ? AND id < ?)", *q.Before, *q.Before, q.BeforeID)
+	}
+	var out []Reading
+	err := db.Order("measured_at DESC, id DESC").Limit(q.Limit).Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("list readings: %w", err)
+	}
+	return out, nil
+}
+
+// DayRow is one local day's (and context's) aggregate of each component.
+type DayRow struct {
+	LocalDay string
+	Context  string
+	N        [3]int64
+	Sum      [3]float64
+	Min      [3]float64
+	Max      [3]float64
+}
+
+// Daily aggregates a patient's readings of one type from the local day
+// fromDay (YYYY-MM-DD) on, by local day and context. local_day was computed
+// in the hospital's zone at insert, so the grouping is the same SQL on
+// SQLite and MySQL, and the scan is one range of ix_observations_days,
+// which covers every column read. Rows are scanned by hand: a year is
+// hundreds of rows of fourteen columns, and reflection would dominate.
+func (s *Store) Daily(ctx context.Context, patientID, typ, fromDay string) ([]DayRow, error) {
+	rows, err := s.db.WithContext(ctx).Model(&Reading{}).
+		Select(`local_day, context,
+			COUNT(value), SUM(value), MIN(value), MAX(value),
+			COUNT(value2), SUM(value2), MIN(value2), MAX(value2),
+			COUNT(value3), SUM(value3), MIN(value3), MAX(value3)`).
+		Where("patient_id = ? AND type = ? AND local_day >= ?", patientID, typ, fromDay).
+		Group("local_day, context").Order("local_day, context").Rows()
+	if err != nil {
+		return nil, fmt.Errorf("daily aggregates: %w", err)
+	}
+	defer rows.Close()
+	var out []DayRow
+	for rows.Next() {
+		var r DayRow
+		var sum, lo, hi [3]sql.NullFloat64
+		if err := rows.Scan(&r.LocalDay, &r.Context,
+			&r.N[0], &sum[0], &lo[0], &hi[0], &r.N[1], &sum[1], &lo[1], &hi[1], &r.N[2], &sum[2], &lo[2], &hi[2]); err != nil {
+			return nil, fmt.Errorf("daily aggregates: %w", err)
+		}
+		for i := range 3 {
+			r.Sum[i], r.Min[i], r.Max[i] = sum[i].Float64, lo[i].Float64, hi[i].Float64
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("daily aggregates: %w", err)
+	}
+	return out, nil
+}
+
+// LastMeasured returns when the patient last measured a type.
+func (s *Store) LastMeasured(ctx context.Context, patientID, typ string) (*time.Time, error) {
+	r, ok, err := s.Latest(ctx, patientID, typ)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &r.MeasuredAt, nil
+}
