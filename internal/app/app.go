@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -27,6 +28,7 @@ import (
 	"github.com/carepath/carepath/configs"
 	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/admin"
+	"github.com/carepath/carepath/internal/appointment"
 	"github.com/carepath/carepath/internal/audit"
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/careplan"
@@ -71,16 +73,17 @@ type App struct {
 	Queue  *queue.Client
 	Fake   *fake.Server // the fake WeChat server, in dev mode only
 
-	Auth      *auth.Service
-	Patients  *patient.Service
-	Family    *family.Service
-	Consents  *consent.Service
-	Org       *org.Store
-	Audit     *audit.Store
-	Careplan  *careplan.Service
-	Education *education.Service
-	Messages  *messaging.Service
-	Hub       *messaging.Hub // realtime delivery; closed with 1001 when Serve stops
+	Auth         *auth.Service
+	Patients     *patient.Service
+	Family       *family.Service
+	Consents     *consent.Service
+	Org          *org.Store
+	Audit        *audit.Store
+	Careplan     *careplan.Service
+	Education    *education.Service
+	Messages     *messaging.Service
+	Appointments *appointment.Service
+	Hub          *messaging.Hub // realtime delivery; closed with 1001 when Serve stops
 
 	redisPrefix string
 	now         func() time.Time
@@ -172,15 +175,21 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		Patients: a.Patients, Hub: a.Hub, Now: now, Log: log,
 	}, messaging.Config{ContentCheck: cfg.Messaging.ContentCheck, MaxTextLength: cfg.Messaging.MaxTextLength,
 		MaxImageBytes: cfg.Messaging.MaxImageBytes, URLTTL: cfg.Messaging.URLTTL})
+	loc, err := cfg.Location()
+	if err != nil {
+		return nil, err
+	}
+	a.Appointments = appointment.NewService(appointment.NewStore(a.DB), loc, now, publicHost(cfg.HTTP.PublicURL))
 	a.Engine, err = server.New(server.Deps{
 		Log: log, Registry: registry, Guard: a.Guard, Auth: authH, Docs: docs, Admin: adminH,
-		Patients:  patient.NewHandler(a.Patients, a.Family.Store(), a.Auth, authStore, val),
-		Careplan:  careplan.NewHandler(a.Careplan, val),
-		Education: education.NewHandler(a.Education, val),
-		Messages:  messaging.NewHandler(a.Messages, val, local),
-		Family:    family.NewHandler(a.Family, a.Audit, val),
-		Consents:  consent.NewHandler(a.Consents, authStore, val),
-		AccessLog: audit.NewHandler(a.Audit, accessLogDirectory{patients: a.Patients, accounts: authStore, family: a.Family.Store()}),
+		Patients:     patient.NewHandler(a.Patients, a.Family.Store(), a.Auth, authStore, val),
+		Careplan:     careplan.NewHandler(a.Careplan, val),
+		Education:    education.NewHandler(a.Education, val),
+		Messages:     messaging.NewHandler(a.Messages, val, local),
+		Family:       family.NewHandler(a.Family, a.Audit, val),
+		Consents:     consent.NewHandler(a.Consents, authStore, val),
+		Appointments: appointment.NewHandler(a.Appointments, val),
+		AccessLog:    audit.NewHandler(a.Audit, accessLogDirectory{patients: a.Patients, accounts: authStore, family: a.Family.Store()}),
 		Ready: map[string]server.Check{
 			"database": func(ctx context.Context) error { return database.Ping(ctx, a.DB) },
 			"redis":    func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() },
@@ -191,6 +200,14 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		return nil, err
 	}
 	return a, nil
+}
+
+// publicHost is the host of the public URL, for calendar event UIDs.
+func publicHost(publicURL string) string {
+	if u, err := url.Parse(publicURL); err == nil && u.Hostname() != "" {
+		return u.Hostname()
+	}
+	return "carepath.local"
 }
 
 // openBlobs opens where message images are kept. Local-disk links are
@@ -366,6 +383,8 @@ func (a *App) Worker() *queue.Worker {
 		// Hourly, so a stage whose day has come is entered within the first hour of that day.
 		{"5 * * * *", careplan.TaskAdvance, queue.Default},
 		{"20 * * * *", education.TaskAssignDue, queue.Default},
+		// Every 10 minutes: a reminder row per appointment, slot and start makes reruns harmless.
+		{"*/10 * * * *", appointment.TaskRemind, queue.Default},
 	} {
 		if err := w.Every(job.spec, asynq.NewTask(job.task, nil), asynq.Queue(job.queue), asynq.Unique(time.Hour)); err != nil {
 			a.Log.Error("schedule task", "task", job.task, "error", err.Error())
@@ -390,6 +409,7 @@ func (a *App) Handlers() map[string]asynq.HandlerFunc {
 		education.TaskAssignDue:      a.Education.AssignDueHandler(),
 		messaging.TopicReplyWaiting:  messaging.HandleReplyWaiting(a.Log),
 		family.TaskLinkRevoked:       a.linkChanged(),
+		appointment.TaskRemind:       a.Appointments.RemindHandler(),
 		family.TaskLinkScopesChanged: a.linkChanged(),
 	}
 }

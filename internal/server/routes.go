@@ -97,6 +97,19 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	v1.Authenticated(http.MethodGet, "/ws", d.Messages.Socket)
 	v1.Public(http.MethodGet, "/blobs/:key", d.Messages.Blob)
 
+	// Appointments: the CM books and edits; the patient (and family with
+	// view_appointments) confirms, cancels or asks for another time.
+	v1.Patient(http.MethodGet, "/patients/:patientID/appointments", access.AppointmentsRead, d.Appointments.List)
+	v1.Patient(http.MethodPost, "/patients/:patientID/appointments", access.AppointmentsManage, d.Appointments.Create)
+	v1.Patient(http.MethodGet, "/patients/:patientID/calendar.ics", access.AppointmentsRead, d.Appointments.Calendar)
+	v1.Patient(http.MethodGet, "/patients/:patientID/appointments/:appointmentID", access.AppointmentsRead, d.Appointments.Get)
+	v1.Patient(http.MethodPut, "/patients/:patientID/appointments/:appointmentID", access.AppointmentsManage, d.Appointments.Update)
+	v1.Patient(http.MethodPost, "/patients/:patientID/appointments/:appointmentID/close", access.AppointmentsManage, d.Appointments.Close)
+	v1.Patient(http.MethodPost, "/patients/:patientID/appointments/:appointmentID/confirm", access.AppointmentsRespond, d.Appointments.Confirm)
+	v1.Patient(http.MethodPost, "/patients/:patientID/appointments/:appointmentID/cancel", access.AppointmentsRespond, d.Appointments.Cancel)
+	v1.Patient(http.MethodPost, "/patients/:patientID/appointments/:appointmentID/reschedule-request", access.AppointmentsRespond, d.Appointments.RequestReschedule)
+	v1.Staff(http.MethodGet, "/appointments/requests", clinical, d.Appointments.Requests)
+
 	adm := d.Guard.Group(e.Group("/admin"))
 	adm.Public(http.MethodGet, "/login", d.Admin.LoginPage)
 	adm.Public(http.MethodPost, "/login", d.Admin.Login)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/admin"
+	"github.com/carepath/carepath/internal/appointment"
 	"github.com/carepath/carepath/internal/audit"
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/careplan"
@@ -41,6 +42,7 @@ type Deps struct {
 	Messages       *messaging.Handler
 	Family         *family.Handler
 	Consents       *consent.Handler
+	Appointments   *appointment.Handler
 	AccessLog      *audit.Handler
 	Admin          *admin.Handler
 	Docs           *Docs
