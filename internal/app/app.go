@@ -49,6 +49,7 @@ import (
 	"github.com/carepath/carepath/internal/platform/web"
 	"github.com/carepath/carepath/internal/platform/wx"
 	"github.com/carepath/carepath/internal/platform/wx/fake"
+	"github.com/carepath/carepath/internal/questionnaire"
 	"github.com/carepath/carepath/internal/server"
 )
 
@@ -73,17 +74,18 @@ type App struct {
 	Queue  *queue.Client
 	Fake   *fake.Server // the fake WeChat server, in dev mode only
 
-	Auth         *auth.Service
-	Patients     *patient.Service
-	Family       *family.Service
-	Consents     *consent.Service
-	Org          *org.Store
-	Audit        *audit.Store
-	Careplan     *careplan.Service
-	Education    *education.Service
-	Messages     *messaging.Service
-	Appointments *appointment.Service
-	Hub          *messaging.Hub // realtime delivery; closed with 1001 when Serve stops
+	Auth           *auth.Service
+	Patients       *patient.Service
+	Family         *family.Service
+	Consents       *consent.Service
+	Org            *org.Store
+	Audit          *audit.Store
+	Careplan       *careplan.Service
+	Education      *education.Service
+	Messages       *messaging.Service
+	Appointments   *appointment.Service
+	Questionnaires *questionnaire.Service
+	Hub            *messaging.Hub // realtime delivery; closed with 1001 when Serve stops
 
 	redisPrefix string
 	now         func() time.Time
@@ -180,16 +182,22 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		return nil, err
 	}
 	a.Appointments = appointment.NewService(appointment.NewStore(a.DB), loc, now, publicHost(cfg.HTTP.PublicURL))
+	questionnaires, err := questionnaire.Load(configs.Files, "questionnaires")
+	if err != nil {
+		return nil, fmt.Errorf("configs/questionnaires: %w", err)
+	}
+	a.Questionnaires = questionnaire.NewService(questionnaire.NewStore(a.DB), questionnaires, now)
 	a.Engine, err = server.New(server.Deps{
 		Log: log, Registry: registry, Guard: a.Guard, Auth: authH, Docs: docs, Admin: adminH,
-		Patients:     patient.NewHandler(a.Patients, a.Family.Store(), a.Auth, authStore, val),
-		Careplan:     careplan.NewHandler(a.Careplan, val),
-		Education:    education.NewHandler(a.Education, val),
-		Messages:     messaging.NewHandler(a.Messages, val, local),
-		Family:       family.NewHandler(a.Family, a.Audit, val),
-		Consents:     consent.NewHandler(a.Consents, authStore, val),
-		Appointments: appointment.NewHandler(a.Appointments, val),
-		AccessLog:    audit.NewHandler(a.Audit, accessLogDirectory{patients: a.Patients, accounts: authStore, family: a.Family.Store()}),
+		Patients:       patient.NewHandler(a.Patients, a.Family.Store(), a.Auth, authStore, val),
+		Careplan:       careplan.NewHandler(a.Careplan, val),
+		Education:      education.NewHandler(a.Education, val),
+		Messages:       messaging.NewHandler(a.Messages, val, local),
+		Family:         family.NewHandler(a.Family, a.Audit, val),
+		Consents:       consent.NewHandler(a.Consents, authStore, val),
+		Appointments:   appointment.NewHandler(a.Appointments, val),
+		Questionnaires: questionnaire.NewHandler(a.Questionnaires, val),
+		AccessLog:      audit.NewHandler(a.Audit, accessLogDirectory{patients: a.Patients, accounts: authStore, family: a.Family.Store()}),
 		Ready: map[string]server.Check{
 			"database": func(ctx context.Context) error { return database.Ping(ctx, a.DB) },
 			"redis":    func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() },

@@ -110,6 +110,16 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	v1.Patient(http.MethodPost, "/patients/:patientID/appointments/:appointmentID/reschedule-request", access.AppointmentsRespond, d.Appointments.RequestReschedule)
 	v1.Staff(http.MethodGet, "/appointments/requests", clinical, d.Appointments.Requests)
 
+	// Questionnaires: the CM sends; the patient (or a relative with the report
+	// scope, like any self-report) answers once; reading answers and scores is
+	// reading health data, so it takes vitals.read (family: view_vitals).
+	v1.Staff(http.MethodGet, "/questionnaires", allStaff, d.Questionnaires.Definitions)
+	v1.Staff(http.MethodGet, "/questionnaires/flagged", clinical, d.Questionnaires.Flagged)
+	v1.Patient(http.MethodGet, "/patients/:patientID/questionnaires", access.VitalsRead, d.Questionnaires.List)
+	v1.Patient(http.MethodPost, "/patients/:patientID/questionnaires", access.ClinicalManage, d.Questionnaires.Assign)
+	v1.Patient(http.MethodGet, "/patients/:patientID/questionnaires/:assignmentID", access.VitalsRead, d.Questionnaires.Get)
+	v1.Patient(http.MethodPost, "/patients/:patientID/questionnaires/:assignmentID/answers", access.VitalsReport, d.Questionnaires.Answer)
+
 	adm := d.Guard.Group(e.Group("/admin"))
 	adm.Public(http.MethodGet, "/login", d.Admin.LoginPage)
 	adm.Public(http.MethodPost, "/login", d.Admin.Login)

@@ -25,6 +25,7 @@ import (
 	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/web"
+	"github.com/carepath/carepath/internal/questionnaire"
 )
 
 // Check is a readiness probe of one dependency.
@@ -43,6 +44,7 @@ type Deps struct {
 	Family         *family.Handler
 	Consents       *consent.Handler
 	Appointments   *appointment.Handler
+	Questionnaires *questionnaire.Handler
 	AccessLog      *audit.Handler
 	Admin          *admin.Handler
 	Docs           *Docs
