@@ -35,6 +35,7 @@ import (
 	"github.com/carepath/carepath/internal/consent"
 	"github.com/carepath/carepath/internal/education"
 	"github.com/carepath/carepath/internal/family"
+	"github.com/carepath/carepath/internal/followup"
 	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/org"
 	"github.com/carepath/carepath/internal/patient"
@@ -85,6 +86,7 @@ type App struct {
 	Messages       *messaging.Service
 	Appointments   *appointment.Service
 	Questionnaires *questionnaire.Service
+	Followups      *followup.Service
 	Hub            *messaging.Hub // realtime delivery; closed with 1001 when Serve stops
 
 	redisPrefix string
@@ -187,6 +189,8 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		return nil, fmt.Errorf("configs/questionnaires: %w", err)
 	}
 	a.Questionnaires = questionnaire.NewService(questionnaire.NewStore(a.DB), questionnaires, now)
+	a.Followups = followup.NewService(followup.NewStore(a.DB), followupPlans{a.Careplan}, departmentLeads{a.DB},
+		followup.Config{EscalateAfter: cfg.Followup.EscalateAfter}, loc, now)
 	a.Engine, err = server.New(server.Deps{
 		Log: log, Registry: registry, Guard: a.Guard, Auth: authH, Docs: docs, Admin: adminH,
 		Patients:       patient.NewHandler(a.Patients, a.Family.Store(), a.Auth, authStore, val),
@@ -197,6 +201,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		Consents:       consent.NewHandler(a.Consents, authStore, val),
 		Appointments:   appointment.NewHandler(a.Appointments, val),
 		Questionnaires: questionnaire.NewHandler(a.Questionnaires, val),
+		Followups:      followup.NewHandler(a.Followups, val),
 		AccessLog:      audit.NewHandler(a.Audit, accessLogDirectory{patients: a.Patients, accounts: authStore, family: a.Family.Store()}),
 		Ready: map[string]server.Check{
 			"database": func(ctx context.Context) error { return database.Ping(ctx, a.DB) },
@@ -393,6 +398,9 @@ func (a *App) Worker() *queue.Worker {
 		{"20 * * * *", education.TaskAssignDue, queue.Default},
 		// Every 10 minutes: a reminder row per appointment, slot and start makes reruns harmless.
 		{"*/10 * * * *", appointment.TaskRemind, queue.Default},
+		{"25 * * * *", followup.TaskSync, queue.Default},
+		// Every 15 minutes, so a window closing at local midnight is flagged soon after.
+		{"*/15 * * * *", followup.TaskScanOverdue, queue.Default},
 	} {
 		if err := w.Every(job.spec, asynq.NewTask(job.task, nil), asynq.Queue(job.queue), asynq.Unique(time.Hour)); err != nil {
 			a.Log.Error("schedule task", "task", job.task, "error", err.Error())
@@ -418,6 +426,8 @@ func (a *App) Handlers() map[string]asynq.HandlerFunc {
 		messaging.TopicReplyWaiting:  messaging.HandleReplyWaiting(a.Log),
 		family.TaskLinkRevoked:       a.linkChanged(),
 		appointment.TaskRemind:       a.Appointments.RemindHandler(),
+		followup.TaskSync:            a.Followups.SyncHandler(),
+		followup.TaskScanOverdue:     a.Followups.ScanHandler(),
 		family.TaskLinkScopesChanged: a.linkChanged(),
 	}
 }
@@ -465,6 +475,7 @@ func (a *App) buildCare(accounts *auth.Store) error {
 func careServices(db *gorm.DB, pathways *careplan.Library, articles *education.Library, loc *time.Location,
 	now func() time.Time, accounts *auth.Store) (*careplan.Service, *education.Service) {
 	plans := careplan.NewService(careplan.NewStore(db), careplan.Deps{Pathways: pathways, Location: loc, Now: now,
-		Team: careTeam{patients: patient.NewStore(db), accounts: accounts, org: org.NewStore(db)}})
+		Followups: followup.NewStore(db), // missed (overdue) follow-ups raise the risk score
+		Team:      careTeam{patients: patient.NewStore(db), accounts: accounts, org: org.NewStore(db)}})
 	return plans, education.NewService(education.NewStore(db), articles, planPositions{plans}, now)
 }

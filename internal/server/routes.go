@@ -110,6 +110,15 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	v1.Patient(http.MethodPost, "/patients/:patientID/appointments/:appointmentID/reschedule-request", access.AppointmentsRespond, d.Appointments.RequestReschedule)
 	v1.Staff(http.MethodGet, "/appointments/requests", clinical, d.Appointments.Requests)
 
+	// Follow-ups are the CM's work: planned from the pathway and risk level,
+	// recorded and rescheduled by the care team only; the worklist is scoped
+	// to the caller's patients (a lead: the department, escalations included).
+	v1.Staff(http.MethodGet, "/followups", clinical, d.Followups.Worklist)
+	v1.Patient(http.MethodGet, "/patients/:patientID/followups", access.ClinicalManage, d.Followups.List)
+	v1.Patient(http.MethodPost, "/patients/:patientID/followups", access.ClinicalManage, d.Followups.Add)
+	v1.Patient(http.MethodPost, "/patients/:patientID/followups/:followupID/outcome", access.ClinicalManage, d.Followups.Record)
+	v1.Patient(http.MethodPost, "/patients/:patientID/followups/:followupID/reschedule", access.ClinicalManage, d.Followups.Reschedule)
+
 	// Questionnaires: the CM sends; the patient (or a relative with the report
 	// scope, like any self-report) answers once; reading answers and scores is
 	// reading health data, so it takes vitals.read (family: view_vitals).

@@ -22,6 +22,7 @@ import (
 	"github.com/carepath/carepath/internal/consent"
 	"github.com/carepath/carepath/internal/education"
 	"github.com/carepath/carepath/internal/family"
+	"github.com/carepath/carepath/internal/followup"
 	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/web"
@@ -45,6 +46,7 @@ type Deps struct {
 	Consents       *consent.Handler
 	Appointments   *appointment.Handler
 	Questionnaires *questionnaire.Handler
+	Followups      *followup.Handler
 	AccessLog      *audit.Handler
 	Admin          *admin.Handler
 	Docs           *Docs
