@@ -128,7 +128,7 @@ var contract struct {
 
 func contractRouter(t testing.TB) routers.Router {
 	contract.once.Do(func() {
-		for _, ct := range []string{"text/html", "text/css", "application/javascript", "application/yaml"} {
+		for _, ct := range []string{"text/html", "text/css", "application/javascript", "application/yaml", "text/calendar"} {
 			openapi3filter.RegisterBodyDecoder(ct, openapi3filter.PlainBodyDecoder)
 		}
 		loader := openapi3.NewLoader()

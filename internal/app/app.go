@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -29,12 +30,14 @@ import (
 	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/admin"
 	"github.com/carepath/carepath/internal/alert"
+	"github.com/carepath/carepath/internal/appointment"
 	"github.com/carepath/carepath/internal/audit"
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/careplan"
 	"github.com/carepath/carepath/internal/consent"
 	"github.com/carepath/carepath/internal/education"
 	"github.com/carepath/carepath/internal/family"
+	"github.com/carepath/carepath/internal/followup"
 	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/observation"
 	"github.com/carepath/carepath/internal/org"
@@ -51,6 +54,7 @@ import (
 	"github.com/carepath/carepath/internal/platform/web"
 	"github.com/carepath/carepath/internal/platform/wx"
 	"github.com/carepath/carepath/internal/platform/wx/fake"
+	"github.com/carepath/carepath/internal/questionnaire"
 	"github.com/carepath/carepath/internal/server"
 )
 
@@ -75,19 +79,22 @@ type App struct {
 	Queue  *queue.Client
 	Fake   *fake.Server // the fake WeChat server, in dev mode only
 
-	Auth         *auth.Service
-	Patients     *patient.Service
-	Family       *family.Service
-	Consents     *consent.Service
-	Org          *org.Store
-	Audit        *audit.Store
-	Careplan     *careplan.Service
-	Education    *education.Service
-	Messages     *messaging.Service
-	Hub          *messaging.Hub // realtime delivery; closed with 1001 when Serve stops
-	Observations *observation.Service
-	Alerts       *alert.Service
-	AlertStream  *alert.Stream
+	Auth           *auth.Service
+	Patients       *patient.Service
+	Family         *family.Service
+	Consents       *consent.Service
+	Org            *org.Store
+	Audit          *audit.Store
+	Careplan       *careplan.Service
+	Education      *education.Service
+	Messages       *messaging.Service
+	Hub            *messaging.Hub // realtime delivery; closed with 1001 when Serve stops
+	Observations   *observation.Service
+	Alerts         *alert.Service
+	AlertStream    *alert.Stream
+	Appointments   *appointment.Service
+	Questionnaires *questionnaire.Service
+	Followups      *followup.Service
 
 	redisPrefix string
 	now         func() time.Time
@@ -190,17 +197,32 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		MaxImageBytes: cfg.Messaging.MaxImageBytes, URLTTL: cfg.Messaging.URLTTL})
 	a.AlertStream = alert.NewStream(cache.NewPubSub(a.Redis, a.redisPrefix), policy)
 	a.closers = append(a.closers, a.AlertStream.Close)
+	loc, err := cfg.Location()
+	if err != nil {
+		return nil, err
+	}
+	a.Appointments = appointment.NewService(appointment.NewStore(a.DB), loc, now, publicHost(cfg.HTTP.PublicURL))
+	questionnaires, err := questionnaire.Load(configs.Files, "questionnaires")
+	if err != nil {
+		return nil, fmt.Errorf("configs/questionnaires: %w", err)
+	}
+	a.Questionnaires = questionnaire.NewService(questionnaire.NewStore(a.DB), questionnaires, now)
+	a.Followups = followup.NewService(followup.NewStore(a.DB), followupPlans{a.Careplan}, departmentLeads{a.DB},
+		followup.Config{EscalateAfter: cfg.Followup.EscalateAfter}, loc, now)
 	a.Engine, err = server.New(server.Deps{
 		Log: log, Registry: registry, Guard: a.Guard, Auth: authH, Docs: docs, Admin: adminH,
-		Patients:     patient.NewHandler(a.Patients, a.Family.Store(), a.Auth, authStore, val),
-		Careplan:     careplan.NewHandler(a.Careplan, val),
-		Education:    education.NewHandler(a.Education, val),
-		Messages:     messaging.NewHandler(a.Messages, val, local),
-		Family:       family.NewHandler(a.Family, a.Audit, val),
-		Consents:     consent.NewHandler(a.Consents, authStore, val),
-		AccessLog:    audit.NewHandler(a.Audit, accessLogDirectory{patients: a.Patients, accounts: authStore, family: a.Family.Store()}),
-		Observations: observation.NewHandler(a.Observations, val),
-		Alerts:       alert.NewHandler(a.Alerts, a.AlertStream, policy, a.Audit, val),
+		Patients:       patient.NewHandler(a.Patients, a.Family.Store(), a.Auth, authStore, val),
+		Careplan:       careplan.NewHandler(a.Careplan, val),
+		Education:      education.NewHandler(a.Education, val),
+		Messages:       messaging.NewHandler(a.Messages, val, local),
+		Family:         family.NewHandler(a.Family, a.Audit, val),
+		Consents:       consent.NewHandler(a.Consents, authStore, val),
+		AccessLog:      audit.NewHandler(a.Audit, accessLogDirectory{patients: a.Patients, accounts: authStore, family: a.Family.Store()}),
+		Observations:   observation.NewHandler(a.Observations, val),
+		Alerts:         alert.NewHandler(a.Alerts, a.AlertStream, policy, a.Audit, val),
+		Appointments:   appointment.NewHandler(a.Appointments, val),
+		Questionnaires: questionnaire.NewHandler(a.Questionnaires, val),
+		Followups:      followup.NewHandler(a.Followups, val),
 		Ready: map[string]server.Check{
 			"database": func(ctx context.Context) error { return database.Ping(ctx, a.DB) },
 			"redis":    func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() },
@@ -211,6 +233,14 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		return nil, err
 	}
 	return a, nil
+}
+
+// publicHost is the host of the public URL, for calendar event UIDs.
+func publicHost(publicURL string) string {
+	if u, err := url.Parse(publicURL); err == nil && u.Hostname() != "" {
+		return u.Hostname()
+	}
+	return "carepath.local"
 }
 
 // openBlobs opens where message images are kept. Local-disk links are
@@ -388,6 +418,11 @@ func (a *App) Worker() *queue.Worker {
 		// Hourly, so a stage whose day has come is entered within the first hour of that day.
 		{"5 * * * *", careplan.TaskAdvance, queue.Default},
 		{"20 * * * *", education.TaskAssignDue, queue.Default},
+		// Every 10 minutes: a reminder row per appointment, slot and start makes reruns harmless.
+		{"*/10 * * * *", appointment.TaskRemind, queue.Default},
+		{"25 * * * *", followup.TaskSync, queue.Default},
+		// Every 15 minutes, so a window closing at local midnight is flagged soon after.
+		{"*/15 * * * *", followup.TaskScanOverdue, queue.Default},
 	} {
 		if err := w.Every(job.spec, asynq.NewTask(job.task, nil), asynq.Queue(job.queue), asynq.Unique(time.Hour)); err != nil {
 			a.Log.Error("schedule task", "task", job.task, "error", err.Error())
@@ -424,6 +459,9 @@ func (a *App) Handlers() map[string]asynq.HandlerFunc {
 		messaging.TopicReplyWaiting:  messaging.HandleReplyWaiting(a.Log),
 		alert.TopicRaised:            a.alertRaised,
 		family.TaskLinkRevoked:       a.linkChanged(),
+		appointment.TaskRemind:       a.Appointments.RemindHandler(),
+		followup.TaskSync:            a.Followups.SyncHandler(),
+		followup.TaskScanOverdue:     a.Followups.ScanHandler(),
 		family.TaskLinkScopesChanged: a.linkChanged(),
 	}
 }
@@ -483,6 +521,7 @@ func (a *App) buildCare(accounts *auth.Store) error {
 func careServices(db *gorm.DB, pathways *careplan.Library, articles *education.Library, loc *time.Location,
 	now func() time.Time, accounts *auth.Store) (*careplan.Service, *education.Service) {
 	plans := careplan.NewService(careplan.NewStore(db), careplan.Deps{Pathways: pathways, Location: loc, Now: now,
-		Team: careTeam{patients: patient.NewStore(db), accounts: accounts, org: org.NewStore(db)}})
+		Followups: followup.NewStore(db), // missed (overdue) follow-ups raise the risk score
+		Team:      careTeam{patients: patient.NewStore(db), accounts: accounts, org: org.NewStore(db)}})
 	return plans, education.NewService(education.NewStore(db), articles, planPositions{plans}, now)
 }

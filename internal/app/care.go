@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 
+	"gorm.io/gorm"
+
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/careplan"
 	"github.com/carepath/carepath/internal/education"
+	"github.com/carepath/carepath/internal/followup"
 	"github.com/carepath/carepath/internal/org"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/apperr"
@@ -66,4 +69,39 @@ func educationPosition(pos careplan.Position) education.Position {
 	}
 	return education.Position{PatientID: pos.PatientID, PlanID: pos.PlanID, Pathway: pos.Pathway, Stage: pos.Stage,
 		StageDay: pos.StageDay, Refs: refs}
+}
+
+// followupPlans tells follow-ups which ones the care plans call for.
+type followupPlans struct{ plans *careplan.Service }
+
+func (p followupPlans) FollowupSchedules(ctx context.Context) ([]followup.Schedule, error) {
+	list, err := p.plans.FollowupSchedules(ctx)
+	out := make([]followup.Schedule, len(list))
+	for i, s := range list {
+		items := make([]followup.Item, len(s.Items))
+		for j, it := range s.Items {
+			items[j] = followup.Item{Key: it.Key, Title: it.Title, Channel: it.Channel}
+			if it.DueOn != nil {
+				items[j].DueOn = *it.DueOn
+			}
+		}
+		out[i] = followup.Schedule{PatientID: s.PatientID, PlanID: s.PlanID, RiskLevel: s.RiskLevel, Items: items}
+	}
+	return out, err
+}
+
+// departmentLeads finds the lead of a patient's department, where overdue
+// follow-ups are escalated.
+type departmentLeads struct{ db *gorm.DB }
+
+func (d departmentLeads) LeadOf(ctx context.Context, patientID string) (string, error) {
+	var ids []string
+	err := d.db.WithContext(ctx).Table("staff").Select("staff.id").
+		Joins("JOIN patients ON patients.department_id = staff.department_id AND patients.hospital_id = staff.hospital_id").
+		Where("patients.id = ? AND staff.role = ? AND staff.status = ?", patientID, auth.RoleLead, auth.StatusActive).
+		Order("staff.id").Limit(1).Pluck("staff.id", &ids).Error
+	if err != nil || len(ids) == 0 {
+		return "", err
+	}
+	return ids[0], nil
 }

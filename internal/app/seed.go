@@ -9,14 +9,17 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/carepath/carepath/internal/appointment"
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/consent"
 	"github.com/carepath/carepath/internal/demo"
 	"github.com/carepath/carepath/internal/family"
+	"github.com/carepath/carepath/internal/followup"
 	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/org"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/fieldcrypt"
+	"github.com/carepath/carepath/internal/questionnaire"
 )
 
 // SeedDemo loads the demo hospital in one transaction, so a failure leaves
@@ -51,6 +54,8 @@ func (a *App) SeedDemo(ctx context.Context, password string) (demo.Summary, stri
 		patients := patient.NewService(patient.NewStore(tx), sealer, time.Now)
 		v := buildVitals(tx, patients, accounts, plans, a.loc, time.Now)
 		plans.SetAlerts(v.Alerts)
+		followups := followup.NewService(followup.NewStore(tx), followupPlans{plans}, departmentLeads{tx},
+			followup.Config{EscalateAfter: a.Config.Followup.EscalateAfter}, loc, a.now)
 		sum, err = demo.Seed(ctx, demo.Deps{
 			Org: org.NewStore(tx), Auth: authSvc, Accounts: accounts,
 			Patients: patients, Family: family.NewStore(tx), Now: a.now,
@@ -58,6 +63,9 @@ func (a *App) SeedDemo(ctx context.Context, password string) (demo.Summary, stri
 			Consents:     consent.NewStore(tx),
 			Versions:     consent.Config{PrivacyPolicyVersion: a.Config.Consent.PrivacyPolicyVersion, HealthDataVersion: a.Config.Consent.HealthDataVersion},
 			Observations: v.Observations, Alerts: v.Alerts,
+			Appointments:   appointment.NewService(appointment.NewStore(tx), loc, a.now, publicHost(a.Config.HTTP.PublicURL)),
+			Followups:      followups,
+			Questionnaires: questionnaire.NewService(questionnaire.NewStore(tx), a.Questionnaires.Library(), a.now),
 		}, password)
 		return err
 	})

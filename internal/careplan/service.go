@@ -755,3 +755,51 @@ func (s *Service) ExpectedReporting(ctx context.Context, patientID string) ([]Vi
 	}
 	return MergeVitals(lists...), nil
 }
+
+// FollowupSchedule is an active plan's follow-ups from its pathway, with the
+// risk level in force, for the follow-up feature to schedule.
+type FollowupSchedule struct {
+	PatientID string
+	PlanID    string
+	RiskLevel string
+	Items     []ScheduledFollowup
+}
+
+// ScheduledFollowup is one pathway follow-up; DueOn (YYYY-MM-DD, hospital
+// zone) is nil until its anchor event is recorded.
+type ScheduledFollowup struct {
+	Key     string
+	Title   string
+	Channel string
+	DueOn   *string
+}
+
+// FollowupSchedules returns the pathway follow-ups of every active plan.
+func (s *Service) FollowupSchedules(ctx context.Context) ([]FollowupSchedule, error) {
+	var out []FollowupSchedule
+	after := ""
+	for {
+		ids, err := s.store.ActivePlanIDs(ctx, after, 200)
+		if err != nil || len(ids) == 0 {
+			return out, err
+		}
+		for _, id := range ids {
+			plan, err := s.store.Plan(ctx, id, false)
+			if err != nil {
+				return nil, err
+			}
+			tasks, err := s.store.Tasks(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			fs := FollowupSchedule{PatientID: plan.PatientID, PlanID: plan.ID, RiskLevel: plan.RiskLevel}
+			for _, t := range tasks {
+				if t.Kind == KindFollowup {
+					fs.Items = append(fs.Items, ScheduledFollowup{Key: t.ItemKey, Title: t.Title, Channel: t.Channel, DueOn: t.DueOn})
+				}
+			}
+			out = append(out, fs)
+		}
+		after = ids[len(ids)-1]
+	}
+}

@@ -11,21 +11,25 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/alert"
+	"github.com/carepath/carepath/internal/appointment"
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/careplan"
 	"github.com/carepath/carepath/internal/consent"
 	"github.com/carepath/carepath/internal/education"
 	"github.com/carepath/carepath/internal/family"
+	"github.com/carepath/carepath/internal/followup"
 	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/observation"
 	"github.com/carepath/carepath/internal/org"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/database"
+	"github.com/carepath/carepath/internal/questionnaire"
 )
 
 // InvitationCode is the code of patient2's pending invitation (for 老伴, her
@@ -48,9 +52,12 @@ type Deps struct {
 	Location  *time.Location // the hospital's zone
 	// Readings are reported through the real service, so the demo's alerts
 	// were raised by the rules themselves.
-	Observations *observation.Service
-	Alerts       *alert.Service
-	Now          func() time.Time
+	Observations   *observation.Service
+	Alerts         *alert.Service
+	Now            func() time.Time
+	Appointments   *appointment.Service
+	Followups      *followup.Service
+	Questionnaires *questionnaire.Service
 }
 
 // Summary tells what was created, for the start-up banner and tests.
@@ -173,6 +180,12 @@ func Seed(ctx context.Context, d Deps, password string) (Summary, error) {
 	}
 	if err := seedVitals(ctx, d, sum); err != nil {
 		return Summary{}, fmt.Errorf("demo readings: %w", err)
+	}
+	if err := seedAppointments(ctx, d, sum); err != nil {
+		return Summary{}, err
+	}
+	if err := seedFollowups(ctx, d, sum); err != nil {
+		return Summary{}, err
 	}
 	sum.Invitation = inv.ID
 	return sum, nil
@@ -354,4 +367,112 @@ func relative(ctx context.Context, d Deps, sum *Summary, name, patientKey, relat
 		Relationship: relationship, Scopes: l.Scopes, Version: d.Versions.HealthDataVersion,
 		GivenBy: consent.GivenByPatient, Method: consent.MethodInApp, RecordedByKind: string(auth.KindUser), RecordedByID: sum.Users["fake-openid-"+patientKey], GrantedAt: now}
 	return d.Consents.Create(ctx, &c)
+}
+
+// seedAppointments books upcoming appointments for several patients;
+// patient3 has asked to move his MDT consultation (waiting in cm2's queue).
+func seedAppointments(ctx context.Context, d Deps, sum Summary) error {
+	today := time.Now().In(d.Location)
+	if d.Now != nil {
+		today = d.Now().In(d.Location)
+	}
+	at := func(days, hour, minute int) time.Time {
+		return time.Date(today.Year(), today.Month(), today.Day()+days, hour, minute, 0, 0, d.Location)
+	}
+	for _, b := range []struct {
+		patient, cm string
+		in          appointment.Input
+		confirm     bool
+	}{
+		{"patient1", "cm1", appointment.Input{Kind: appointment.KindRevisit, StartsAt: at(4, 9, 0), EndsAt: at(4, 9, 30),
+			Department: "骨科门诊", Clinician: "陈主任", Location: "门诊楼3楼骨科12诊室",
+			Directions: "从医院东门进入，门诊楼乘电梯至3楼右转", Preparation: "携带出院小结和膝关节X线片；穿宽松裤子便于检查"}, true},
+		{"patient2", "cm1", appointment.Input{Kind: appointment.KindPreAdmission, Title: "全膝关节置换术入院预约", StartsAt: at(7, 8, 0), EndsAt: at(7, 9, 0),
+			Department: "骨科", Location: "住院部1楼入院服务中心", Directions: "住院部正门进入左手边",
+			Preparation: "入院前一晚22点后禁食禁水；携带身份证、医保卡、术前检查报告；如服用阿司匹林请遵医嘱停药"}, false},
+		{"patient3", "cm2", appointment.Input{Kind: appointment.KindMDT, Title: "心衰多学科会诊", StartsAt: at(3, 14, 0), EndsAt: at(3, 15, 0),
+			Department: "心血管内科", Clinician: "心内科、肾内科、营养科", Location: "内科楼5楼多学科会诊室",
+			Preparation: "携带近期化验单和每日体重记录"}, false},
+		{"patient4", "cm2", appointment.Input{Kind: appointment.KindExamination, Title: "24小时动态血压监测", StartsAt: at(10, 8, 30), EndsAt: at(10, 9, 0),
+			Department: "心血管内科", Location: "内科楼2楼心功能室", Preparation: "当天穿宽松上衣，照常服药"}, false},
+		{"patient6", "cm2", appointment.Input{Kind: appointment.KindTeleconsultation, Title: "糖尿病视频复诊", StartsAt: at(5, 16, 0), EndsAt: at(5, 16, 20),
+			Department: "内分泌科", Clinician: "刘医生"}, false},
+	} {
+		cm := auth.Actor{Kind: auth.KindStaff, ID: sum.Staff[b.cm], HospitalID: sum.HospitalID, Role: auth.RoleCM}
+		a, _, err := d.Appointments.Create(ctx, cm, sum.Patients[b.patient], b.in)
+		if err != nil {
+			return fmt.Errorf("demo appointment for %s: %w", b.patient, err)
+		}
+		self := auth.Actor{Kind: auth.KindUser, ID: sum.Users["fake-openid-"+b.patient]}
+		switch {
+		case b.confirm:
+			_, err = d.Appointments.Confirm(ctx, self, a.PatientID, a.ID)
+		case b.patient == "patient3":
+			_, err = d.Appointments.RequestReschedule(ctx, self, a.PatientID, a.ID, []time.Time{at(5, 9, 0), at(6, 14, 0)}, "那天要去透析，想换个时间")
+		}
+		if err != nil {
+			return fmt.Errorf("demo appointment for %s: %w", b.patient, err)
+		}
+	}
+	return nil
+}
+
+// seedFollowups plans the follow-ups every demo plan calls for (some are
+// overdue in cm1's and cm2's caseloads), records a few outcomes, and
+// leaves questionnaire answers below their alert thresholds.
+func seedFollowups(ctx context.Context, d Deps, sum Summary) error {
+	if _, err := d.Followups.Sync(ctx); err != nil {
+		return fmt.Errorf("demo follow-ups: %w", err)
+	}
+	reached, notReached := true, false
+	for _, r := range []struct {
+		patient, cm, key string
+		outcome          followup.Outcome
+	}{
+		{"patient1", "cm1", "call_preadmission", followup.Outcome{Reached: &reached, Adherence: "good",
+			Symptoms: "无不适", NextAction: "按计划入院"}},
+		{"patient3", "cm2", "call_d3", followup.Outcome{Reached: &reached, Adherence: "partial",
+			Symptoms: "轻度气促，下肢无水肿", Problems: "偶尔忘服呋塞米", NextAction: "家属协助用药提醒，3天后复查体重"}},
+		{"patient3", "cm2", "call_d7", followup.Outcome{Reached: &notReached, NextAction: "次日再次电话联系"}},
+	} {
+		list, err := d.Followups.List(ctx, sum.Patients[r.patient], 200)
+		if err != nil {
+			return err
+		}
+		for _, f := range list {
+			if f.PlanID != nil && f.ItemKey == *f.PlanID+":"+r.key {
+				cm := auth.Actor{Kind: auth.KindStaff, ID: sum.Staff[r.cm], HospitalID: sum.HospitalID, Role: auth.RoleCM}
+				if _, err := d.Followups.Record(ctx, cm, f.PatientID, f.ID, r.outcome); err != nil {
+					return fmt.Errorf("demo follow-up outcome: %w", err)
+				}
+			}
+		}
+	}
+	for _, q := range []struct {
+		patient, cm, key string
+		answers          map[string]string // JSON values
+	}{
+		{"patient1", "cm1", "pain_nrs", map[string]string{"pain_now": "3", "pain_worst_24h": "5", "pain_sleep": `"sometimes"`}},
+		{"patient1", "cm1", "knee_function", nil}, // waiting for the patient
+		{"patient3", "cm2", "phq2", map[string]string{"interest": `"1"`, "mood": `"1"`}},
+		{"patient4", "cm2", "nps", map[string]string{"recommend": "9", "reason": `"随访很及时"`}},
+	} {
+		cm := auth.Actor{Kind: auth.KindStaff, ID: sum.Staff[q.cm], HospitalID: sum.HospitalID, Role: auth.RoleCM}
+		a, err := d.Questionnaires.Assign(ctx, cm, sum.Patients[q.patient], q.key, nil)
+		if err != nil {
+			return fmt.Errorf("demo questionnaire: %w", err)
+		}
+		if q.answers == nil {
+			continue
+		}
+		raw := map[string]json.RawMessage{}
+		for k, v := range q.answers {
+			raw[k] = json.RawMessage(v)
+		}
+		self := auth.Actor{Kind: auth.KindUser, ID: sum.Users["fake-openid-"+q.patient]}
+		if _, err := d.Questionnaires.Answer(ctx, self, a.PatientID, a.ID, raw); err != nil {
+			return fmt.Errorf("demo questionnaire answer: %w", err)
+		}
+	}
+	return nil
 }

@@ -112,6 +112,38 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	v1.Staff(http.MethodPost, "/alerts/:alertID/acknowledge", clinical, d.Alerts.Acknowledge)
 	v1.Staff(http.MethodPost, "/alerts/:alertID/resolve", clinical, d.Alerts.Resolve)
 
+	// Appointments: the CM books and edits; the patient (and family with
+	// view_appointments) confirms, cancels or asks for another time.
+	v1.Patient(http.MethodGet, "/patients/:patientID/appointments", access.AppointmentsRead, d.Appointments.List)
+	v1.Patient(http.MethodPost, "/patients/:patientID/appointments", access.AppointmentsManage, d.Appointments.Create)
+	v1.Patient(http.MethodGet, "/patients/:patientID/calendar.ics", access.AppointmentsRead, d.Appointments.Calendar)
+	v1.Patient(http.MethodGet, "/patients/:patientID/appointments/:appointmentID", access.AppointmentsRead, d.Appointments.Get)
+	v1.Patient(http.MethodPut, "/patients/:patientID/appointments/:appointmentID", access.AppointmentsManage, d.Appointments.Update)
+	v1.Patient(http.MethodPost, "/patients/:patientID/appointments/:appointmentID/close", access.AppointmentsManage, d.Appointments.Close)
+	v1.Patient(http.MethodPost, "/patients/:patientID/appointments/:appointmentID/confirm", access.AppointmentsRespond, d.Appointments.Confirm)
+	v1.Patient(http.MethodPost, "/patients/:patientID/appointments/:appointmentID/cancel", access.AppointmentsRespond, d.Appointments.Cancel)
+	v1.Patient(http.MethodPost, "/patients/:patientID/appointments/:appointmentID/reschedule-request", access.AppointmentsRespond, d.Appointments.RequestReschedule)
+	v1.Staff(http.MethodGet, "/appointments/requests", clinical, d.Appointments.Requests)
+
+	// Follow-ups are the CM's work: planned from the pathway and risk level,
+	// recorded and rescheduled by the care team only; the worklist is scoped
+	// to the caller's patients (a lead: the department, escalations included).
+	v1.Staff(http.MethodGet, "/followups", clinical, d.Followups.Worklist)
+	v1.Patient(http.MethodGet, "/patients/:patientID/followups", access.ClinicalManage, d.Followups.List)
+	v1.Patient(http.MethodPost, "/patients/:patientID/followups", access.ClinicalManage, d.Followups.Add)
+	v1.Patient(http.MethodPost, "/patients/:patientID/followups/:followupID/outcome", access.ClinicalManage, d.Followups.Record)
+	v1.Patient(http.MethodPost, "/patients/:patientID/followups/:followupID/reschedule", access.ClinicalManage, d.Followups.Reschedule)
+
+	// Questionnaires: the CM sends; the patient (or a relative with the report
+	// scope, like any self-report) answers once; reading answers and scores is
+	// reading health data, so it takes vitals.read (family: view_vitals).
+	v1.Staff(http.MethodGet, "/questionnaires", allStaff, d.Questionnaires.Definitions)
+	v1.Staff(http.MethodGet, "/questionnaires/flagged", clinical, d.Questionnaires.Flagged)
+	v1.Patient(http.MethodGet, "/patients/:patientID/questionnaires", access.VitalsRead, d.Questionnaires.List)
+	v1.Patient(http.MethodPost, "/patients/:patientID/questionnaires", access.ClinicalManage, d.Questionnaires.Assign)
+	v1.Patient(http.MethodGet, "/patients/:patientID/questionnaires/:assignmentID", access.VitalsRead, d.Questionnaires.Get)
+	v1.Patient(http.MethodPost, "/patients/:patientID/questionnaires/:assignmentID/answers", access.VitalsReport, d.Questionnaires.Answer)
+
 	adm := d.Guard.Group(e.Group("/admin"))
 	adm.Public(http.MethodGet, "/login", d.Admin.LoginPage)
 	adm.Public(http.MethodPost, "/login", d.Admin.Login)

@@ -16,16 +16,19 @@ import (
 	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/admin"
 	"github.com/carepath/carepath/internal/alert"
+	"github.com/carepath/carepath/internal/appointment"
 	"github.com/carepath/carepath/internal/audit"
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/careplan"
 	"github.com/carepath/carepath/internal/consent"
 	"github.com/carepath/carepath/internal/education"
 	"github.com/carepath/carepath/internal/family"
+	"github.com/carepath/carepath/internal/followup"
 	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/observation"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/web"
+	"github.com/carepath/carepath/internal/questionnaire"
 )
 
 // Check is a readiness probe of one dependency.
@@ -43,6 +46,9 @@ type Deps struct {
 	Messages       *messaging.Handler
 	Family         *family.Handler
 	Consents       *consent.Handler
+	Appointments   *appointment.Handler
+	Questionnaires *questionnaire.Handler
+	Followups      *followup.Handler
 	AccessLog      *audit.Handler
 	Observations   *observation.Handler
 	Alerts         *alert.Handler

@@ -31,6 +31,7 @@ type Config struct {
 	Auth     Auth     `koanf:"auth"`
 	Crypto   Crypto   `koanf:"crypto"`
 	Family   Family   `koanf:"family"`
+	Followup Followup `koanf:"followup"`
 	Consent  Consent  `koanf:"consent"`
 	Demo     Demo     `koanf:"demo"`
 	Log      Log      `koanf:"log"`
@@ -90,6 +91,14 @@ type Crypto struct {
 	BlindIndexKey string `koanf:"blind_index_key" secret:"true"`
 }
 
+// Followup tunes case-manager follow-ups.
+type Followup struct {
+	// EscalateAfter is how long after its window closes a follow-up still not
+	// made goes to the department lead (随访超时升级).
+	EscalateAfter time.Duration `koanf:"escalate_after"`
+}
+
+// Family tunes family invitations.
 type Family struct {
 	// InvitationTTL is how long a family invitation code can be accepted.
 	InvitationTTL time.Duration `koanf:"invitation_ttl"`
@@ -165,8 +174,9 @@ func Defaults() Config {
 			ContentCheck: true, MaxTextLength: 2000, MaxImageBytes: 5 << 20, URLTTL: 10 * time.Minute,
 			Heartbeat: 25 * time.Second, SendBuffer: 256, AccessRecheck: 10 * time.Second, Storage: Storage{Driver: "local", S3UseSSL: true},
 		},
-		Family:  Family{InvitationTTL: 72 * time.Hour, CodeAttemptsPerUser: 10, CodeAttemptsPerIP: 50, CodeAttemptWindow: 15 * time.Minute},
-		Consent: Consent{PrivacyPolicyVersion: "2026-01", HealthDataVersion: "2026-01"},
+		Followup: Followup{EscalateAfter: 48 * time.Hour},
+		Family:   Family{InvitationTTL: 72 * time.Hour, CodeAttemptsPerUser: 10, CodeAttemptsPerIP: 50, CodeAttemptWindow: 15 * time.Minute},
+		Consent:  Consent{PrivacyPolicyVersion: "2026-01", HealthDataVersion: "2026-01"},
 	}
 }
 
@@ -268,6 +278,9 @@ func (c Config) Validate() error {
 	errs = append(errs, c.Messaging.validate()...)
 	if c.Auth.LockoutThreshold < 1 {
 		errs = append(errs, errors.New("auth.lockout_threshold must be at least 1"))
+	}
+	if c.Followup.EscalateAfter < 0 || c.Followup.EscalateAfter > 30*24*time.Hour {
+		errs = append(errs, errors.New("followup.escalate_after must be between 0s and 720h"))
 	}
 	if c.Family.InvitationTTL < time.Minute || c.Family.InvitationTTL > 30*24*time.Hour {
 		errs = append(errs, errors.New("family.invitation_ttl must be between 1m and 720h"))

@@ -1,0 +1,142 @@
+// Package appointment is a patient's appointments: pre-admission booking
+// (入院预约), revisits (复诊), examinations (检查), treatments, follow-up
+// visits, MDT and tele-consultations. The case manager creates and edits
+// them; the patient (and family holding the view_appointments scope) lists
+// upcoming and past ones, confirms, cancels with a reason or asks to
+// reschedule with preferred times, which lands in the CM's request queue.
+// Overlaps for one patient are warned about, never refused. Upcoming
+// appointments export as an iCalendar file (RFC 5545).
+//
+// Reminders: a periodic unique job (TaskRemind) writes, once per appointment,
+// slot and start time, a notify.request outbox event in the same
+// transaction as the appointment_reminders row that makes it unique. The
+// notification pipeline (a separate package) consumes it. The contract:
+//
+//	topic:   "notify.request"
+//	payload: {
+//	  "kind":       "appointment_reminder",
+//	  "patient_id": "<patient id>",
+//	  "dedupe_key": "appointment_reminder:<appointment id>:<slot>:<start unix seconds>",
+//	  "urgency":    "normal",
+//	  "send_at":    "<RFC 3339 UTC instant; not before now>",
+//	  "data": {"appointment_id", "slot" (day_before | morning), "kind",
+//	           "starts_at" (RFC 3339), "department", "location"}
+//	}
+//
+// The data carries no clinical detail beyond what the patient was told when
+// booked; the consumer decides which template and recipients (patient,
+// family with receive_push) apply. Slots: the day before at 18:00 and the
+// morning of the day at 07:00, in the hospital's zone; a slot already past
+// when the appointment is booked is sent at once if it still makes sense.
+//
+// It must not read other features' tables, and it never logs names or
+// free text the patient wrote.
+package appointment
+
+import (
+	"time"
+
+	"github.com/carepath/carepath/internal/platform/apperr"
+)
+
+// Kinds of appointment.
+const (
+	KindPreAdmission     = "pre_admission"    // 入院预约
+	KindRevisit          = "revisit"          // 复诊
+	KindExamination      = "examination"      // 检查
+	KindTreatment        = "treatment"        // 治疗
+	KindFollowupVisit    = "followup_visit"   // 随访门诊
+	KindMDT              = "mdt"              // 多学科会诊
+	KindTeleconsultation = "teleconsultation" // 远程会诊
+)
+
+// Kinds lists the kinds with their Chinese names.
+var Kinds = map[string]string{
+	KindPreAdmission: "入院预约", KindRevisit: "复诊", KindExamination: "检查", KindTreatment: "治疗",
+	KindFollowupVisit: "随访门诊", KindMDT: "多学科会诊", KindTeleconsultation: "远程会诊",
+}
+
+// Statuses.
+const (
+	StatusScheduled           = "scheduled"
+	StatusConfirmed           = "confirmed"
+	StatusRescheduleRequested = "reschedule_requested"
+	StatusCancelled           = "cancelled"
+	StatusCompleted           = "completed"
+	StatusNoShow              = "no_show"
+)
+
+// Active reports whether an appointment with status s is still going to happen.
+func Active(s string) bool {
+	return s == StatusScheduled || s == StatusConfirmed || s == StatusRescheduleRequested
+}
+
+// Appointment is one booked visit.
+type Appointment struct {
+	ID              string
+	PatientID       string
+	HospitalID      string
+	Kind            string
+	Title           string
+	StartsAt        time.Time
+	EndsAt          time.Time
+	Department      string
+	Clinician       string
+	Location        string
+	Directions      string
+	Preparation     string
+	Status          string
+	CancelReason    string
+	RescheduleNote  string
+	PreferredTimes  string // JSON array of instants
+	RespondedByKind string
+	RespondedByID   string
+	SourceTaskID    *string
+	CreatedByID     string
+	RequestedAt     *time.Time
+	ConfirmedAt     *time.Time
+	CancelledAt     *time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+}
+
+func (Appointment) TableName() string { return "appointments" }
+
+// Reminder is one reminder written for an appointment's slot and start.
+type Reminder struct {
+	ID            string
+	AppointmentID string
+	Slot          string
+	StartsAt      time.Time
+	SendAt        time.Time
+	CreatedAt     time.Time
+}
+
+func (Reminder) TableName() string { return "appointment_reminders" }
+
+// Reminder slots.
+const (
+	SlotDayBefore = "day_before"
+	SlotMorning   = "morning"
+)
+
+// TaskRemind is the periodic job that writes due reminders.
+const TaskRemind = "appointment.remind"
+
+// TopicNotify is the notification pipeline's request topic.
+const TopicNotify = "notify.request"
+
+// Errors clients branch on.
+var (
+	ErrNotFound        = apperr.NotFound("预约")
+	ErrInPast          = apperr.New(apperr.KindUnprocessable, "appointment_in_past", "预约时间不能早于当前时间").WithDetail("field", "starts_at")
+	ErrEndBeforeStart  = apperr.Invalid("ends_at", "ends_before_start", "结束时间必须晚于开始时间")
+	ErrTooLong         = apperr.Invalid("ends_at", "appointment_too_long", "单次预约不能超过12小时")
+	ErrReasonRequired  = apperr.Invalid("reason", "cancel_reason_required", "取消预约需要填写原因")
+	ErrClosed          = apperr.New(apperr.KindConflict, "appointment_closed", "该预约已结束或已取消，不能再修改")
+	ErrNotRespondable  = apperr.New(apperr.KindConflict, "appointment_status_conflict", "当前状态下不能进行此操作")
+	ErrPreferredTimes  = apperr.Invalid("preferred_times", "preferred_times_invalid", "请提供1–3个未来的期望时间")
+	ErrOutcomeTooEarly = apperr.New(apperr.KindUnprocessable, "appointment_not_started", "预约开始前不能标记为已完成或爽约").WithDetail("field", "status")
+	ErrBadStatus       = apperr.Invalid("status", "invalid_status", "状态只能是 completed、no_show 或 cancelled")
+	ErrBadKind         = apperr.Invalid("kind", "invalid_kind", "预约类型无效")
+)

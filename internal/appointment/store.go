@@ -1,0 +1,133 @@
+package appointment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/carepath/carepath/internal/access"
+	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/platform/outbox"
+	"github.com/carepath/carepath/internal/platform/queue"
+)
+
+// Store reads and writes appointments and their reminders.
+type Store struct {
+	db *gorm.DB
+}
+
+// NewStore returns a Store over db.
+func NewStore(db *gorm.DB) *Store { return &Store{db: db} }
+
+// Create inserts a.
+func (s *Store) Create(ctx context.Context, a *Appointment) error {
+	if err := s.db.WithContext(ctx).Create(a).Error; err != nil {
+		return fmt.Errorf("create appointment: %w", err)
+	}
+	return nil
+}
+
+// Save writes every field of a.
+func (s *Store) Save(ctx context.Context, a *Appointment) error {
+	if err := s.db.WithContext(ctx).Save(a).Error; err != nil {
+		return fmt.Errorf("save appointment %s: %w", a.ID, err)
+	}
+	return nil
+}
+
+// UpdateIf changes fields of an appointment still in one of the statuses;
+// false when it was not (a concurrent change won).
+func (s *Store) UpdateIf(ctx context.Context, id string, statuses []string, fields map[string]any) (bool, error) {
+	res := s.db.WithContext(ctx).Model(&Appointment{}).Where("id = ? AND status IN ?", id, statuses).Updates(fields)
+	if res.Error != nil {
+		return false, fmt.Errorf("update appointment %s: %w", id, res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// ByID returns an appointment of the patient.
+func (s *Store) ByID(ctx context.Context, patientID, id string) (Appointment, error) {
+	var a Appointment
+	err := s.db.WithContext(ctx).Where("id = ? AND patient_id = ?", id, patientID).Take(&a).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Appointment{}, ErrNotFound
+	}
+	if err != nil {
+		return Appointment{}, fmt.Errorf("load appointment: %w", err)
+	}
+	return a, nil
+}
+
+// Between returns the patient's appointments that end after from and start before to.
+func (s *Store) Between(ctx context.Context, patientID string, from, to time.Time) ([]Appointment, error) {
+	var out []Appointment
+	err := s.db.WithContext(ctx).Where("patient_id = ? AND ends_at > ? AND starts_at < ?", patientID, from, to).
+		Order("starts_at").Find(&out).Error
+	return out, err
+}
+
+// Upcoming returns the patient's appointments not yet ended, soonest first.
+func (s *Store) Upcoming(ctx context.Context, patientID string, now time.Time, limit int) ([]Appointment, error) {
+	var out []Appointment
+	err := s.db.WithContext(ctx).Where("patient_id = ? AND ends_at > ?", patientID, now).
+		Order("starts_at").Order("id").Limit(limit).Find(&out).Error
+	return out, err
+}
+
+// Past returns the patient's ended appointments, newest first.
+func (s *Store) Past(ctx context.Context, patientID string, now time.Time, limit int) ([]Appointment, error) {
+	var out []Appointment
+	err := s.db.WithContext(ctx).Where("patient_id = ? AND ends_at <= ?", patientID, now).
+		Order("starts_at DESC").Order("id DESC").Limit(limit).Find(&out).Error
+	return out, err
+}
+
+// Requests returns the reschedule requests of the staff member's patients, oldest first.
+func (s *Store) Requests(ctx context.Context, a auth.Actor, limit int) ([]Appointment, error) {
+	var out []Appointment
+	err := s.db.WithContext(ctx).Table("appointments").Select("appointments.*").
+		Joins("JOIN patients ON patients.id = appointments.patient_id").
+		Scopes(access.StaffPatients(a, "patients")).
+		Where("appointments.status = ?", StatusRescheduleRequested).
+		Order("appointments.requested_at").Order("appointments.id").Limit(limit).Find(&out).Error
+	return out, err
+}
+
+// Remindable returns active appointments starting in (from, to].
+func (s *Store) Remindable(ctx context.Context, from, to time.Time) ([]Appointment, error) {
+	var out []Appointment
+	err := s.db.WithContext(ctx).Where("status IN ? AND starts_at > ? AND starts_at <= ?",
+		[]string{StatusScheduled, StatusConfirmed, StatusRescheduleRequested}, from, to).Order("starts_at").Find(&out).Error
+	return out, err
+}
+
+// WriteReminder records the reminder and its notify.request event in one
+// transaction; false when this slot of this start was reminded already.
+func (s *Store) WriteReminder(ctx context.Context, r *Reminder, payload any) (bool, error) {
+	written := false
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var n int64
+		if err := tx.Model(&Reminder{}).Where("appointment_id = ? AND slot = ? AND starts_at = ?", r.AppointmentID, r.Slot, r.StartsAt).
+			Count(&n).Error; err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		if err := tx.Create(r).Error; err != nil {
+			return err
+		}
+		written = true
+		return outbox.Add(tx, TopicNotify, queue.Default, payload)
+	})
+	if err != nil {
+		if errors.Is(err, gorm.ErrDuplicatedKey) { // a concurrent run wrote it
+			return false, nil
+		}
+		return false, fmt.Errorf("write reminder: %w", err)
+	}
+	return written, nil
+}

@@ -1,0 +1,88 @@
+package questionnaire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"github.com/carepath/carepath/internal/access"
+	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/platform/outbox"
+	"github.com/carepath/carepath/internal/platform/queue"
+)
+
+// Store reads and writes assignments.
+type Store struct {
+	db *gorm.DB
+}
+
+// NewStore returns a Store over db.
+func NewStore(db *gorm.DB) *Store { return &Store{db: db} }
+
+// Create inserts a.
+func (s *Store) Create(ctx context.Context, a *Assignment) error {
+	if err := s.db.WithContext(ctx).Create(a).Error; err != nil {
+		return fmt.Errorf("assign questionnaire: %w", err)
+	}
+	return nil
+}
+
+// ByID returns an assignment of the patient.
+func (s *Store) ByID(ctx context.Context, patientID, id string) (Assignment, error) {
+	var a Assignment
+	err := s.db.WithContext(ctx).Where("id = ? AND patient_id = ?", id, patientID).Take(&a).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Assignment{}, ErrNotFound
+	}
+	if err != nil {
+		return Assignment{}, fmt.Errorf("load questionnaire assignment: %w", err)
+	}
+	return a, nil
+}
+
+// OfPatient returns the patient's assignments: pending first, then newest first.
+func (s *Store) OfPatient(ctx context.Context, patientID string, limit int) ([]Assignment, error) {
+	var out []Assignment
+	err := s.db.WithContext(ctx).Where("patient_id = ?", patientID).
+		Order("CASE WHEN status = 'pending' THEN 0 ELSE 1 END").Order("assigned_at DESC").Order("id DESC").
+		Limit(limit).Find(&out).Error
+	return out, err
+}
+
+// Answer stores the answers of a pending assignment, and the alert event
+// when the score calls for one, in one transaction; false when it was
+// answered already.
+func (s *Store) Answer(ctx context.Context, a Assignment, alert any) (bool, error) {
+	answered := false
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Assignment{}).Where("id = ? AND status = ?", a.ID, StatusPending).Updates(map[string]any{
+			"status": StatusAnswered, "answers": a.Answers, "score": a.Score, "band": a.Band, "alert": a.Alert,
+			"answered_by_kind": a.AnsweredByKind, "answered_by_id": a.AnsweredByID, "answered_at": a.AnsweredAt, "updated_at": a.UpdatedAt,
+		})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		answered = true
+		if alert != nil {
+			return outbox.Add(tx, TopicAlert, queue.Critical, alert)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("answer questionnaire %s: %w", a.ID, err)
+	}
+	return answered, nil
+}
+
+// Flagged returns answered assignments that alerted, of the staff member's patients, newest first.
+func (s *Store) Flagged(ctx context.Context, actor auth.Actor, limit int) ([]Assignment, error) {
+	var out []Assignment
+	err := s.db.WithContext(ctx).Table("questionnaire_assignments").Select("questionnaire_assignments.*").
+		Joins("JOIN patients ON patients.id = questionnaire_assignments.patient_id").
+		Scopes(access.StaffPatients(actor, "patients")).
+		Where("questionnaire_assignments.alert = ?", true).
+		Order("questionnaire_assignments.answered_at DESC").Limit(limit).Find(&out).Error
+	return out, err
+}
