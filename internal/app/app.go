@@ -34,6 +34,7 @@ import (
 	"github.com/carepath/carepath/internal/education"
 	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/messaging"
+	"github.com/carepath/carepath/internal/notify"
 	"github.com/carepath/carepath/internal/org"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/blob"
@@ -80,6 +81,7 @@ type App struct {
 	Careplan  *careplan.Service
 	Education *education.Service
 	Messages  *messaging.Service
+	Notify    *notify.Service
 	Hub       *messaging.Hub // realtime delivery; closed with 1001 when Serve stops
 
 	redisPrefix string
@@ -172,6 +174,9 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		Patients: a.Patients, Hub: a.Hub, Now: now, Log: log,
 	}, messaging.Config{ContentCheck: cfg.Messaging.ContentCheck, MaxTextLength: cfg.Messaging.MaxTextLength,
 		MaxImageBytes: cfg.Messaging.MaxImageBytes, URLTTL: cfg.Messaging.URLTTL})
+	if err := a.buildNotify(wechat, authStore); err != nil {
+		return nil, err
+	}
 	a.Engine, err = server.New(server.Deps{
 		Log: log, Registry: registry, Guard: a.Guard, Auth: authH, Docs: docs, Admin: adminH,
 		Patients:  patient.NewHandler(a.Patients, a.Family.Store(), a.Auth, authStore, val),
@@ -180,6 +185,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		Messages:  messaging.NewHandler(a.Messages, val, local),
 		Family:    family.NewHandler(a.Family, a.Audit, val),
 		Consents:  consent.NewHandler(a.Consents, authStore, val),
+		Notify:    notify.NewHandler(a.Notify, household{db: a.DB}, val),
 		AccessLog: audit.NewHandler(a.Audit, accessLogDirectory{patients: a.Patients, accounts: authStore, family: a.Family.Store()}),
 		Ready: map[string]server.Check{
 			"database": func(ctx context.Context) error { return database.Ping(ctx, a.DB) },
@@ -366,6 +372,8 @@ func (a *App) Worker() *queue.Worker {
 		// Hourly, so a stage whose day has come is entered within the first hour of that day.
 		{"5 * * * *", careplan.TaskAdvance, queue.Default},
 		{"20 * * * *", education.TaskAssignDue, queue.Default},
+		// Planned each morning; the quiet hours hold anything due before they end.
+		{"0 7 * * *", notify.TaskDailyReminders, queue.Default},
 	} {
 		if err := w.Every(job.spec, asynq.NewTask(job.task, nil), asynq.Queue(job.queue), asynq.Unique(time.Hour)); err != nil {
 			a.Log.Error("schedule task", "task", job.task, "error", err.Error())
@@ -386,9 +394,12 @@ func (a *App) Handlers() map[string]asynq.HandlerFunc {
 			return err
 		},
 		careplan.TaskAdvance:         a.Careplan.AdvanceHandler(),
-		careplan.TopicStageChanged:   a.Education.StageChangedHandler(),
+		careplan.TopicStageChanged:   chain(a.Education.StageChangedHandler(), a.Notify.RequestHandler(stageBegins)),
 		education.TaskAssignDue:      a.Education.AssignDueHandler(),
-		messaging.TopicReplyWaiting:  messaging.HandleReplyWaiting(a.Log),
+		messaging.TopicReplyWaiting:  a.Notify.RequestHandler(replyWaiting),
+		notify.TopicRequest:          a.Notify.RequestHandler(notify.DecodeRequest),
+		notify.TaskSend:              a.Notify.SendHandler(),
+		notify.TaskDailyReminders:    a.Notify.DailyRemindersHandler(),
 		family.TaskLinkRevoked:       a.linkChanged(),
 		family.TaskLinkScopesChanged: a.linkChanged(),
 	}

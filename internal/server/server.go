@@ -22,6 +22,7 @@ import (
 	"github.com/carepath/carepath/internal/education"
 	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/messaging"
+	"github.com/carepath/carepath/internal/notify"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/web"
 )
@@ -41,6 +42,7 @@ type Deps struct {
 	Messages       *messaging.Handler
 	Family         *family.Handler
 	Consents       *consent.Handler
+	Notify         *notify.Handler
 	AccessLog      *audit.Handler
 	Admin          *admin.Handler
 	Docs           *Docs

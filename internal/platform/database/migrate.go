@@ -18,6 +18,7 @@ func Migrations() []*gormigrate.Migration {
 		m0003Careplan(),
 		m0005Messaging(),
 		m0008Family(),
+		m0006Notify(),
 	}
 }
 
