@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -378,24 +380,52 @@ func (s *Service) stillReceives(ctx context.Context, p Push) (bool, error) {
 	return slices.ContainsFunc(rs, func(r Recipient) bool { return r.UserID == p.UserID }), nil
 }
 
+// planWorkers is how many requests PlanDailyReminders plans at once.
+const planWorkers = 16
+
 // PlanDailyReminders asks every reminder source for the day's reminders and
-// plans them; it returns how many requests were planned.
+// plans them, several at once; it returns how many requests were planned.
+// Several workers running it together push once (the dedupe keys).
 func (s *Service) PlanDailyReminders(ctx context.Context) (int, error) {
 	day := s.cfg.Quiet.DayStart(s.Now())
-	n := 0
+	var reqs []Request
 	for _, src := range s.sources {
-		reqs, err := src.DueReminders(ctx, day)
+		rs, err := src.DueReminders(ctx, day)
 		if err != nil {
-			return n, fmt.Errorf("daily reminders: %w", err)
+			return 0, fmt.Errorf("daily reminders: %w", err)
 		}
-		for _, r := range reqs {
-			if err := s.Handle(ctx, r); err != nil {
-				return n, err
+		reqs = append(reqs, rs...)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan Request)
+	var wg sync.WaitGroup
+	var planned atomic.Int64
+	for range planWorkers {
+		wg.Go(func() {
+			for r := range next {
+				if err := s.Handle(ctx, r); err != nil {
+					cancel(err)
+					return
+				}
+				planned.Add(1)
 			}
-			n++
+		})
+	}
+feed:
+	for _, r := range reqs {
+		select {
+		case next <- r:
+		case <-ctx.Done():
+			break feed
 		}
 	}
-	return n, nil
+	close(next)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return int(planned.Load()), fmt.Errorf("daily reminders: %w", err)
+	}
+	return int(planned.Load()), nil
 }
 
 // Notifications lists a patient's notification centre.
