@@ -93,7 +93,8 @@ func (e *Env) Logs() string {
 }
 
 // New builds the app over a fresh database with the demo hospital loaded.
-func New(t testing.TB) *Env {
+// Each configure function may change the settings first (e.g. a push token).
+func New(t testing.TB, configure ...func(*config.Config)) *Env {
 	t.Helper()
 	db := dbtest.New(t)
 	rdb, prefix := dbtest.Redis(t)
@@ -104,6 +105,9 @@ func New(t testing.TB) *Env {
 	t.Cleanup(func() { f.Close() })
 	cfg := config.Defaults()
 	cfg.DataDir = t.TempDir()
+	for _, f := range configure {
+		f(&cfg)
+	}
 	clock := &Clock{now: time.Now().UTC().Truncate(time.Second)}
 	logs := &logBuffer{}
 	a, err := app.Build(context.Background(), cfg, slog.New(slog.NewJSONHandler(logs, nil)), app.Options{

@@ -39,6 +39,7 @@ import (
 	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/followup"
 	"github.com/carepath/carepath/internal/messaging"
+	"github.com/carepath/carepath/internal/notify"
 	"github.com/carepath/carepath/internal/observation"
 	"github.com/carepath/carepath/internal/org"
 	"github.com/carepath/carepath/internal/patient"
@@ -95,6 +96,7 @@ type App struct {
 	Appointments   *appointment.Service
 	Questionnaires *questionnaire.Service
 	Followups      *followup.Service
+	Notify         *notify.Service
 
 	redisPrefix string
 	now         func() time.Time
@@ -209,6 +211,9 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	a.Questionnaires = questionnaire.NewService(questionnaire.NewStore(a.DB), questionnaires, now)
 	a.Followups = followup.NewService(followup.NewStore(a.DB), followupPlans{a.Careplan}, departmentLeads{a.DB},
 		followup.Config{EscalateAfter: cfg.Followup.EscalateAfter}, loc, now)
+	if err := a.buildNotify(wechat, authStore); err != nil {
+		return nil, err
+	}
 	a.Engine, err = server.New(server.Deps{
 		Log: log, Registry: registry, Guard: a.Guard, Auth: authH, Docs: docs, Admin: adminH,
 		Patients:       patient.NewHandler(a.Patients, a.Family.Store(), a.Auth, authStore, val),
@@ -223,6 +228,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		Appointments:   appointment.NewHandler(a.Appointments, val),
 		Questionnaires: questionnaire.NewHandler(a.Questionnaires, val),
 		Followups:      followup.NewHandler(a.Followups, val),
+		Notify:         notify.NewHandler(a.Notify, household{db: a.DB}, val),
 		Ready: map[string]server.Check{
 			"database": func(ctx context.Context) error { return database.Ping(ctx, a.DB) },
 			"redis":    func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() },
@@ -423,6 +429,8 @@ func (a *App) Worker() *queue.Worker {
 		{"25 * * * *", followup.TaskSync, queue.Default},
 		// Every 15 minutes, so a window closing at local midnight is flagged soon after.
 		{"*/15 * * * *", followup.TaskScanOverdue, queue.Default},
+		// Planned each morning; the quiet hours hold anything due before they end.
+		{"0 7 * * *", notify.TaskDailyReminders, queue.Default},
 	} {
 		if err := w.Every(job.spec, asynq.NewTask(job.task, nil), asynq.Queue(job.queue), asynq.Unique(time.Hour)); err != nil {
 			a.Log.Error("schedule task", "task", job.task, "error", err.Error())
@@ -454,10 +462,13 @@ func (a *App) Handlers() map[string]asynq.HandlerFunc {
 			return err
 		},
 		careplan.TaskAdvance:         a.Careplan.AdvanceHandler(),
-		careplan.TopicStageChanged:   a.Education.StageChangedHandler(),
+		careplan.TopicStageChanged:   chain(a.Education.StageChangedHandler(), a.Notify.RequestHandler(stageBegins)),
 		education.TaskAssignDue:      a.Education.AssignDueHandler(),
-		messaging.TopicReplyWaiting:  messaging.HandleReplyWaiting(a.Log),
 		alert.TopicRaised:            a.alertRaised,
+		messaging.TopicReplyWaiting:  a.Notify.RequestHandler(replyWaiting),
+		notify.TopicRequest:          a.Notify.RequestHandler(notify.DecodeRequest),
+		notify.TaskSend:              a.Notify.SendHandler(),
+		notify.TaskDailyReminders:    a.Notify.DailyRemindersHandler(),
 		family.TaskLinkRevoked:       a.linkChanged(),
 		appointment.TaskRemind:       a.Appointments.RemindHandler(),
 		followup.TaskSync:            a.Followups.SyncHandler(),

@@ -334,10 +334,30 @@ func TestRemindersWrittenOncePerSlot(t *testing.T) {
 	if len(got) != 2 {
 		t.Fatalf("%d reminders, want the day-before and morning ones: %+v", len(got), got)
 	}
+	// The notification pipeline takes the reminders: each lands once in the
+	// patient's notification centre, whatever else happens to the push.
+	e.DeliverEvents()
+	resp := e.Do(apitest.Request{Method: http.MethodGet, Path: "/api/v1/patients/" + e.Demo.Patients["patient1"] + "/notifications",
+		Token: e.LoginWeChat("patient1").AccessToken})
+	var centre struct {
+		Items []struct {
+			Kind string `json:"kind"`
+		} `json:"notifications"`
+	}
+	resp.JSON(t, &centre)
+	reminded := 0
+	for _, it := range centre.Items {
+		if it.Kind == "appointment_reminder" {
+			reminded++
+		}
+	}
+	if resp.Status != http.StatusOK || reminded != 2 {
+		t.Fatalf("notification centre: %d, %d appointment reminders, want 2: %s", resp.Status, reminded, resp.Body)
+	}
 	want := map[string]time.Time{"day_before": at(e, 0, 18, 0).UTC(), "morning": at(e, 1, 7, 0).UTC()}
 	for _, r := range got {
-		if r.Kind != "appointment_reminder" || r.Urgency != "normal" || r.PatientID != e.Demo.Patients["patient1"] ||
-			!r.SendAt.Equal(want[r.Data.Slot]) || r.DedupeKey != appointment.DedupeKey(a.Appointment.ID, r.Data.Slot, a.Appointment.StartsAt) {
+		if r.Kind != "appointment_reminder" || r.Urgent || r.PatientID != e.Demo.Patients["patient1"] ||
+			!r.NotBefore.Equal(want[r.Data.Slot]) || r.DedupeKey != appointment.DedupeKey(a.Appointment.ID, r.Data.Slot, a.Appointment.StartsAt) {
 			t.Errorf("reminder %+v, want send_at %s", r, want[r.Data.Slot])
 		}
 	}
@@ -363,8 +383,8 @@ type notifyRequest struct {
 	Kind      string    `json:"kind"`
 	PatientID string    `json:"patient_id"`
 	DedupeKey string    `json:"dedupe_key"`
-	Urgency   string    `json:"urgency"`
-	SendAt    time.Time `json:"send_at"`
+	Urgent    bool      `json:"urgent"`
+	NotBefore time.Time `json:"not_before"`
 	Data      struct {
 		AppointmentID string `json:"appointment_id"`
 		Slot          string `json:"slot"`

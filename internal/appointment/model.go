@@ -17,8 +17,8 @@
 //	  "kind":       "appointment_reminder",
 //	  "patient_id": "<patient id>",
 //	  "dedupe_key": "appointment_reminder:<appointment id>:<slot>:<start unix seconds>",
-//	  "urgency":    "normal",
-//	  "send_at":    "<RFC 3339 UTC instant; not before now>",
+//	  "at":         "<RFC 3339 UTC instant the reminder was planned>",
+//	  "not_before": "<RFC 3339 UTC instant of the slot>",
 //	  "data": {"appointment_id", "slot" (day_before | morning), "kind",
 //	           "starts_at" (RFC 3339), "department", "location"}
 //	}

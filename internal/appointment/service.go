@@ -265,14 +265,16 @@ func (s *Service) Calendar(ctx context.Context, patientID string) ([]byte, error
 	return Calendar(active, s.now(), s.host), nil
 }
 
-// NotifyRequest is the payload of a notify.request event (see the package doc).
+// NotifyRequest is the payload of a notify.request event, in the shape the
+// notification pipeline decodes (notify.Request; see the package doc). It is
+// declared here so that appointments need not import the pipeline.
 type NotifyRequest struct {
-	Kind      string         `json:"kind"`
-	PatientID string         `json:"patient_id"`
-	DedupeKey string         `json:"dedupe_key"`
-	Urgency   string         `json:"urgency"`
-	SendAt    time.Time      `json:"send_at"`
-	Data      map[string]any `json:"data"`
+	Kind      string            `json:"kind"`
+	PatientID string            `json:"patient_id"`
+	DedupeKey string            `json:"dedupe_key"`
+	At        time.Time         `json:"at"`         // when the reminder was planned
+	NotBefore time.Time         `json:"not_before"` // the slot's time
+	Data      map[string]string `json:"data"`
 }
 
 // RemindDue writes every reminder now calls for, once per appointment, slot
@@ -286,10 +288,10 @@ func (s *Service) RemindDue(ctx context.Context) (int, error) {
 	n := 0
 	for _, a := range list {
 		for _, r := range DueReminders(a, now, s.loc) {
-			payload := NotifyRequest{Kind: "appointment_reminder", PatientID: a.PatientID, Urgency: "normal",
-				DedupeKey: DedupeKey(a.ID, r.Slot, a.StartsAt), SendAt: r.SendAt,
-				Data: map[string]any{"appointment_id": a.ID, "slot": r.Slot, "kind": a.Kind, "starts_at": a.StartsAt.UTC(),
-					"department": a.Department, "location": a.Location}}
+			payload := NotifyRequest{Kind: "appointment_reminder", PatientID: a.PatientID, At: now,
+				DedupeKey: DedupeKey(a.ID, r.Slot, a.StartsAt), NotBefore: r.SendAt,
+				Data: map[string]string{"appointment_id": a.ID, "slot": r.Slot, "kind": a.Kind,
+					"starts_at": a.StartsAt.UTC().Format(time.RFC3339), "department": a.Department, "location": a.Location}}
 			ok, err := s.store.WriteReminder(ctx, &Reminder{ID: database.NewID(), AppointmentID: a.ID, Slot: r.Slot,
 				StartsAt: a.StartsAt, SendAt: r.SendAt, CreatedAt: now}, payload)
 			if err != nil {

@@ -144,6 +144,16 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	v1.Patient(http.MethodGet, "/patients/:patientID/questionnaires/:assignmentID", access.VitalsRead, d.Questionnaires.Get)
 	v1.Patient(http.MethodPost, "/patients/:patientID/questionnaires/:assignmentID/answers", access.VitalsReport, d.Questionnaires.Answer)
 
+	// Notifications: the client reports subscription results; WeChat's
+	// message push (the signature over the push token is the authorization);
+	// the patient's in-app notification centre and the care team's push log.
+	v1.Authenticated(http.MethodPost, "/subscriptions", d.Notify.Subscribe)
+	v1.Public(http.MethodGet, "/wechat/push", d.Notify.VerifyPush)
+	v1.Public(http.MethodPost, "/wechat/push", d.Notify.Push)
+	v1.Patient(http.MethodGet, "/patients/:patientID/notifications", access.PatientRead, d.Notify.Notifications)
+	v1.Patient(http.MethodPost, "/patients/:patientID/notifications/read", access.PatientRead, d.Notify.MarkRead)
+	v1.Patient(http.MethodGet, "/patients/:patientID/pushes", access.ClinicalManage, d.Notify.Pushes)
+
 	adm := d.Guard.Group(e.Group("/admin"))
 	adm.Public(http.MethodGet, "/login", d.Admin.LoginPage)
 	adm.Public(http.MethodPost, "/login", d.Admin.Login)

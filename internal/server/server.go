@@ -25,6 +25,7 @@ import (
 	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/followup"
 	"github.com/carepath/carepath/internal/messaging"
+	"github.com/carepath/carepath/internal/notify"
 	"github.com/carepath/carepath/internal/observation"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/web"
@@ -49,6 +50,7 @@ type Deps struct {
 	Appointments   *appointment.Handler
 	Questionnaires *questionnaire.Handler
 	Followups      *followup.Handler
+	Notify         *notify.Handler
 	AccessLog      *audit.Handler
 	Observations   *observation.Handler
 	Alerts         *alert.Handler

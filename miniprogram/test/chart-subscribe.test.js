@@ -59,7 +59,8 @@ describe('subscribe-message helper', () => {
       { kind: 'appointment', template_id: 'T2', result: 'reject' },
       { kind: 'vitals_reminder', template_id: 'T3', result: 'ban' }
     ]);
-    expect(wx._calls[0].data).toEqual({ results: r });
+    // The server is told template ids and answers only; kinds stay on the phone.
+    expect(wx._calls[0].data).toEqual({ results: r.map(({ template_id, result }) => ({ template_id, result })) });
   });
 
   test('nothing configured: nothing asked', async () => {

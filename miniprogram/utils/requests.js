@@ -46,8 +46,10 @@ const B = {
   appointmentCancel: function (reason) { return reason ? { reason: reason } : {}; },
   appointmentReschedule: function (reason, preferredDates) { return { reason: reason || '', preferred_dates: (preferredDates || []).slice(0, 3) }; },
 
-  // subscriptions reports wx.requestSubscribeMessage answers (route pending: shape is our proposal).
-  subscriptions: function (results) { return { results: results.slice() }; },
+  // subscriptions reports wx.requestSubscribeMessage answers: template id and result only.
+  subscriptions: function (results) {
+    return { results: results.map(function (r) { return { template_id: r.template_id, result: r.result }; }) };
+  },
   questionnaireAnswers: function (answers) { return { answers: answers.slice() }; }
 };
 

@@ -38,6 +38,9 @@ type Config struct {
 
 	// Messaging tunes patient–care-team messaging and its realtime delivery.
 	Messaging Messaging `koanf:"messaging"`
+
+	// Notify tunes subscription-message pushes and the in-app notification centre.
+	Notify Notify `koanf:"notify"`
 }
 
 type HTTP struct {
@@ -72,6 +75,23 @@ type WeChat struct {
 	Fake             bool          `koanf:"fake"`
 	Timeout          time.Duration `koanf:"timeout"`
 	MiniprogramState string        `koanf:"miniprogram_state"`
+	// PushToken is the Token set for the mini-program's message push (消息推送)
+	// in the WeChat console; it signs every push WeChat sends us.
+	PushToken string `koanf:"push_token" secret:"true"`
+}
+
+type Notify struct {
+	// QuietStart and QuietEnd ("HH:MM" in the hospital's zone) bound the quiet
+	// hours; a non-urgent push due inside them waits until QuietEnd.
+	QuietStart string `koanf:"quiet_start"`
+	QuietEnd   string `koanf:"quiet_end"`
+	// DailyCap is how many subscription messages one patient's household may
+	// get per day (urgent pushes are not capped).
+	DailyCap int `koanf:"daily_cap"`
+	// MaxRetry bounds the retries of a push after transient WeChat errors.
+	MaxRetry int `koanf:"max_retry"`
+	// Templates is a YAML file replacing the shipped configs/notify/templates.yaml; "" keeps it.
+	Templates string `koanf:"templates"`
 }
 
 type Auth struct {
@@ -177,6 +197,7 @@ func Defaults() Config {
 		Followup: Followup{EscalateAfter: 48 * time.Hour},
 		Family:   Family{InvitationTTL: 72 * time.Hour, CodeAttemptsPerUser: 10, CodeAttemptsPerIP: 50, CodeAttemptWindow: 15 * time.Minute},
 		Consent:  Consent{PrivacyPolicyVersion: "2026-01", HealthDataVersion: "2026-01"},
+		Notify:   Notify{QuietStart: "21:30", QuietEnd: "08:00", DailyCap: 3, MaxRetry: 8},
 	}
 }
 
@@ -276,6 +297,7 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("auth.access_ttl must be positive and shorter than auth.refresh_ttl"))
 	}
 	errs = append(errs, c.Messaging.validate()...)
+	errs = append(errs, c.Notify.validate()...)
 	if c.Auth.LockoutThreshold < 1 {
 		errs = append(errs, errors.New("auth.lockout_threshold must be at least 1"))
 	}
@@ -323,6 +345,22 @@ func (m Messaging) validate() []error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("messaging.storage.driver must be local or s3, got %q", m.Storage.Driver))
+	}
+	return errs
+}
+
+func (n Notify) validate() []error {
+	var errs []error
+	for _, v := range []struct{ key, val string }{{"notify.quiet_start", n.QuietStart}, {"notify.quiet_end", n.QuietEnd}} {
+		if _, err := time.Parse("15:04", v.val); err != nil {
+			errs = append(errs, fmt.Errorf("%s must be HH:MM, got %q", v.key, v.val))
+		}
+	}
+	if n.DailyCap < 1 {
+		errs = append(errs, errors.New("notify.daily_cap must be at least 1"))
+	}
+	if n.MaxRetry < 0 {
+		errs = append(errs, errors.New("notify.max_retry must not be negative"))
 	}
 	return errs
 }

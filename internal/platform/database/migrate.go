@@ -19,6 +19,7 @@ func Migrations() []*gormigrate.Migration {
 		m0004Observations(),
 		m0005Messaging(),
 		m0008Family(),
+		m0006Notify(),
 		m0007Appointments(), // after 0008: issue 7 merged later; the list order is the order applied
 	}
 }

@@ -48,11 +48,18 @@ type Worker struct {
 	log       *slog.Logger
 }
 
-// NewWorker builds a worker over rdb with the given concurrency.
+// NewWorker builds a worker over rdb with the given concurrency, serving
+// the Critical, Default and Low queues.
 func NewWorker(rdb redis.UniversalClient, concurrency int, loc *time.Location, log *slog.Logger) *Worker {
+	return NewWorkerOn(rdb, map[string]int{Critical: 6, Default: 3, Low: 1}, concurrency, loc, log)
+}
+
+// NewWorkerOn builds a worker serving the given queues with their weights
+// (tests and benchmarks sharing one Redis use queues of their own).
+func NewWorkerOn(rdb redis.UniversalClient, queues map[string]int, concurrency int, loc *time.Location, log *slog.Logger) *Worker {
 	server := asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency:     concurrency,
-		Queues:          map[string]int{Critical: 6, Default: 3, Low: 1},
+		Queues:          queues,
 		ShutdownTimeout: 20 * time.Second,
 		Logger:          slogAdapter{log},
 		LogLevel:        asynq.WarnLevel,

@@ -7,7 +7,8 @@
 // "fake-openid-<name>" and unionid "fake-unionid-<name>"; "test-<name>~<nonce>"
 // is a fresh code for the same user; "ratelimit-<x>",
 // "blocked-<x>" and "busy-<x>" answer 45011, 40226 and -1; anything else
-// answers 40029. Phone codes: "phone-<digits>" answers that number.
+// answers 40029. Subscription messages go only to openids "fake-openid-…"
+// (others answer 40003) and are recorded for Sent(). Phone codes: "phone-<digits>" answers that number.
 // Text checks: content containing "违禁" or "risky-test" is risky,
 // "review-test" is review, anything else passes.
 package fake

@@ -1,0 +1,286 @@
+package notify
+
+import (
+	"context"
+	"crypto/sha1"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/platform/apperr"
+	"github.com/carepath/carepath/internal/platform/web"
+)
+
+// Accounts finds the user behind an openid in WeChat's message push.
+type Accounts interface {
+	UserIDByOpenID(ctx context.Context, openID string) (string, bool, error)
+}
+
+// Handler serves subscriptions, WeChat's message push, the notification
+// centre and the push log.
+type Handler struct {
+	svc      *Service
+	accounts Accounts
+	val      *web.Validator
+}
+
+// NewHandler builds the handler.
+func NewHandler(svc *Service, accounts Accounts, val *web.Validator) *Handler {
+	return &Handler{svc: svc, accounts: accounts, val: val}
+}
+
+type subscribeRequest struct {
+	Results []struct {
+		TemplateID string `json:"template_id" validate:"required,max=64"`
+		Result     string `json:"result" validate:"required,oneof=accept reject ban filter"`
+	} `json:"results" validate:"required,min=1,max=5,dive"`
+}
+
+// SubscriptionView is a user's standing for one template.
+type SubscriptionView struct {
+	TemplateID string    `json:"template_id"`
+	Kind       string    `json:"kind"`
+	Type       string    `json:"type"`
+	Quota      int       `json:"quota"`
+	LongTerm   bool      `json:"long_term_active"`
+	Status     string    `json:"status"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// Subscribe records the results of wx.requestSubscribeMessage.
+func (h *Handler) Subscribe(c *gin.Context) {
+	a, _ := auth.ActorFrom(c)
+	var req subscribeRequest
+	if err := h.val.BindJSON(c, &req); err != nil {
+		web.Error(c, err)
+		return
+	}
+	results := make([]SubscriptionResult, len(req.Results))
+	for i, r := range req.Results {
+		results[i] = SubscriptionResult{TemplateID: r.TemplateID, Result: r.Result}
+	}
+	subs, err := h.svc.RecordSubscriptions(c.Request.Context(), a, results)
+	if err != nil {
+		web.Error(c, err)
+		return
+	}
+	out := make([]SubscriptionView, 0, len(subs))
+	for _, s := range subs {
+		v := SubscriptionView{TemplateID: s.TemplateID, Quota: s.Quota, LongTerm: s.LongTerm, Status: s.Status, UpdatedAt: s.UpdatedAt}
+		if t, ok := h.svc.Registry.ByID(s.TemplateID); ok {
+			v.Kind, v.Type = t.Kind, t.Type
+		}
+		out = append(out, v)
+	}
+	web.OK(c, gin.H{"subscriptions": out})
+}
+
+// Signature is WeChat's message-push signature: the SHA-1 of the token,
+// timestamp and nonce sorted and joined, in hex.
+func Signature(token, timestamp, nonce string) string {
+	parts := []string{token, timestamp, nonce}
+	sort.Strings(parts)
+	sum := sha1.Sum([]byte(strings.Join(parts, "")))
+	return hex.EncodeToString(sum[:])
+}
+
+func (h *Handler) signed(c *gin.Context) bool {
+	token := h.svc.cfg.PushToken
+	if token == "" {
+		return false
+	}
+	want := Signature(token, c.Query("timestamp"), c.Query("nonce"))
+	return subtle.ConstantTimeCompare([]byte(want), []byte(c.Query("signature"))) == 1
+}
+
+// VerifyPush answers WeChat's URL verification: echostr back when the signature holds.
+func (h *Handler) VerifyPush(c *gin.Context) {
+	if !h.signed(c) {
+		web.Error(c, ErrBadSignature)
+		return
+	}
+	c.String(http.StatusOK, c.Query("echostr"))
+}
+
+// pushEvent is a message-push event in JSON (plain-text mode).
+type pushEvent struct {
+	FromUserName string          `json:"FromUserName"`
+	MsgType      string          `json:"MsgType"`
+	Event        string          `json:"Event"`
+	List         json.RawMessage `json:"List"`
+}
+
+type pushEventItem struct {
+	TemplateID            string `json:"TemplateId"`
+	SubscribeStatusString string `json:"SubscribeStatusString"`
+	ErrorCode             int    `json:"ErrorCode"`
+}
+
+// items reads List, which WeChat sends as an array or, for one item, an object.
+func (e pushEvent) items() []pushEventItem {
+	var many []pushEventItem
+	if json.Unmarshal(e.List, &many) == nil {
+		return many
+	}
+	var one pushEventItem
+	if json.Unmarshal(e.List, &one) == nil {
+		return []pushEventItem{one}
+	}
+	return nil
+}
+
+// Push receives WeChat's message push: subscription events applied to the
+// user's credits. Anything else is acknowledged and ignored.
+func (h *Handler) Push(c *gin.Context) {
+	if !h.signed(c) {
+		web.Error(c, ErrBadSignature)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(c.Request.Body, 1<<20))
+	if err != nil {
+		web.Error(c, apperr.Invalid("", "malformed_json", "请求体无法读取"))
+		return
+	}
+	var ev pushEvent
+	if err := json.Unmarshal(body, &ev); err != nil {
+		web.Error(c, apperr.Invalid("", "malformed_json", "请求体不是合法的 JSON"))
+		return
+	}
+	ctx := c.Request.Context()
+	switch ev.Event {
+	case "subscribe_msg_popup_event", "subscribe_msg_change_event":
+		userID, ok, err := h.accounts.UserIDByOpenID(ctx, ev.FromUserName)
+		if err != nil {
+			web.Error(c, err)
+			return
+		}
+		if ok {
+			for _, it := range ev.items() {
+				if err := h.svc.ApplyWeChatEvent(ctx, userID, ev.Event, it.TemplateID, it.SubscribeStatusString); err != nil {
+					web.Error(c, err)
+					return
+				}
+			}
+		}
+	case "subscribe_msg_sent_event":
+		// Our own send already recorded its outcome; a failure reported later
+		// (e.g. the user blocked the account) is counted for the operator.
+		for _, it := range ev.items() {
+			if it.ErrorCode != 0 {
+				web.Logger(c).Warn("WeChat reports a subscription message not delivered", "template_id", it.TemplateID, "errcode", it.ErrorCode)
+			}
+		}
+	}
+	c.String(http.StatusOK, "success")
+}
+
+// NotificationView is one entry of the notification centre.
+type NotificationView struct {
+	ID        string     `json:"id"`
+	Kind      string     `json:"kind"`
+	Title     string     `json:"title"`
+	Page      string     `json:"page"`
+	CreatedAt time.Time  `json:"created_at"`
+	ReadAt    *time.Time `json:"read_at,omitempty"`
+}
+
+// Notifications lists a patient's notification centre, newest first.
+func (h *Handler) Notifications(c *gin.Context) {
+	cursor, limit, err := web.Page(c)
+	if err != nil {
+		web.Error(c, err)
+		return
+	}
+	ns, unread, err := h.svc.Notifications(c.Request.Context(), c.Param("patientID"), cursor, limit)
+	if err != nil {
+		web.Error(c, err)
+		return
+	}
+	out := make([]NotificationView, len(ns))
+	for i, n := range ns {
+		out[i] = NotificationView{ID: n.ID, Kind: n.Kind, Title: n.Title, Page: n.Page, CreatedAt: n.CreatedAt, ReadAt: n.ReadAt}
+	}
+	resp := gin.H{"notifications": out, "unread": unread}
+	if len(ns) == limit {
+		resp["next_cursor"] = ns[len(ns)-1].ID
+	}
+	web.OK(c, resp)
+}
+
+type readRequest struct {
+	IDs []string `json:"ids" validate:"max=200,dive,max=36"`
+}
+
+// MarkRead marks notifications read: the ones named, or all.
+func (h *Handler) MarkRead(c *gin.Context) {
+	var req readRequest
+	if err := h.val.BindJSON(c, &req); err != nil {
+		web.Error(c, err)
+		return
+	}
+	n, err := h.svc.MarkRead(c.Request.Context(), c.Param("patientID"), req.IDs)
+	if err != nil {
+		web.Error(c, err)
+		return
+	}
+	web.OK(c, gin.H{"marked": n})
+}
+
+// AttemptView is one try at a push.
+type AttemptView struct {
+	Outcome string    `json:"outcome"`
+	ErrCode int       `json:"errcode,omitempty"`
+	At      time.Time `json:"at"`
+}
+
+// PushView is one push as the care team sees it: what, to whom (patient or
+// relative, by user id), when, and how it went — never its text.
+type PushView struct {
+	ID          string        `json:"id"`
+	Kind        string        `json:"kind"`
+	UserID      string        `json:"user_id"`
+	Recipient   string        `json:"recipient"`
+	Urgent      bool          `json:"urgent"`
+	Status      string        `json:"status"`
+	ErrCode     int           `json:"errcode,omitempty"`
+	ScheduledAt time.Time     `json:"scheduled_at"`
+	SentAt      *time.Time    `json:"sent_at,omitempty"`
+	CreatedAt   time.Time     `json:"created_at"`
+	Attempts    []AttemptView `json:"attempts"`
+}
+
+// Pushes lists a patient's push log.
+func (h *Handler) Pushes(c *gin.Context) {
+	cursor, limit, err := web.Page(c)
+	if err != nil {
+		web.Error(c, err)
+		return
+	}
+	ps, attempts, err := h.svc.Pushes(c.Request.Context(), c.Param("patientID"), cursor, limit)
+	if err != nil {
+		web.Error(c, err)
+		return
+	}
+	out := make([]PushView, len(ps))
+	for i, p := range ps {
+		v := PushView{ID: p.ID, Kind: p.Kind, UserID: p.UserID, Recipient: p.Recipient, Urgent: p.Urgent, Status: p.Status,
+			ErrCode: p.ErrCode, ScheduledAt: p.ScheduledAt, SentAt: p.SentAt, CreatedAt: p.CreatedAt, Attempts: []AttemptView{}}
+		for _, a := range attempts[p.ID] {
+			v.Attempts = append(v.Attempts, AttemptView{Outcome: a.Outcome, ErrCode: a.ErrCode, At: a.At})
+		}
+		out[i] = v
+	}
+	resp := gin.H{"pushes": out}
+	if len(ps) == limit {
+		resp["next_cursor"] = ps[len(ps)-1].ID
+	}
+	web.OK(c, resp)
+}

@@ -1,0 +1,230 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/carepath/carepath/internal/platform/apperr"
+	"github.com/carepath/carepath/internal/platform/database"
+)
+
+// Store reads and writes subscriptions, the push log and notifications.
+type Store struct {
+	db *gorm.DB
+}
+
+// NewStore builds a store.
+func NewStore(db *gorm.DB) *Store { return &Store{db: db} }
+
+// subscriptionChange is the column changes one result makes, as SQL
+// expressions so that concurrent reports never lose a credit.
+func subscriptionChange(result string, longTerm bool, now time.Time) map[string]any {
+	ch := map[string]any{"status": result, "updated_at": now}
+	switch result {
+	case ResultAccept:
+		ch["accepted"] = gorm.Expr("accepted + 1")
+		if longTerm {
+			ch["long_term"] = true
+		} else {
+			ch["quota"] = gorm.Expr("quota + 1")
+		}
+	case ResultCancelled:
+		ch["refused"] = gorm.Expr("refused + 1")
+		ch["quota"], ch["long_term"] = 0, false
+	default:
+		ch["refused"] = gorm.Expr("refused + 1")
+		if longTerm {
+			ch["long_term"] = false
+		}
+	}
+	return ch
+}
+
+// ApplyResult records one subscription result of userID for a template.
+func (s *Store) ApplyResult(ctx context.Context, userID string, t Template, result string, now time.Time) error {
+	db := s.db.WithContext(ctx)
+	for range 2 {
+		res := db.Model(&Subscription{}).Where("user_id = ? AND template_id = ?", userID, t.TemplateID).
+			Updates(subscriptionChange(result, t.LongTerm(), now))
+		if res.Error != nil {
+			return fmt.Errorf("record subscription: %w", res.Error)
+		}
+		if res.RowsAffected > 0 {
+			return nil
+		}
+		// First result for this template: a zero row, then the change. A
+		// concurrent first insert makes this a no-op and the update applies.
+		row := Subscription{ID: database.NewID(), UserID: userID, TemplateID: t.TemplateID, Status: result, CreatedAt: now, UpdatedAt: now}
+		if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&row).Error; err != nil {
+			return fmt.Errorf("record subscription: %w", err)
+		}
+	}
+	return errors.New("record subscription: row neither updated nor created")
+}
+
+// Subscriptions lists a user's subscriptions.
+func (s *Store) Subscriptions(ctx context.Context, userID string) ([]Subscription, error) {
+	var out []Subscription
+	if err := s.db.WithContext(ctx).Where("user_id = ?", userID).Order("template_id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list subscriptions: %w", err)
+	}
+	return out, nil
+}
+
+// Subscription returns userID's subscription to a template, if any.
+func (s *Store) Subscription(ctx context.Context, userID, templateID string) (Subscription, bool, error) {
+	var sub Subscription
+	err := s.db.WithContext(ctx).Where("user_id = ? AND template_id = ?", userID, templateID).Take(&sub).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Subscription{}, false, nil
+	}
+	if err != nil {
+		return Subscription{}, false, fmt.Errorf("read subscription: %w", err)
+	}
+	return sub, true, nil
+}
+
+// AddNotification creates the in-app notification of an event once.
+func (s *Store) AddNotification(ctx context.Context, n *Notification) error {
+	if err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(n).Error; err != nil {
+		return fmt.Errorf("add notification: %w", err)
+	}
+	return nil
+}
+
+// Notifications lists a patient's notifications, newest first, before the
+// cursor (an id) when given.
+func (s *Store) Notifications(ctx context.Context, patientID, cursor string, limit int) ([]Notification, error) {
+	q := s.db.WithContext(ctx).Where("patient_id = ?", patientID)
+	if cursor != "" {
+		q = q.Where("id < ?", cursor)
+	}
+	var out []Notification
+	if err := q.Order("id DESC").Limit(limit).Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list notifications: %w", err)
+	}
+	return out, nil
+}
+
+// UnreadCount counts a patient's unread notifications.
+func (s *Store) UnreadCount(ctx context.Context, patientID string) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&Notification{}).Where("patient_id = ? AND read_at IS NULL", patientID).Count(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("count notifications: %w", err)
+	}
+	return n, nil
+}
+
+// MarkRead marks the given notifications of a patient read (all when ids is empty).
+func (s *Store) MarkRead(ctx context.Context, patientID string, ids []string, now time.Time) (int64, error) {
+	q := s.db.WithContext(ctx).Model(&Notification{}).Where("patient_id = ? AND read_at IS NULL", patientID)
+	if len(ids) > 0 {
+		q = q.Where("id IN ?", ids)
+	}
+	res := q.Update("read_at", now)
+	if res.Error != nil {
+		return 0, fmt.Errorf("mark notifications read: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
+// AddPush creates the push of an event to a recipient unless one exists,
+// and returns the one that is stored.
+func (s *Store) AddPush(ctx context.Context, p Push) (Push, error) {
+	db := s.db.WithContext(ctx)
+	if err := db.Clauses(clause.OnConflict{DoNothing: true}).Create(&p).Error; err != nil {
+		return Push{}, fmt.Errorf("add push: %w", err)
+	}
+	var stored Push
+	if err := db.Where("dedupe_key = ? AND user_id = ?", p.DedupeKey, p.UserID).Take(&stored).Error; err != nil {
+		return Push{}, fmt.Errorf("read push: %w", err)
+	}
+	return stored, nil
+}
+
+// Push returns one push.
+func (s *Store) Push(ctx context.Context, id string) (Push, error) {
+	var p Push
+	err := s.db.WithContext(ctx).Where("id = ?", id).Take(&p).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Push{}, apperr.NotFound("推送记录")
+	}
+	if err != nil {
+		return Push{}, fmt.Errorf("read push: %w", err)
+	}
+	return p, nil
+}
+
+// Pushes lists a patient's pushes, newest first.
+func (s *Store) Pushes(ctx context.Context, patientID, cursor string, limit int) ([]Push, error) {
+	q := s.db.WithContext(ctx).Where("patient_id = ?", patientID)
+	if cursor != "" {
+		q = q.Where("id < ?", cursor)
+	}
+	var out []Push
+	if err := q.Order("id DESC").Limit(limit).Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list pushes: %w", err)
+	}
+	return out, nil
+}
+
+// Attempts lists the attempts at the given pushes, oldest first.
+func (s *Store) Attempts(ctx context.Context, pushIDs []string) ([]Attempt, error) {
+	if len(pushIDs) == 0 {
+		return nil, nil
+	}
+	var out []Attempt
+	if err := s.db.WithContext(ctx).Where("push_id IN ?", pushIDs).Order("id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list push attempts: %w", err)
+	}
+	return out, nil
+}
+
+// CountSentSince counts a patient's pushes WeChat accepted since t.
+func (s *Store) CountSentSince(ctx context.Context, patientID string, t time.Time) (int, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&Push{}).Where("patient_id = ? AND status = ? AND sent_at >= ?", patientID, StatusSent, t).Count(&n).Error
+	if err != nil {
+		return 0, fmt.Errorf("count pushes sent: %w", err)
+	}
+	return int(n), nil
+}
+
+// Settle records an attempt and moves the push to status. With spend, the
+// recipient's one-time credit for the template goes down by one, in the same
+// transaction and never below zero; with zeroQuota it is cleared (43101).
+func (s *Store) Settle(ctx context.Context, p Push, status, outcome string, errCode int, now time.Time, spend, zeroQuota bool) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		ch := map[string]any{"status": status, "err_code": errCode, "updated_at": now}
+		if outcome != "" {
+			ch["attempts"] = gorm.Expr("attempts + 1")
+			if err := tx.Create(&Attempt{ID: database.NewID(), PushID: p.ID, Outcome: outcome, ErrCode: errCode, At: now}).Error; err != nil {
+				return fmt.Errorf("record push attempt: %w", err)
+			}
+		}
+		if status == StatusSent {
+			ch["sent_at"] = now
+		}
+		if err := tx.Model(&Push{}).Where("id = ?", p.ID).Updates(ch).Error; err != nil {
+			return fmt.Errorf("update push: %w", err)
+		}
+		sub := tx.Model(&Subscription{}).Where("user_id = ? AND template_id = ?", p.UserID, p.TemplateID)
+		switch {
+		case spend:
+			if err := sub.Where("quota > 0").Updates(map[string]any{"quota": gorm.Expr("quota - 1"), "updated_at": now}).Error; err != nil {
+				return fmt.Errorf("spend credit: %w", err)
+			}
+		case zeroQuota:
+			if err := sub.Updates(map[string]any{"quota": 0, "long_term": false, "updated_at": now}).Error; err != nil {
+				return fmt.Errorf("clear credit: %w", err)
+			}
+		}
+		return nil
+	})
+}
