@@ -148,10 +148,6 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 
 	secureCookies := len(cfg.HTTP.PublicURL) > 8 && cfg.HTTP.PublicURL[:8] == "https://"
 	authH := auth.NewHandler(a.Auth, val, secureCookies)
-	adminH, err := admin.NewHandler(authH, a.Patients, secureCookies)
-	if err != nil {
-		return nil, fmt.Errorf("admin pages: %w", err)
-	}
 	docs, err := server.NewDocs(api.Spec)
 	if err != nil {
 		return nil, err
@@ -172,6 +168,19 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		Patients: a.Patients, Hub: a.Hub, Now: now, Log: log,
 	}, messaging.Config{ContentCheck: cfg.Messaging.ContentCheck, MaxTextLength: cfg.Messaging.MaxTextLength,
 		MaxImageBytes: cfg.Messaging.MaxImageBytes, URLTTL: cfg.Messaging.URLTTL})
+	zone, err := cfg.Location()
+	if err != nil {
+		return nil, err
+	}
+	// Alerts, vitals and appointments join the desk when their features are
+	// merged: set admin.Deps.Alerts/Vitals/Appointments to adapters here.
+	adminH, err := admin.NewHandler(admin.Deps{
+		Auth: authH, Patients: a.Patients, Plans: a.Careplan, Education: a.Education, Messages: a.Messages,
+		Family: a.Family, Audit: a.Audit, Zone: zone, Now: now, Secure: secureCookies,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("admin pages: %w", err)
+	}
 	a.Engine, err = server.New(server.Deps{
 		Log: log, Registry: registry, Guard: a.Guard, Auth: authH, Docs: docs, Admin: adminH,
 		Patients:  patient.NewHandler(a.Patients, a.Family.Store(), a.Auth, authStore, val),

@@ -97,10 +97,25 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	v1.Authenticated(http.MethodGet, "/ws", d.Messages.Socket)
 	v1.Public(http.MethodGet, "/blobs/:key", d.Messages.Blob)
 
-	adm := d.Guard.Group(e.Group("/admin"))
+	// The desk: pages and forms; HTMLErrors shows the guard's and the
+	// services' errors (CSRF 403, caseload 404, expired session 401) as pages.
+	adm := d.Guard.Group(e.Group("/admin", d.Admin.HTMLErrors))
 	adm.Public(http.MethodGet, "/login", d.Admin.LoginPage)
 	adm.Public(http.MethodPost, "/login", d.Admin.Login)
 	adm.Public(http.MethodGet, "/static/*file", d.Admin.Static)
 	adm.Authenticated(http.MethodPost, "/logout", d.Admin.Logout)
 	adm.Staff(http.MethodGet, "", allStaff, d.Admin.Dashboard)
+	adm.Staff(http.MethodGet, "/patients", clinical, d.Admin.Patients)
+	adm.Patient(http.MethodGet, "/patients/:patientID", access.PatientRead, d.Admin.Patient)
+	adm.Patient(http.MethodGet, "/patients/:patientID/summary", access.PatientRead, d.Admin.Summary)
+	adm.Patient(http.MethodPost, "/patients/:patientID/messages", access.MessagesSend, d.Admin.Reply)
+	adm.Patient(http.MethodPost, "/patients/:patientID/plans", access.PlanManage, d.Admin.Enrol)
+	adm.Patient(http.MethodPost, "/patients/:patientID/plans/:planID/events", access.PlanManage, d.Admin.RecordEvent)
+	adm.Patient(http.MethodPost, "/patients/:patientID/plans/:planID/transitions", access.PlanManage, d.Admin.Transition)
+	adm.Patient(http.MethodPost, "/patients/:patientID/plans/:planID/risk", access.PlanManage, d.Admin.SetRisk)
+	adm.Patient(http.MethodPost, "/patients/:patientID/education", access.PlanManage, d.Admin.PushArticle)
+	adm.Patient(http.MethodPost, "/patients/:patientID/alerts/:alertID/acknowledge", access.ClinicalManage, d.Admin.AcknowledgeAlert)
+	adm.Patient(http.MethodPost, "/patients/:patientID/alerts/:alertID/resolve", access.ClinicalManage, d.Admin.ResolveAlert)
+	adm.Staff(http.MethodGet, "/pathways", allStaff, d.Admin.PathwaysPage)
+	adm.Staff(http.MethodGet, "/education", allStaff, d.Admin.Library)
 }
