@@ -181,5 +181,8 @@ func (h *Handler) Static(c *gin.Context) {
 	h.static.ServeHTTP(c.Writer, c.Request)
 }
 
+// AlertsEnabled says whether a real alert feature is wired.
+func (h *Handler) AlertsEnabled() bool { return h.d.Alerts.Enabled() }
+
 // ctx is the request's context.
 func ctx(c *gin.Context) context.Context { return c.Request.Context() }

@@ -79,6 +79,7 @@ type App struct {
 	Audit     *audit.Store
 	Careplan  *careplan.Service
 	Education *education.Service
+	Desk      *admin.Handler // the CM desk's pages
 	Messages  *messaging.Service
 	Hub       *messaging.Hub // realtime delivery; closed with 1001 when Serve stops
 
@@ -181,6 +182,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	if err != nil {
 		return nil, fmt.Errorf("admin pages: %w", err)
 	}
+	a.Desk = adminH
 	a.Engine, err = server.New(server.Deps{
 		Log: log, Registry: registry, Guard: a.Guard, Auth: authH, Docs: docs, Admin: adminH,
 		Patients:  patient.NewHandler(a.Patients, a.Family.Store(), a.Auth, authStore, val),
