@@ -37,6 +37,8 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
+var errIncompleteForm = apperr.Invalid("form", "form_incomplete", "请填写完整")
+
 var errNoAlertFeature = apperr.New(apperr.KindUnprocessable, "alerts_unavailable", "预警功能尚未启用")
 
 // Deps are the services the desk renders. Alerts, Vitals and Appointments

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/carepath/carepath/internal/admin"
 	"github.com/carepath/carepath/internal/apitest"
+	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/dbtest"
 )
 
@@ -84,7 +86,7 @@ func TestDeskAccess(t *testing.T) {
 	}
 	page(t, e, cm2, "/admin/patients/"+p1+"/summary", http.StatusNotFound)
 	// Administrators configure; they read no records and have no caseload list.
-	page(t, e, adm, "/admin/patients/"+p1, http.StatusNotFound)
+	page(t, e, adm, "/admin/patients/"+p1, http.StatusForbidden)
 	page(t, e, adm, "/admin/patients", http.StatusForbidden)
 
 	// No session: a page redirects to the login form; a form post is refused.
@@ -185,6 +187,84 @@ func TestDeskActions(t *testing.T) {
 	for _, want := range []string{"请明早空腹复查血糖", "家属电话已核实", "内部备注"} {
 		if !strings.Contains(detail, want) {
 			t.Errorf("patient page lacks %q", want)
+		}
+	}
+}
+
+func TestStaffAccounts(t *testing.T) {
+	e := apitest.New(t)
+	adm, cm1 := e.LoginStaff("admin"), e.LoginStaff("cm1")
+
+	list := page(t, e, adm, "/admin/staff", http.StatusOK)
+	if !strings.Contains(list, "cm1") {
+		t.Errorf("staff list lacks cm1")
+	}
+	// Only administrators manage accounts.
+	page(t, e, cm1, "/admin/staff", http.StatusForbidden)
+	if r := post(e, cm1, "/admin/staff", url.Values{"username": {"x"}, "display_name": {"x"}, "role": {"admin"}, "password": {"0123456789ab"}, "csrf_token": {cm1.CSRF}}); r.Status != http.StatusForbidden {
+		t.Errorf("cm creates an account: %d", r.Status)
+	}
+	// Create a CM, who can then log in; a weak password or unknown role is refused.
+	if r := post(e, adm, "/admin/staff", url.Values{"username": {"cm9"}, "display_name": {"新同事"}, "role": {"cm"}, "password": {"short"}, "csrf_token": {adm.CSRF}}); r.Status != http.StatusBadRequest {
+		t.Errorf("weak password: %d", r.Status)
+	}
+	if r := post(e, adm, "/admin/staff", url.Values{"username": {"cm9"}, "display_name": {"新同事"}, "role": {"root"}, "password": {apitest.Password}, "csrf_token": {adm.CSRF}}); r.Status != http.StatusBadRequest {
+		t.Errorf("unknown role: %d", r.Status)
+	}
+	if r := post(e, adm, "/admin/staff", url.Values{"username": {"cm9"}, "display_name": {"新同事"}, "role": {"cm"}, "password": {apitest.Password}, "csrf_token": {adm.CSRF}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("create: %d %s", r.Status, r.Body)
+	}
+	cm9 := e.LoginStaff("cm9")
+	page(t, e, cm9, "/admin", http.StatusOK)
+	// Without the CSRF token nothing is disabled.
+	id := e.Demo.Staff["cm1"]
+	if r := post(e, adm, "/admin/staff/"+id+"/disable", url.Values{}); r.Status != http.StatusForbidden {
+		t.Errorf("disable without CSRF: %d", r.Status)
+	}
+	if r := post(e, adm, "/admin/staff/"+id+"/disable", url.Values{"csrf_token": {adm.CSRF}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("disable: %d %s", r.Status, r.Body)
+	}
+	// cm1's open session ends at once: the next page goes to the login form.
+	r := e.Do(apitest.Request{Method: http.MethodGet, Path: "/admin", Cookie: cm1.Cookie})
+	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/admin/login" {
+		t.Errorf("disabled CM's session: %d %s", r.Status, r.Header.Get("Location"))
+	}
+	if r := post(e, adm, "/admin/staff/"+e.Demo.Staff["admin"]+"/disable", url.Values{"csrf_token": {adm.CSRF}}); r.Status != http.StatusUnprocessableEntity {
+		t.Errorf("disable self: %d", r.Status)
+	}
+	if r := post(e, adm, "/admin/staff/no-such-id/disable", url.Values{"csrf_token": {adm.CSRF}}); r.Status != http.StatusNotFound {
+		t.Errorf("disable unknown: %d", r.Status)
+	}
+}
+
+func TestFilterCases(t *testing.T) {
+	rows := []admin.CaseRow{
+		{Profile: patient.Profile{ID: "a", Name: "王建国", Bed: "12-1", MRN: "M001", PhoneMasked: "138****1234", RiskLevel: "high"}, Phase: "in_hospital", PathwayName: "全膝关节置换"},
+		{Profile: patient.Profile{ID: "b", Name: "李秀英", Bed: "12-3", MRN: "M002", PhoneMasked: "139****5678", RiskLevel: "low"}, Phase: "post_discharge", PathwayName: "2型糖尿病"},
+		{Profile: patient.Profile{ID: "c", Name: "张伟", Bed: "03", MRN: "M003", RiskLevel: "medium"}, Phase: "post_discharge"},
+	}
+	ids := func(rs []admin.CaseRow) string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	cases := []struct{ q, phase, risk, sort, want string }{
+		{"", "", "", "risk", "a,c,b"},
+		{"", "", "", "name;drop table", "a,c,b"}, // unknown key: the default
+		{"", "", "", "bed", "c,a,b"},
+		{"王", "", "", "", "a"},
+		{"5678", "", "", "", "b"},
+		{"m003", "", "", "", "c"},
+		{"糖尿病", "", "", "", "b"},
+		{"", "post_discharge", "", "risk", "c,b"},
+		{"", "", "high", "", "a"},
+		{"nobody", "", "", "", ""},
+	}
+	for _, tc := range cases {
+		if got := ids(admin.FilterCases(rows, tc.q, tc.phase, tc.risk, tc.sort)); got != tc.want {
+			t.Errorf("FilterCases(q=%q phase=%q risk=%q sort=%q) = %q, want %q", tc.q, tc.phase, tc.risk, tc.sort, got, tc.want)
 		}
 	}
 }

@@ -78,11 +78,11 @@ func (h *Handler) caseload(c *gin.Context, a auth.Actor) ([]CaseRow, error) {
 
 func phaseName(p string) string {
 	switch p {
-	case "pre_admission", "pre", "before":
+	case careplan.PhasePre:
 		return "院前"
-	case "in_hospital", "in", "during":
+	case careplan.PhaseIn:
 		return "院中"
-	case "post_discharge", "post", "after":
+	case careplan.PhasePost:
 		return "院后"
 	}
 	if p == "" {
@@ -412,7 +412,13 @@ func (h *Handler) Library(c *gin.Context) {
 }
 
 func (h *Handler) adminHome(c *gin.Context) {
+	a, _ := auth.ActorFrom(c)
+	accounts, err := h.auth.Service().StaffAccounts(ctx(c), a)
+	if err != nil {
+		web.Error(c, err)
+		return
+	}
 	h.render(c, http.StatusOK, "admin_home.html", h.page(c, "系统管理", map[string]any{
-		"Pathways": len(h.d.Plans.Pathways().All()), "Articles": len(h.d.Education.Library().All()),
+		"Pathways": len(h.d.Plans.Pathways().All()), "Articles": len(h.d.Education.Library().All()), "Staff": len(accounts),
 	}))
 }

@@ -12,6 +12,7 @@ import (
 var (
 	allStaff = []auth.Role{auth.RoleCM, auth.RoleLead, auth.RoleAdmin}
 	clinical = []auth.Role{auth.RoleCM, auth.RoleLead}
+	admins   = []auth.Role{auth.RoleAdmin}
 )
 
 // mountRoutes is the whole HTTP surface. Every route states who may call it;
@@ -106,16 +107,19 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	adm.Authenticated(http.MethodPost, "/logout", d.Admin.Logout)
 	adm.Staff(http.MethodGet, "", allStaff, d.Admin.Dashboard)
 	adm.Staff(http.MethodGet, "/patients", clinical, d.Admin.Patients)
-	adm.Patient(http.MethodGet, "/patients/:patientID", access.PatientRead, d.Admin.Patient)
-	adm.Patient(http.MethodGet, "/patients/:patientID/summary", access.PatientRead, d.Admin.Summary)
-	adm.Patient(http.MethodPost, "/patients/:patientID/messages", access.MessagesSend, d.Admin.Reply)
-	adm.Patient(http.MethodPost, "/patients/:patientID/plans", access.PlanManage, d.Admin.Enrol)
-	adm.Patient(http.MethodPost, "/patients/:patientID/plans/:planID/events", access.PlanManage, d.Admin.RecordEvent)
-	adm.Patient(http.MethodPost, "/patients/:patientID/plans/:planID/transitions", access.PlanManage, d.Admin.Transition)
-	adm.Patient(http.MethodPost, "/patients/:patientID/plans/:planID/risk", access.PlanManage, d.Admin.SetRisk)
-	adm.Patient(http.MethodPost, "/patients/:patientID/education", access.PlanManage, d.Admin.PushArticle)
-	adm.Patient(http.MethodPost, "/patients/:patientID/alerts/:alertID/acknowledge", access.ClinicalManage, d.Admin.AcknowledgeAlert)
-	adm.Patient(http.MethodPost, "/patients/:patientID/alerts/:alertID/resolve", access.ClinicalManage, d.Admin.ResolveAlert)
+	adm.StaffPatient(http.MethodGet, "/patients/:patientID", clinical, access.PatientRead, d.Admin.Patient)
+	adm.StaffPatient(http.MethodGet, "/patients/:patientID/summary", clinical, access.PatientRead, d.Admin.Summary)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/messages", clinical, access.MessagesSend, d.Admin.Reply)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/plans", clinical, access.PlanManage, d.Admin.Enrol)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/plans/:planID/events", clinical, access.PlanManage, d.Admin.RecordEvent)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/plans/:planID/transitions", clinical, access.PlanManage, d.Admin.Transition)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/plans/:planID/risk", clinical, access.PlanManage, d.Admin.SetRisk)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/education", clinical, access.PlanManage, d.Admin.PushArticle)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/alerts/:alertID/acknowledge", clinical, access.ClinicalManage, d.Admin.AcknowledgeAlert)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/alerts/:alertID/resolve", clinical, access.ClinicalManage, d.Admin.ResolveAlert)
 	adm.Staff(http.MethodGet, "/pathways", allStaff, d.Admin.PathwaysPage)
 	adm.Staff(http.MethodGet, "/education", allStaff, d.Admin.Library)
+	adm.Staff(http.MethodGet, "/staff", admins, d.Admin.StaffPage)
+	adm.Staff(http.MethodPost, "/staff", admins, d.Admin.CreateStaff)
+	adm.Staff(http.MethodPost, "/staff/:staffID/disable", admins, d.Admin.DisableStaff)
 }
