@@ -307,6 +307,7 @@ func (h *Handler) patientData(c *gin.Context, window time.Duration) (map[string]
 	}
 	data["Alerts"] = sortAlerts(alerts, map[string]string{g.PatientID: profile.Name})
 	data["AlertsEnabled"] = h.d.Alerts.Enabled()
+	data["ResolveActions"] = ResolveActions
 	series, err := h.d.Vitals.Series(ctx(c), g.PatientID, h.d.Now().Add(-window))
 	if err != nil {
 		web.Error(c, err)

@@ -102,3 +102,19 @@ type NoAppointments struct{}
 func (NoAppointments) Day(context.Context, auth.Actor, time.Time, time.Time) ([]Appointment, error) {
 	return nil, nil
 }
+
+// Choice is a form option: the value sent and the label shown.
+type Choice struct{ Value, Label string }
+
+// ResolveActions are the actions a CM records when closing an alert; they
+// mirror internal/alert.Actions (the alert service refuses any other).
+var ResolveActions = []Choice{
+	{"phone_follow_up", "电话随访"},
+	{"advised_clinic_visit", "建议门诊就诊"},
+	{"advised_emergency", "建议急诊或拨打 120"},
+	{"medication_adjusted", "联系医生调整用药"},
+	{"home_visit", "上门访视"},
+	{"education", "健康教育"},
+	{"no_action_needed", "评估后无需处理"},
+	{"other", "其他"},
+}
