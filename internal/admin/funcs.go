@@ -24,6 +24,31 @@ func funcs(zone *time.Location, now func() time.Time) template.FuncMap {
 		},
 		"clock": func(t time.Time) string { return t.In(zone).Format("15:04") },
 		"today": func() string { return now().In(zone).Format("2006-01-02") },
+		"sender": func(name, role string) string {
+			if name != "" {
+				return name
+			}
+			switch role {
+			case "patient":
+				return "患者"
+			case "family":
+				return "家属"
+			}
+			return roleName(auth.Role(role))
+		},
+		"taskStatus": func(s string) string {
+			switch s {
+			case "done":
+				return "已完成"
+			case "upcoming":
+				return "未开始"
+			case "due":
+				return "待完成"
+			case "overdue":
+				return "已逾期"
+			}
+			return s
+		},
 		"deref": func(s *string) string {
 			if s == nil {
 				return ""

@@ -348,7 +348,13 @@ func (h *Handler) Patient(c *gin.Context) {
 		web.Error(c, err)
 		return
 	}
-	access, err := h.d.Audit.Access(ctx(c), audit.AccessQuery{PatientID: g.PatientID, Limit: 20})
+	// The patient's own actions are not "access" to their record.
+	userID, err := h.d.Patients.UserIDOf(ctx(c), g.PatientID)
+	if err != nil {
+		web.Error(c, err)
+		return
+	}
+	access, err := h.d.Audit.Access(ctx(c), audit.AccessQuery{PatientID: g.PatientID, ExcludeUserID: userID, Limit: 20})
 	if err != nil {
 		web.Error(c, err)
 		return

@@ -64,6 +64,13 @@
       backoff = Math.min(backoff * 2, 30000);
     };
   }
+  // The thread opens at its newest message, and stays there when it grows.
+  function scrollThread() {
+    var list = document.getElementById("thread-list");
+    if (list) list.scrollTop = list.scrollHeight;
+  }
+  scrollThread();
+  document.addEventListener("desk:refreshed", scrollThread);
   if ("WebSocket" in window) connect();
   window.carepathDesk = { refresh: refresh };
 })();
