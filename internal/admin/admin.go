@@ -1,6 +1,11 @@
 // Package admin is the case manager's desk: server-rendered pages embedded
 // in the binary, same-origin, behind the staff session cookie with a CSRF
 // token on every form. It calls the features' services; it owns no data.
+//
+// Patient pages are registered through access.Guard with the permission they
+// need, so a CM who edits the URL to a patient outside the caseload gets the
+// policy's 404 — rendered as a page by HTMLErrors. The pages never log names,
+// phones or message text.
 package admin
 
 import (
@@ -8,7 +13,6 @@ import (
 	"crypto/rand"
 	"embed"
 	"encoding/base64"
-	"errors"
 	"html/template"
 	"io/fs"
 	"net/http"
@@ -16,7 +20,12 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/carepath/carepath/internal/audit"
 	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/careplan"
+	"github.com/carepath/carepath/internal/education"
+	"github.com/carepath/carepath/internal/family"
+	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/apperr"
 	"github.com/carepath/carepath/internal/platform/web"
@@ -28,26 +37,55 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// Caseload lists the patients a staff member looks after.
-type Caseload interface {
-	Caseload(ctx context.Context, a auth.Actor, limit int) ([]patient.Profile, error)
+var errIncompleteForm = apperr.Invalid("form", "form_incomplete", "请填写完整")
+
+var errNoAlertFeature = apperr.New(apperr.KindUnprocessable, "alerts_unavailable", "预警功能尚未启用")
+
+// Deps are the services the desk renders. Alerts, Vitals and Appointments
+// default to the no-op implementations when nil.
+type Deps struct {
+	Auth         *auth.Handler
+	Patients     *patient.Service
+	Plans        *careplan.Service
+	Education    *education.Service
+	Messages     *messaging.Service
+	Family       *family.Service
+	Audit        *audit.Store
+	Alerts       Alerts
+	Vitals       Vitals
+	Appointments Appointments
+	Zone         *time.Location
+	Now          func() time.Time
+	Secure       bool // cookies only over HTTPS
 }
 
 // Handler serves the admin pages.
 type Handler struct {
-	auth     *auth.Handler
-	caseload Caseload
-	pages    *template.Template
-	static   http.Handler
-	secure   bool
+	d      Deps
+	auth   *auth.Handler
+	pages  *template.Template
+	static http.Handler
+	secure bool
 }
 
 // NewHandler parses the embedded templates.
-func NewHandler(authH *auth.Handler, caseload Caseload, secureCookies bool) (*Handler, error) {
-	pages, err := template.New("").Funcs(template.FuncMap{
-		"roleName": roleName,
-		"riskName": riskName,
-	}).ParseFS(templateFS, "templates/*.html")
+func NewHandler(d Deps) (*Handler, error) {
+	if d.Alerts == nil {
+		d.Alerts = NoAlerts{}
+	}
+	if d.Vitals == nil {
+		d.Vitals = NoVitals{}
+	}
+	if d.Appointments == nil {
+		d.Appointments = NoAppointments{}
+	}
+	if d.Zone == nil {
+		d.Zone = time.UTC
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	pages, err := template.New("").Funcs(funcs(d.Zone, d.Now)).ParseFS(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
 	}
@@ -55,20 +93,38 @@ func NewHandler(authH *auth.Handler, caseload Caseload, secureCookies bool) (*Ha
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{auth: authH, caseload: caseload, pages: pages, static: http.StripPrefix("/admin/static", http.FileServer(http.FS(sub))), secure: secureCookies}, nil
+	return &Handler{d: d, auth: d.Auth, pages: pages, static: http.StripPrefix("/admin/static", http.FileServer(http.FS(sub))), secure: d.Secure}, nil
 }
 
 const loginCSRFCookie = "carepath_login_csrf"
 
 func (h *Handler) render(c *gin.Context, status int, name string, data map[string]any) {
-	c.Header("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; frame-ancestors 'none'")
-	c.Header("X-Content-Type-Options", "nosniff")
-	c.Header("Cache-Control", "no-store")
+	setPageHeaders(c)
 	c.Status(status)
-	c.Header("Content-Type", "text/html; charset=utf-8")
 	if err := h.pages.ExecuteTemplate(c.Writer, name, data); err != nil {
 		web.Logger(c).Error("render admin page", "page", name, "error", err.Error())
 	}
+}
+
+// setPageHeaders: only same-origin resources, no inline script or style.
+func setPageHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+}
+
+// page adds what every signed-in page shows: who, the CSRF token, the nav.
+func (h *Handler) page(c *gin.Context, title string, data map[string]any) map[string]any {
+	a, _ := auth.ActorFrom(c)
+	data["Title"] = title
+	data["Actor"] = a
+	data["CSRF"] = auth.CSRFTokenFrom(c)
+	data["Clinical"] = a.Role == auth.RoleCM || a.Role == auth.RoleLead
+	data["IsAdmin"] = a.Role == auth.RoleAdmin
+	return data
 }
 
 // LoginPage handles GET /admin/login. A login form has no session yet, so
@@ -83,6 +139,9 @@ func (h *Handler) renderLogin(c *gin.Context, status int, problem string) {
 	token := base64.RawURLEncoding.EncodeToString(b)
 	http.SetCookie(c.Writer, &http.Cookie{Name: loginCSRFCookie, Value: token, Path: "/admin/login", MaxAge: 1800,
 		HttpOnly: true, Secure: h.secure, SameSite: http.SameSiteStrictMode})
+	if problem == "" && c.Query("expired") != "" {
+		problem = "登录已过期，请重新登录"
+	}
 	h.render(c, status, "login.html", map[string]any{"CSRF": token, "Problem": problem})
 }
 
@@ -118,43 +177,14 @@ func (h *Handler) Logout(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/admin/login")
 }
 
-// Dashboard handles GET /admin.
-func (h *Handler) Dashboard(c *gin.Context) {
-	a, _ := auth.ActorFrom(c)
-	patients, err := h.caseload.Caseload(c.Request.Context(), a, 200)
-	if err != nil && !errors.Is(err, context.Canceled) {
-		web.Error(c, err)
-		return
-	}
-	h.render(c, http.StatusOK, "dashboard.html", map[string]any{
-		"Actor": a, "CSRF": auth.CSRFTokenFrom(c), "Patients": patients, "Now": time.Now(),
-	})
-}
-
 // Static serves the vendored CSS and scripts.
 func (h *Handler) Static(c *gin.Context) {
 	c.Header("Cache-Control", "public, max-age=3600")
 	h.static.ServeHTTP(c.Writer, c.Request)
 }
 
-func roleName(r auth.Role) string {
-	switch r {
-	case auth.RoleCM:
-		return "个案管理师"
-	case auth.RoleLead:
-		return "护士长"
-	case auth.RoleAdmin:
-		return "系统管理员"
-	}
-	return string(r)
-}
+// AlertsEnabled says whether a real alert feature is wired.
+func (h *Handler) AlertsEnabled() bool { return h.d.Alerts.Enabled() }
 
-func riskName(r string) string {
-	switch r {
-	case patient.RiskHigh:
-		return "高危"
-	case patient.RiskMedium:
-		return "中危"
-	}
-	return "低危"
-}
+// ctx is the request's context.
+func ctx(c *gin.Context) context.Context { return c.Request.Context() }

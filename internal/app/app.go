@@ -97,6 +97,7 @@ type App struct {
 	Questionnaires *questionnaire.Service
 	Followups      *followup.Service
 	Notify         *notify.Service
+	Desk           *admin.Handler // the CM desk's pages
 
 	redisPrefix string
 	now         func() time.Time
@@ -173,10 +174,6 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 
 	secureCookies := len(cfg.HTTP.PublicURL) > 8 && cfg.HTTP.PublicURL[:8] == "https://"
 	authH := auth.NewHandler(a.Auth, val, secureCookies)
-	adminH, err := admin.NewHandler(authH, a.Patients, secureCookies)
-	if err != nil {
-		return nil, fmt.Errorf("admin pages: %w", err)
-	}
 	docs, err := server.NewDocs(api.Spec)
 	if err != nil {
 		return nil, err
@@ -214,6 +211,20 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	if err := a.buildNotify(wechat, authStore); err != nil {
 		return nil, err
 	}
+	zone, err := cfg.Location()
+	if err != nil {
+		return nil, err
+	}
+	// Alerts, vitals and appointments join the desk when their features are
+	// merged: set admin.Deps.Alerts/Vitals/Appointments to adapters here.
+	adminH, err := admin.NewHandler(admin.Deps{
+		Auth: authH, Patients: a.Patients, Plans: a.Careplan, Education: a.Education, Messages: a.Messages,
+		Family: a.Family, Audit: a.Audit, Zone: zone, Now: now, Secure: secureCookies,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("admin pages: %w", err)
+	}
+	a.Desk = adminH
 	a.Engine, err = server.New(server.Deps{
 		Log: log, Registry: registry, Guard: a.Guard, Auth: authH, Docs: docs, Admin: adminH,
 		Patients:       patient.NewHandler(a.Patients, a.Family.Store(), a.Auth, authStore, val),

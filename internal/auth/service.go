@@ -377,3 +377,17 @@ const TaskPurgeExpired = "auth:purge_expired"
 func (s *Service) PurgeExpired(ctx context.Context) (int64, error) {
 	return s.store.PurgeExpired(ctx, s.now().UTC().Add(-24*time.Hour))
 }
+
+// StaffAccounts lists the accounts of the administrator's hospital.
+func (s *Service) StaffAccounts(ctx context.Context, a Actor) ([]Staff, error) {
+	return s.store.ListStaff(ctx, a.HospitalID)
+}
+
+// DisableStaff disables an account of the administrator's hospital and ends
+// its sessions at once. An administrator cannot disable their own account.
+func (s *Service) DisableStaff(ctx context.Context, a Actor, id string) error {
+	if id == a.ID {
+		return apperr.New(apperr.KindUnprocessable, "cannot_disable_self", "不能停用自己的账号")
+	}
+	return s.store.DisableStaff(ctx, a.HospitalID, id, s.now().UTC())
+}

@@ -244,3 +244,27 @@ func (s *Store) PurgeExpired(ctx context.Context, cutoff time.Time) (int64, erro
 	})
 	return total, err
 }
+
+// ListStaff lists a hospital's staff accounts by username.
+func (s *Store) ListStaff(ctx context.Context, hospitalID string) ([]Staff, error) {
+	var out []Staff
+	err := s.db.WithContext(ctx).Where("hospital_id = ?", hospitalID).Order("username").Limit(1000).Find(&out).Error
+	return out, err
+}
+
+// DisableStaff marks an account of the hospital disabled and revokes its
+// sessions, in one transaction.
+func (s *Store) DisableStaff(ctx context.Context, hospitalID, id string, now time.Time) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Staff{}).Where("id = ? AND hospital_id = ?", id, hospitalID).
+			Updates(map[string]any{"status": StatusDisabled, "updated_at": now})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return apperr.NotFound("账号")
+		}
+		return tx.Model(&Session{}).Where("subject_kind = ? AND subject_id = ? AND revoked_at IS NULL", KindStaff, id).
+			Updates(map[string]any{"revoked_at": now, "revoke_reason": "staff_disabled"}).Error
+	})
+}

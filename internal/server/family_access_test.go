@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
@@ -70,9 +71,14 @@ func TestFamilyMemberOnEveryPatientRoute(t *testing.T) {
 		perm         access.Permission
 	}
 	var routes []route
+	var staffOnlyPages []string
 	for key, d := range e.App.Guard.Decisions() {
 		if d.Kind != access.PatientScoped {
 			continue
+		}
+		if len(d.Roles) > 0 {
+			staffOnlyPages = append(staffOnlyPages, key)
+			continue // the desk's pages: no relative gets past the role gate (checked below)
 		}
 		if _, ok := familyNeeds[d.Permission]; !ok {
 			t.Errorf("permission %s (route %s) is missing from familyNeeds: decide what a family link needs for it", d.Permission, key)
@@ -164,6 +170,30 @@ func TestFamilyMemberOnEveryPatientRoute(t *testing.T) {
 				}
 			})
 		}
+	}
+	// The desk's patient pages are staff-only: a relative with every scope
+	// is refused before the policy, and the refusal shows nothing.
+	sort.Strings(staffOnlyPages)
+	full := join("all-scopes", access.AllScopes)
+	for _, key := range staffOnlyPages {
+		method, path, _ := strings.Cut(key, " ")
+		t.Run("relative on desk "+key, func(t *testing.T) {
+			path = strings.Replace(path, ":patientID", p1, 1)
+			path = pathParam.ReplaceAllStringFunc(path, func(string) string { return database.NewID() })
+			req := apitest.Request{Method: method, Path: path, Token: full.token}
+			if method == http.MethodPost {
+				req.Body = url.Values{}
+			}
+			resp := e.Do(req)
+			if resp.Status != http.StatusForbidden {
+				t.Fatalf("got %d, want 403", resp.Status)
+			}
+			for _, s := range secrets {
+				if strings.Contains(string(resp.Body), s) {
+					t.Fatalf("the refusal shows %q", s)
+				}
+			}
+		})
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 var (
 	allStaff = []auth.Role{auth.RoleCM, auth.RoleLead, auth.RoleAdmin}
 	clinical = []auth.Role{auth.RoleCM, auth.RoleLead}
+	admins   = []auth.Role{auth.RoleAdmin}
 )
 
 // mountRoutes is the whole HTTP surface. Every route states who may call it;
@@ -154,10 +155,28 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	v1.Patient(http.MethodPost, "/patients/:patientID/notifications/read", access.PatientRead, d.Notify.MarkRead)
 	v1.Patient(http.MethodGet, "/patients/:patientID/pushes", access.ClinicalManage, d.Notify.Pushes)
 
-	adm := d.Guard.Group(e.Group("/admin"))
+	// The desk: pages and forms; HTMLErrors shows the guard's and the
+	// services' errors (CSRF 403, caseload 404, expired session 401) as pages.
+	adm := d.Guard.Group(e.Group("/admin", d.Admin.HTMLErrors))
 	adm.Public(http.MethodGet, "/login", d.Admin.LoginPage)
 	adm.Public(http.MethodPost, "/login", d.Admin.Login)
 	adm.Public(http.MethodGet, "/static/*file", d.Admin.Static)
 	adm.Authenticated(http.MethodPost, "/logout", d.Admin.Logout)
 	adm.Staff(http.MethodGet, "", allStaff, d.Admin.Dashboard)
+	adm.Staff(http.MethodGet, "/patients", clinical, d.Admin.Patients)
+	adm.StaffPatient(http.MethodGet, "/patients/:patientID", clinical, access.PatientRead, d.Admin.Patient)
+	adm.StaffPatient(http.MethodGet, "/patients/:patientID/summary", clinical, access.PatientRead, d.Admin.Summary)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/messages", clinical, access.MessagesSend, d.Admin.Reply)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/plans", clinical, access.PlanManage, d.Admin.Enrol)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/plans/:planID/events", clinical, access.PlanManage, d.Admin.RecordEvent)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/plans/:planID/transitions", clinical, access.PlanManage, d.Admin.Transition)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/plans/:planID/risk", clinical, access.PlanManage, d.Admin.SetRisk)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/education", clinical, access.PlanManage, d.Admin.PushArticle)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/alerts/:alertID/acknowledge", clinical, access.ClinicalManage, d.Admin.AcknowledgeAlert)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/alerts/:alertID/resolve", clinical, access.ClinicalManage, d.Admin.ResolveAlert)
+	adm.Staff(http.MethodGet, "/pathways", allStaff, d.Admin.PathwaysPage)
+	adm.Staff(http.MethodGet, "/education", allStaff, d.Admin.Library)
+	adm.Staff(http.MethodGet, "/staff", admins, d.Admin.StaffPage)
+	adm.Staff(http.MethodPost, "/staff", admins, d.Admin.CreateStaff)
+	adm.Staff(http.MethodPost, "/staff/:staffID/disable", admins, d.Admin.DisableStaff)
 }
