@@ -56,8 +56,20 @@ func TestDeskInRealBrowser(t *testing.T) {
 	}
 	send("e2e-1", "护士您好，今天伤口有点渗液")
 
+	// Chromium's helper processes may still be writing to the profile for a
+	// moment after the browser is told to quit, which would fail t.TempDir's
+	// strict cleanup: remove it ourselves, patiently, once the test is over.
+	profile, err := os.MkdirTemp("", "carepath-e2e-profile-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for i := 0; i < 50 && os.RemoveAll(profile) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath), chromedp.UserDataDir(t.TempDir()),
+		chromedp.ExecPath(chromiumPath), chromedp.UserDataDir(profile),
 		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
