@@ -475,7 +475,7 @@ func (a *App) Handlers() map[string]asynq.HandlerFunc {
 		careplan.TaskAdvance:         a.Careplan.AdvanceHandler(),
 		careplan.TopicStageChanged:   chain(a.Education.StageChangedHandler(), a.Notify.RequestHandler(stageBegins)),
 		education.TaskAssignDue:      a.Education.AssignDueHandler(),
-		alert.TopicRaised:            a.alertRaised,
+		alert.TopicRaised:            chain(a.alertRaised, a.Notify.RequestHandler(readingAttention)),
 		messaging.TopicReplyWaiting:  a.Notify.RequestHandler(replyWaiting),
 		notify.TopicRequest:          a.Notify.RequestHandler(notify.DecodeRequest),
 		notify.TaskSend:              a.Notify.SendHandler(),

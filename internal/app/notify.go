@@ -11,6 +11,7 @@ import (
 
 	"github.com/carepath/carepath/configs"
 	"github.com/carepath/carepath/internal/access"
+	"github.com/carepath/carepath/internal/alert"
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/careplan"
 	"github.com/carepath/carepath/internal/family"
@@ -123,6 +124,22 @@ func replyWaiting(payload []byte) (notify.Request, bool, error) {
 	}
 	return notify.Request{Kind: notify.KindCMMessage, PatientID: ev.PatientID, Recipients: []string{ev.UserID},
 		DedupeKey: fmt.Sprintf("reply:%s:%d", ev.ThreadID, ev.Seq), At: ev.At}, true, nil
+}
+
+// readingAttention turns a new (or escalated) alert into a push that says
+// only that something is waiting to be looked at: never the reading or the
+// rule. Critical alerts are urgent (not held by quiet hours or the daily cap).
+func readingAttention(payload []byte) (notify.Request, bool, error) {
+	var ev alert.RaisedEvent
+	if err := json.Unmarshal(payload, &ev); err != nil {
+		return notify.Request{}, false, err
+	}
+	key := "alert:" + ev.AlertID
+	if ev.Escalated {
+		key += ":" + ev.Severity
+	}
+	return notify.Request{Kind: notify.KindReadingAttention, PatientID: ev.PatientID, DedupeKey: key,
+		Urgent: ev.Severity == alert.SeverityCritical, At: ev.RaisedAt}, true, nil
 }
 
 // chain runs handlers in order; each is idempotent, so a retry after the
