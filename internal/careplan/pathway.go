@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/carepath/carepath/internal/platform/catalog"
 )
 
 // A Pathway is a standard operating procedure (SOP) for one disease or
@@ -197,24 +199,11 @@ func (p *Pathway) eachOffset(visit func(path string, o Offset)) {
 
 // Library holds the loaded pathways by key.
 type Library struct {
-	byKey map[string]*Pathway
-	keys  []string
+	*catalog.Set[*Pathway]
 }
 
 // Pathway returns the pathway with key.
-func (l *Library) Pathway(key string) (*Pathway, bool) {
-	p, ok := l.byKey[key]
-	return p, ok
-}
-
-// All returns every pathway, ordered by key.
-func (l *Library) All() []*Pathway {
-	out := make([]*Pathway, 0, len(l.keys))
-	for _, k := range l.keys {
-		out = append(out, l.byKey[k])
-	}
-	return out
-}
+func (l *Library) Pathway(key string) (*Pathway, bool) { return l.Get(key) }
 
 // ArticleRefs lists every article key any stage references, with where, so
 // the application can check them against the education library at start.
@@ -233,38 +222,17 @@ func (l *Library) ArticleRefs() map[string]string {
 // LoadPathways reads every *.yaml file in dir of fsys and validates it. The
 // error lists every problem, each naming the file, the path in it and what is wrong.
 func LoadPathways(fsys fs.FS, dir string) (*Library, error) {
-	names, err := fs.Glob(fsys, path.Join(dir, "*.yaml"))
+	set, err := catalog.Load(fsys, path.Join(dir, "*.yaml"), "pathways", func(file string, b []byte) (*Pathway, string, error) {
+		p, err := ParsePathway(file, b)
+		if err != nil {
+			return nil, "", err
+		}
+		return p, p.Key, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if len(names) == 0 {
-		return nil, fmt.Errorf("pathways: no *.yaml file in %s", dir)
-	}
-	lib := &Library{byKey: map[string]*Pathway{}}
-	var errs []error
-	for _, name := range names {
-		b, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		p, err := ParsePathway(name, b)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if other, dup := lib.byKey[p.Key]; dup {
-			errs = append(errs, fmt.Errorf("%s: key: %q is already the key of %s", name, p.Key, other.file))
-			continue
-		}
-		lib.byKey[p.Key] = p
-		lib.keys = append(lib.keys, p.Key)
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	sort.Strings(lib.keys)
-	return lib, nil
+	return &Library{set}, nil
 }
 
 // ParsePathway decodes and validates one pathway file; file names it in errors.

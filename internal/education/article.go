@@ -2,13 +2,11 @@ package education
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io/fs"
 	"math"
 	"path"
 	"regexp"
-	"sort"
 	"strings"
 	"unicode"
 
@@ -16,6 +14,8 @@ import (
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/extension"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/carepath/carepath/internal/platform/catalog"
 )
 
 // Article is a piece of patient education, written in Markdown with YAML
@@ -56,54 +56,27 @@ type frontMatter struct {
 
 // Library is the loaded articles by key.
 type Library struct {
-	byKey map[string]*Article
-	keys  []string
+	*catalog.Set[*Article]
 }
 
 // Article returns the article with key.
-func (l *Library) Article(key string) (*Article, bool) {
-	a, ok := l.byKey[key]
-	return a, ok
-}
-
-// All returns every article ordered by key.
-func (l *Library) All() []*Article {
-	out := make([]*Article, 0, len(l.keys))
-	for _, k := range l.keys {
-		out = append(out, l.byKey[k])
-	}
-	return out
-}
+func (l *Library) Article(key string) (*Article, bool) { return l.Get(key) }
 
 var keyPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
 // LoadArticles reads every *.md file in dir of fsys; errors name the file and the field.
 func LoadArticles(fsys fs.FS, dir string) (*Library, error) {
-	names, err := fs.Glob(fsys, path.Join(dir, "*.md"))
+	set, err := catalog.Load(fsys, path.Join(dir, "*.md"), "education", func(file string, b []byte) (*Article, string, error) {
+		a, err := ParseArticle(file, b)
+		if err != nil {
+			return nil, "", err
+		}
+		return a, a.Key, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	lib := &Library{byKey: map[string]*Article{}}
-	var errs []error
-	for _, name := range names {
-		b, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		a, err := ParseArticle(name, b)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		lib.byKey[a.Key] = a
-		lib.keys = append(lib.keys, a.Key)
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	sort.Strings(lib.keys)
-	return lib, nil
+	return &Library{set}, nil
 }
 
 var (

@@ -7,9 +7,10 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
-	"sort"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/carepath/carepath/internal/platform/catalog"
 )
 
 // A Definition is a questionnaire written as data in
@@ -99,58 +100,24 @@ const defaultTextLength = 500
 
 var keyPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
-// Library is the loaded questionnaires.
+// Library is the loaded questionnaires, by key (Get, All).
 type Library struct {
-	byKey map[string]*Definition
-	keys  []string
-}
-
-// Get returns the questionnaire with key.
-func (l *Library) Get(key string) (*Definition, bool) {
-	d, ok := l.byKey[key]
-	return d, ok
-}
-
-// All returns every questionnaire, by key.
-func (l *Library) All() []*Definition {
-	out := make([]*Definition, 0, len(l.keys))
-	for _, k := range l.keys {
-		out = append(out, l.byKey[k])
-	}
-	return out
+	*catalog.Set[*Definition]
 }
 
 // Load reads dir/*.yaml from fsys and checks every definition.
 func Load(fsys fs.FS, dir string) (*Library, error) {
-	names, err := fs.Glob(fsys, path.Join(dir, "*.yaml"))
+	set, err := catalog.Load(fsys, path.Join(dir, "*.yaml"), "questionnaires", func(file string, b []byte) (*Definition, string, error) {
+		d, err := Parse(file, b)
+		if err != nil {
+			return nil, "", err
+		}
+		return d, d.Key, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if len(names) == 0 {
-		return nil, fmt.Errorf("questionnaires: no *.yaml file in %s", dir)
-	}
-	lib := &Library{byKey: map[string]*Definition{}}
-	var errs []error
-	for _, name := range names {
-		b, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		d, err := Parse(name, b)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if _, dup := lib.byKey[d.Key]; dup {
-			errs = append(errs, fmt.Errorf("%s: key %q is used twice", name, d.Key))
-			continue
-		}
-		lib.byKey[d.Key] = d
-		lib.keys = append(lib.keys, d.Key)
-	}
-	sort.Strings(lib.keys)
-	return lib, errors.Join(errs...)
+	return &Library{set}, nil
 }
 
 // Parse reads and checks one definition; file names it in messages.
