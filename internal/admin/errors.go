@@ -23,9 +23,14 @@ func (h *Handler) HTMLErrors(c *gin.Context) {
 	if !w.caught {
 		return
 	}
+	status := w.status
+	if status == http.StatusUnauthorized && c.Request.Method == http.MethodGet {
+		// A person opening a page without a live session goes to the login form.
+		c.Redirect(http.StatusSeeOther, "/admin/login")
+		return
+	}
 	var body web.ErrorBody
 	_ = json.Unmarshal(w.body.Bytes(), &body)
-	status := w.status
 	title, message := "出错了", body.Error.Message
 	switch status {
 	case http.StatusUnauthorized:

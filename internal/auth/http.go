@@ -51,12 +51,6 @@ func (h *Handler) Require() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		a, err := h.authenticate(c)
 		if err != nil {
-			// A person opening an admin page is sent to the login form, not shown JSON.
-			if c.Request.Method == http.MethodGet && strings.HasPrefix(c.FullPath(), "/admin") {
-				c.Redirect(http.StatusSeeOther, "/admin/login")
-				c.Abort()
-				return
-			}
 			web.Error(c, err)
 			return
 		}
