@@ -12,7 +12,7 @@
 //      client's view models handle it.
 const fs = require('fs');
 const path = require('path');
-const S = require('./helpers/spec');
+const S = require('./helpers/openapi');
 const { sample } = require('./helpers/schema');
 
 const E = require('../utils/endpoints');

@@ -63,7 +63,7 @@ Page({
   },
 
   submit() {
-    subscribe.ask(api, ['vitals_reminder']); // from the tap: WeChat only allows it here
+    subscribe.ask(api, ['reading_attention', 'reporting_reminder']); // from the tap: WeChat only allows it here
     const f = this.data.form;
     const type = this.data.type;
     const input = type === 'weight' ? { value: f.value, unit: f.wunit } : f;

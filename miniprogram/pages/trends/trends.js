@@ -14,7 +14,10 @@ Page({
     type: 'blood_pressure', range: '30d'
   },
 
-  onLoad(q) { if (q && q.type) this.setData({ type: q.type }); },
+  onLoad(q) {
+    session.preferPatient(q && q.patient); // opened from a push card or notification
+    if (q && q.type) this.setData({ type: q.type });
+  },
 
   onReady() {
     app.ready().then(() => {
