@@ -18,6 +18,11 @@ module.exports = {
     reading_attention: '',     // 健康提醒（测量值需要关注）
     reporting_reminder: ''     // 测量上报提醒
   },
+  // Optional: URL prefix registered under 扫普通链接二维码打开小程序 (page pages/family/accept),
+  // e.g. 'https://carepath.hospital.example/invite/'. The family page's QR code then holds
+  // prefix + invitation code and WeChat's own scanner opens the accept page. Empty: the QR
+  // holds the code for the accept page's 扫码 button.
+  inviteQrBase: '',
   // Development only: the login page offers demo logins that send `test-<name>~<timestamp>`
   // codes, which the embedded fake WeChat server accepts. MUST be false in an uploaded build.
   devMode: true,
