@@ -48,6 +48,38 @@ describe('mini-program package', () => {
     expect(app.pages).toContain('pages/family/accept'); // internal/family AcceptPage
   });
 
+  test('subscription template kinds in config.js are the server push kinds; push cards open existing pages', () => {
+    const yaml = require('js-yaml');
+    const reg = yaml.load(fs.readFileSync(path.join(root, '..', 'configs', 'notify', 'templates.yaml'), 'utf8')).templates;
+    const config = require('../config');
+    // reporting_reminder is added to templates.yaml by another branch; the app asks for it already
+    const kinds = Array.from(new Set(Object.keys(reg).concat(['reporting_reminder']))).sort();
+    expect(Object.keys(config.templates).sort()).toEqual(kinds);
+    ['stage_begins', 'appointment_reminder', 'cm_message', 'questionnaire_due', 'education_ready', 'reading_attention']
+      .forEach((k) => expect(Object.keys(reg)).toContain(k));
+    Object.keys(reg).forEach((k) => {
+      const page = reg[k].page.split('?')[0];
+      expect([k, page, app.pages.indexOf(page) >= 0]).toEqual([k, page, true]);
+      if (/\?/.test(reg[k].page)) { // ?patient={patient_id}: the page selects that record
+        const js = fs.readFileSync(path.join(root, page + '.js'), 'utf8');
+        expect([k, /preferPatient\(q && q\.patient\)/.test(js)]).toEqual([k, true]);
+      }
+    });
+  });
+
+  test('every subscribe.ask names configured push kinds', () => {
+    const config = require('../config');
+    sources(root).filter((f) => f.endsWith('.js')).forEach((f) => {
+      const src = fs.readFileSync(f, 'utf8');
+      src.replace(/subscribe\.ask\(api, \[([^\]]*)\]/g, (_, list) => {
+        list.split(',').map((x) => x.trim().replace(/'/g, '')).forEach((k) => expect([path.relative(root, f), k, k in config.templates]).toEqual([path.relative(root, f), k, true]));
+      });
+      src.replace(/const KINDS = \[([^\]]*)\]/g, (_, list) => {
+        list.split(',').map((x) => x.trim().replace(/'/g, '')).forEach((k) => expect([path.relative(root, f), k, k in config.templates]).toEqual([path.relative(root, f), k, true]));
+      });
+    });
+  });
+
   test('pages call only declared endpoints', () => {
     sources(root).filter((f) => f.endsWith('.js')).forEach((f) => {
       const src = fs.readFileSync(f, 'utf8');
