@@ -243,3 +243,24 @@ describe('profile: account deactivation', () => {
     expect(app.endSession).not.toHaveBeenCalled();
   });
 });
+
+describe('trends page', () => {
+  test('the latest reading in words and the legend; switching the range asks for it', async () => {
+    const { wx, server } = setup();
+    wx.createSelectorQuery = () => { const q = { in: () => q, select: () => q, fields: () => q, exec: (cb) => cb([null]) }; return q; };
+    const { comp, page } = loadPage('pages/trends/trends', app, R.me);
+    page.onLoad({ patient: 'p1' });
+    page.onReady();
+    await settle();
+    const t = text(comp);
+    expect(t).toContain('最近一次：142/90 mmHg');
+    expect(t).toContain('收缩压（mmHg）');
+    expect(t).toContain('舒张压（mmHg）');
+    page.onRange({ currentTarget: { dataset: { key: '7d' } } });
+    await settle();
+    expect(server.calls('trend').map((c) => c.url.split('?')[1])).toEqual(['range=30d', 'range=7d']);
+    expect(server.calls('trend')[0].path).toBe('/api/v1/patients/p1/trends/blood_pressure');
+    expect(wx.showModal).not.toHaveBeenCalled();
+    expect(server.problems).toEqual([]);
+  });
+});

@@ -33,7 +33,6 @@ Page({
     const { type, range } = this.data;
     api.request('trend', { params: { patientID: session.selectedPatientId(), type }, query: { range } })
       .then((t) => {
-        if (t === null) { this.setData({ allowed: false, notice: '趋势功能即将上线。' }); return; }
         this.trend = t;
         this.setData({
           latest: views.latestReading(t),

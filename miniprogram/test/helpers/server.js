@@ -39,7 +39,13 @@ function specServer(overrides) {
     const o = overrides[route.name];
     const res = typeof o === 'function' ? o(call) : o;
     if (res && (res.statusCode || res.fail)) return res; // an explicit status, or a network failure
-    return { statusCode: S.successResponse(found).status, data: res !== undefined ? res : RESPONSES[route.name] };
+    const ok = S.successResponse(found);
+    const data = res !== undefined ? res : RESPONSES[route.name];
+    if (res !== undefined && ok.schema) { // a test's own answer must be one the spec allows
+      const errs = S.check(ok.schema, data);
+      if (errs.length) server.problems.push(route.name + ' response in the test: ' + errs.join('; '));
+    }
+    return { statusCode: ok.status, data };
   };
   return server;
 }
