@@ -33,7 +33,7 @@ Page({
   },
 
   finish() {
-    subscribe.ask(api, ['education_ready', 'stage_begins']); // on the tap: tell me about the next reading and stage
+    subscribe.ask(api, ['education_ready', 'stage_begins']); // on the tap: ask to hear of the next article and the next care-plan stage
     api.request('educationFinished', { params: { patientID: session.selectedPatientId(), assignmentID: this.data.assignment } })
       .then(() => this.setData({ finished: true }))
       .catch((e) => api.showError(e));

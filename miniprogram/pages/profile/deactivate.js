@@ -10,7 +10,7 @@ const app = getApp();
 const WORD = '注销';
 
 Page({
-  data: { typed: '', reason: '', ready: false, busy: false, error: '', unsent: 0, isPatient: false, done: null },
+  data: { typed: '', reason: '', ready: false, busy: false, error: '', unsent: 0, isPatient: false },
 
   onShow() {
     app.ready().then((me) => {
