@@ -264,3 +264,60 @@ describe('trends page', () => {
     expect(server.problems).toEqual([]);
   });
 });
+
+describe('family page', () => {
+  test('an invitation shows its code and a QR code that decodes to it; the accept page reads that scan', async () => {
+    const jsQR = require('jsqr');
+    const S = require('./helpers/openapi');
+    const { sample } = require('./helpers/schema');
+    const code = 'KQ2ZX7MBWD3RT5YHNP4LC6VJSA';
+    const issued = Object.assign(sample(S.merged, S.merged.components.schemas.IssuedInvitation, true), { code, scene: code, page: 'pages/family/accept', path: 'pages/family/accept?code=' + code });
+    const { wx, server } = setup({ invite: issued });
+    let raster = null;
+    wx.getWindowInfo = () => ({ pixelRatio: 2 });
+    wx.createSelectorQuery = () => {
+      const q = {
+        in: () => q, select: () => q, fields: () => q,
+        exec: (cb) => cb([{ width: 240, height: 240, node: { getContext: () => { raster = rasterCtx(480); return raster.ctx; } } }])
+      };
+      return q;
+    };
+    const { comp, page } = loadPage('pages/family/family', app, R.me);
+    page.onShow();
+    await settle();
+    page.onRel({ currentTarget: { dataset: { v: '女儿' } } });
+    page.invite();
+    await settle();
+    expect(server.calls('invite')[0].data).toMatchObject({ relationship: '女儿' });
+    expect(text(comp)).toContain('KQ2Z X7MB WD3R T5YH NP4L C6VJ SA');
+    expect(raster).not.toBeNull();
+    const got = jsQR(raster.data, 480, 480);
+    expect(got && got.data).toBe('CAREPATH-INVITE:' + code);
+    expect(server.problems).toEqual([]);
+
+    // the relative's phone: the accept page's 扫码 button gets that text
+    const rel = setup();
+    rel.wx.scanCode = (o) => o.success({ result: got.data });
+    const acc = loadPage('pages/family/accept', app, R.me);
+    acc.page.onLoad({});
+    acc.page.scan();
+    await settle();
+    expect(acc.page.data.code).toBe(code);
+    expect(rel.server.calls('previewInvitation')[0].path).toBe('/api/v1/family/invitations/' + code);
+    expect(rel.server.problems).toEqual([]);
+  });
+});
+
+function rasterCtx(px) {
+  const data = new Uint8ClampedArray(px * px * 4);
+  const ctx = {
+    fillStyle: '#000000',
+    fillRect(x, y, w, h) {
+      const v = ctx.fillStyle === '#ffffff' ? 255 : 0;
+      for (let j = y; j < Math.min(px, y + h); j++) for (let i = x; i < Math.min(px, x + w); i++) {
+        const k = (j * px + i) * 4; data[k] = data[k + 1] = data[k + 2] = v; data[k + 3] = 255;
+      }
+    }
+  };
+  return { ctx, data };
+}
