@@ -25,6 +25,8 @@ Page({
     date: '', time: '', today: '', earliest: '', busy: false, queued: 0, guidance: []
   },
 
+  onLoad(q) { session.preferPatient(q && q.patient); }, // opened from a reporting_reminder card
+
   onShow() {
     this.resetTime();
     app.ready().then(() => {
