@@ -69,6 +69,19 @@ App({
     };
   },
 
+  // endSession forgets everything local about the account (after a deactivation the
+  // server has already revoked every token, so there is no logout call to make).
+  endSession() {
+    if (this.globalData.realtime) this.globalData.realtime.stop();
+    this.globalData.realtime = null;
+    const t = api.tokens();
+    if (t && t.userId) queue.forgetUser(t.userId);
+    session.clear();
+    api.clearTokens();
+    api.setDevUser('');
+    return wx.reLaunch({ url: '/pages/login/login' });
+  },
+
   logout() {
     if (this.globalData.realtime) this.globalData.realtime.stop();
     this.globalData.realtime = null;

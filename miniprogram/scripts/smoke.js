@@ -36,7 +36,7 @@ function fresh() {
   Object.keys(require.cache).forEach((k) => { if (k.includes('/utils/')) delete require.cache[k]; });
   return {
     api: require('../utils/api'), session: require('../utils/session'), requests: require('../utils/requests'),
-    views: require('../utils/views'), queue: require('../utils/queue'), ids: require('../utils/ids'), format: require('../utils/format')
+    views: require('../utils/views'), queue: require('../utils/queue'), ids: require('../utils/ids'), format: require('../utils/format'), validate: require('../utils/validate')
   };
 }
 
@@ -60,16 +60,16 @@ async function step(name, fn) {
     if (!pid) throw new Error('no patient record');
     return 'people=' + m.session.people().length;
   });
-  await step('home: plan, thread, education, appointments (absent route → null)', async () => {
+  await step('home: plan, thread, education, appointments', async () => {
     const soft = (p) => p.catch((e) => (e.status === 404 ? null : Promise.reject(e)));
     const [plan, thread, feed, appts] = await Promise.all([
       soft(m.api.request('plan', { params: { patientID: pid } })),
       m.api.request('thread', { params: { patientID: pid } }),
       m.api.request('educationFeed', { params: { patientID: pid } }),
-      m.api.request('appointments', { params: { patientID: pid } })
+      m.api.request('appointments', { params: { patientID: pid }, query: { when: 'upcoming', limit: 5 } })
     ]);
     const h = m.views.homeModel({ plan, thread, feed, appointments: appts });
-    return 'plan=' + h.hasPlan + ' stage=' + (h.stage ? 'yes' : 'no') + ' appointments=' + (appts === null ? 'absent' : 'present');
+    return 'plan=' + h.hasPlan + ' stage=' + (h.stage ? 'yes' : 'no') + ' appointments=' + appts.items.length;
   });
   await step('timeline', async () => {
     const plan = await m.api.request('plan', { params: { patientID: pid } }).catch((e) => (e.status === 404 ? null : Promise.reject(e)));
@@ -92,7 +92,7 @@ async function step(name, fn) {
     await m.api.request('readThread', { params: { patientID: pid }, data: m.requests.readThread(a.data.seq) });
     return 'first=' + a.status + ' retry=' + b.status;
   });
-  await step('readings: queue + flush (observations route may be absent on this server)', async () => {
+  await step('readings: queue + flush, single-post retry replayed', async () => {
     const body = m.requests.observation('pain', { score: 2, context: 'rest' }, { measuredAt: m.format.isoWithZone(new Date()) });
     m.queue.enqueue(pid, body);
     const r = await m.queue.flush(m.api);
@@ -105,9 +105,9 @@ async function step(name, fn) {
     }
     return 'sent=' + r.sent.length + ' remaining=' + r.remaining + (r.error ? ' (' + r.error.code + ')' : '');
   });
-  await step('trend (pending route tolerated)', async () => {
+  await step('trend', async () => {
     const t = await m.api.request('trend', { params: { patientID: pid, type: 'blood_pressure' }, query: { range: '30d' } });
-    return t === null ? 'absent' : 'series=' + t.series.length;
+    return 'series=' + t.series.length;
   });
   let code;
   await step('family: health-data consent, invite', async () => {
@@ -140,13 +140,53 @@ async function step(name, fn) {
     await m.api.request('thread', { params: { patientID: pid } });
     return 'scopes=' + p.scopes.length + ' can(message)=' + m.session.can('message');
   });
-  await step('notifications, questionnaires, subscriptions: absent routes → null', async () => {
-    const r = await Promise.all([
-      m.api.request('notifications'),
-      m.api.request('questionnaires', { params: { patientID: pid } }),
-      m.api.request('subscriptions', { data: m.requests.subscriptions([]) })
-    ]);
-    return r.map((x) => (x === null ? 'absent' : 'present')).join(',');
+  await step('notifications centre, questionnaires, appointments, subscription report', async () => {
+    m = fresh();
+    m.api.setDevUser('patient1');
+    await m.api.login();
+    await m.session.load();
+    const n = await m.api.request('notifications', { params: { patientID: pid }, query: { limit: 30 } });
+    const read = await m.api.request('notificationsRead', { params: { patientID: pid }, data: m.requests.notificationsRead([]) });
+    const q = await m.api.request('questionnaires', { params: { patientID: pid }, query: { limit: 50 } });
+    const ap = await m.api.request('appointments', { params: { patientID: pid }, query: { when: 'upcoming' } });
+    const sub = await m.api.request('subscriptions', { data: m.requests.subscriptions([{ template_id: 'tmpl-cm-message', result: 'accept' }]) });
+    let answered = 'none pending';
+    const pend = q.items.find((x) => x.status === 'pending');
+    if (pend) {
+      const raw = {};
+      pend.questionnaire.items.forEach((it) => {
+        const o = it.options && it.options[0];
+        raw[it.key] = it.type === 'single' ? o.value : it.type === 'multiple' ? [o.value] : it.type === 'text' ? '好' : (it.min !== undefined ? it.min : 1);
+      });
+      const v = m.validate.questionnaire(pend.questionnaire, raw);
+      if (!v.ok) throw new Error('client validation refused a full answer: ' + JSON.stringify(v.errors));
+      const res = await m.api.request('questionnaireAnswer', { params: { patientID: pid, assignmentID: pend.id }, data: m.requests.questionnaireAnswers(v.value), idempotencyKey: m.ids.newId('q') });
+      answered = res.status + (res.band_name ? ' (' + res.band_name + ')' : '');
+    }
+    let appt = 'none';
+    const a0 = ap.items.find((x) => x.status === 'scheduled' || x.status === 'confirmed'); // a second run finds it already requested
+    if (a0) {
+      const when = [m.format.localToIso(m.format.localDay(Date.now() + 20 * 86400000), '09:30')];
+      const r1 = a0.status === 'scheduled' ? await m.api.request('appointmentConfirm', { params: { patientID: pid, appointmentID: a0.id } }) : a0;
+      const r2 = await m.api.request('appointmentReschedule', { params: { patientID: pid, appointmentID: a0.id }, data: m.requests.appointmentReschedule(when, 'smoke') });
+      appt = r1.status + '→' + r2.status;
+    }
+    return 'answered=' + answered + ' appointment=' + appt + ' notifications=' + n.notifications.length + ' marked=' + read.marked + ' questionnaires=' + q.items.length +
+      ' appointments=' + ap.items.length + ' subscriptions=' + sub.subscriptions.length;
+  });
+  await step('export summary and deactivation (issue-11 routes: null while this server lacks them)', async () => {
+    m = fresh();
+    m.api.setDevUser('patient1');
+    await m.api.login();
+    const sum = await m.api.request('exportSummary', { params: { patientID: pid } });
+    m = fresh();
+    m.api.clearTokens();
+    m.api.setDevUser('smoke-relative-' + stamp); // a throwaway user: deactivating it harms no one
+    await m.api.login();
+    const d = await m.api.request('deactivate', { data: m.requests.deactivate('注销', 'smoke') });
+    let after = 'n/a';
+    if (d !== null) { m.api.setDevUser(''); after = await m.api.request('me').then(() => 'still logged in', (e) => 'me→' + (e.status || e.code)); }
+    return 'summary=' + (sum === null ? 'absent' : sum.sections.length + ' sections') + ' deactivate=' + (d === null ? 'absent' : 'done, ' + after);
   });
   if (typeof WebSocket === 'function') {
     m = fresh();

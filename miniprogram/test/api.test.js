@@ -110,12 +110,37 @@ describe('api client', () => {
 
   test('a pending route that the server does not have yet resolves null; other 404s still throw', async () => {
     wx._store['cp.tokens'] = JSON.stringify({ access: 'a', refresh: 'r', accessExpiresAt: Date.now() + 600000, refreshExpiresAt: Date.now() + 1e9 });
-    wx._handler = (c) => path(c.url).endsWith('/appointments')
+    wx._handler = (c) => /\/(appointments|export\/summary)$/.test(path(c.url))
       ? apiError(404, 'route_not_found', '请求的接口不存在')
       : apiError(404, 'not_found', '患者不存在');
-    await expect(api.request('appointments', { params: { patientID: 'p1' } })).resolves.toBeNull();
-    expect(api.isAbsent('appointments')).toBe(true);
+    await expect(api.request('exportSummary', { params: { patientID: 'p1' } })).resolves.toBeNull();
+    expect(api.isAbsent('exportSummary')).toBe(true);
+    // a route that is in the spec is never "absent": route_not_found is an error there
+    await expect(api.request('appointments', { params: { patientID: 'p1' } })).rejects.toMatchObject({ code: 'route_not_found' });
     await expect(api.request('plan', { params: { patientID: 'p1' } })).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  test('a call outside the endpoint table, or with an undeclared query parameter, is refused before sending', async () => {
+    wx._store['cp.tokens'] = JSON.stringify({ access: 'a', refresh: 'r', accessExpiresAt: Date.now() + 600000, refreshExpiresAt: Date.now() + 1e9 });
+    wx._handler = () => json(200, {});
+    await expect(api.request('observations', { params: { patientID: 'p1' } })).rejects.toThrow('unknown endpoint');
+    await expect(api.request('messages', { params: { patientID: 'p1' }, query: { since: 3 } })).rejects.toThrow('query parameter since');
+    expect(wx._calls).toHaveLength(0);
+  });
+
+  test('download: the export file is fetched with the bearer token; an error body is shown', async () => {
+    wx._store['cp.tokens'] = JSON.stringify({ access: 'a', refresh: 'r', accessExpiresAt: Date.now() + 600000, refreshExpiresAt: Date.now() + 1e9 });
+    const files = { '/tmp/ok': '{}', '/tmp/err': JSON.stringify({ error: { code: 'not_found', message: '患者不存在' } }) };
+    const seen = [];
+    let status = 200;
+    wx.downloadFile = (o) => { seen.push(o); Promise.resolve().then(() => o.success({ statusCode: status, tempFilePath: status === 200 ? '/tmp/ok' : '/tmp/err' })); };
+    wx.getFileSystemManager = () => ({ readFileSync: (p) => files[p] });
+    await expect(api.download('exportFhir', { params: { patientID: 'p1' } })).resolves.toBe('/tmp/ok');
+    expect(path(seen[0].url)).toBe('/api/v1/patients/p1/export');
+    expect(seen[0].header.Authorization).toBe('Bearer a');
+    status = 404;
+    await expect(api.download('exportFhir', { params: { patientID: 'p1' } })).rejects.toMatchObject({ status: 404, message: '患者不存在' });
+    await expect(api.download('me')).rejects.toThrow('not a download endpoint');
   });
 
   test('path parameters are encoded, query strings skip empty values, the Idempotency-Key header is sent', async () => {

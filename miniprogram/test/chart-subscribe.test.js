@@ -46,18 +46,18 @@ describe('subscribe-message helper', () => {
     wx._store['cp.tokens'] = JSON.stringify({ access: 'a', refresh: 'r', accessExpiresAt: Date.now() + 3600000, refreshExpiresAt: Date.now() + 1e9 });
     jest.resetModules();
     const config = require('../config');
-    Object.assign(config.templates, { new_message: 'T1', appointment: 'T2', vitals_reminder: 'T3', followup: 'T4' });
+    Object.assign(config.templates, { cm_message: 'T1', appointment_reminder: 'T2', reading_attention: 'T3', questionnaire_due: 'T4' });
     const { api } = { api: require('../utils/api') };
     const subscribe = require('../utils/subscribe');
     let asked;
     wx.requestSubscribeMessage = (o) => { asked = o.tmplIds; o.success({ errMsg: 'ok', T1: 'accept', T2: 'reject', T3: 'ban' }); };
-    wx._handler = () => apiError(404, 'route_not_found');
-    const r = await subscribe.ask(api, ['new_message', 'appointment', 'vitals_reminder', 'followup', 'education']);
+    wx._handler = () => json(200, { subscriptions: [] });
+    const r = await subscribe.ask(api, ['cm_message', 'appointment_reminder', 'reading_attention', 'questionnaire_due', 'education_ready']);
     expect(asked).toEqual(['T1', 'T2', 'T3']);
     expect(r).toEqual([
-      { kind: 'new_message', template_id: 'T1', result: 'accept' },
-      { kind: 'appointment', template_id: 'T2', result: 'reject' },
-      { kind: 'vitals_reminder', template_id: 'T3', result: 'ban' }
+      { kind: 'cm_message', template_id: 'T1', result: 'accept' },
+      { kind: 'appointment_reminder', template_id: 'T2', result: 'reject' },
+      { kind: 'reading_attention', template_id: 'T3', result: 'ban' }
     ]);
     // The server is told template ids and answers only; kinds stay on the phone.
     expect(wx._calls[0].data).toEqual({ results: r.map(({ template_id, result }) => ({ template_id, result })) });
@@ -67,6 +67,6 @@ describe('subscribe-message helper', () => {
     installWx();
     jest.resetModules();
     const subscribe = require('../utils/subscribe');
-    await expect(subscribe.ask({}, ['new_message'])).resolves.toEqual([]);
+    await expect(subscribe.ask({}, ['cm_message'])).resolves.toEqual([]);
   });
 });

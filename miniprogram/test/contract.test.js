@@ -1,33 +1,51 @@
-// Contract test: the API client against api/openapi.yaml (the repository's spec, which CI
-// checks out next to miniprogram/).
-//   1. every route the client declares (utils/endpoints.js) exists in the spec with that
-//      method, unless it is marked pending (its branch has not merged yet);
+// Contract test: the mini-program's API client against api/openapi.yaml.
+//
+// utils/endpoints.js is the ONE table of every HTTP route the app calls. For each entry:
+//   1. method + path exist in the spec (a path the spec does not have FAILS — only entries
+//      marked `pending` may instead be found in test/fixtures/pending-contract.yaml);
+//      path and query parameters are declared; bearer auth matches; an Idempotency-Key the
+//      spec asks for is sent;
 //   2. every request body the client builds (utils/requests.js) satisfies the request
-//      schema, required fields included;
-//   3. sample responses generated from the spec's response schemas — with every optional
-//      field, and with only the required ones — are handled by the client's view models.
-// CAREPATH_EXTRA_SPECS=/path/a.yaml:/path/b.yaml also checks pending routes against
-// specs of unmerged branches (e.g. the observations branch) during development.
+//      schema (Ajv, JSON Schema), and a route needing a body gets one;
+//   3. a sample response for it — hand-written in test/fixtures/responses.js where pages
+//      render it, else generated from the schema — satisfies the response schema, and the
+//      client's view models handle it.
 const fs = require('fs');
 const path = require('path');
-const yaml = require('js-yaml');
-const { validate, sample } = require('./helpers/schema');
+const S = require('./helpers/openapi');
+const { sample } = require('./helpers/schema');
 
 const E = require('../utils/endpoints');
 const B = require('../utils/requests');
 const views = require('../utils/views');
 const chart = require('../utils/chart');
+const RESPONSES = require('./fixtures/responses');
 
-const mainSpecPath = path.join(__dirname, '..', '..', 'api', 'openapi.yaml');
-const specs = [mainSpecPath].concat((process.env.CAREPATH_EXTRA_SPECS || '').split(':').filter(Boolean))
-  .map((p) => ({ file: p, doc: yaml.load(fs.readFileSync(p, 'utf8')) }));
+const doc = S.merged;
 
-function findOp(ep) {
-  for (const s of specs) {
-    const item = s.doc.paths && s.doc.paths[ep.path];
-    if (item && item[ep.method.toLowerCase()]) return { doc: s.doc, item, op: item[ep.method.toLowerCase()], file: s.file };
+// problems lists what is wrong with one endpoint entry against the spec (empty = fine).
+function problems(ep) {
+  const out = [];
+  const found = S.findOp(ep);
+  if (!found) {
+    out.push(ep.method + ' ' + ep.path + ' is not in api/openapi.yaml' + (ep.pending ? ' nor in the pending fixture' : ''));
+    return out;
   }
-  return null;
+  const params = S.parameters(found);
+  const declared = params.filter((p) => p.in === 'path').map((p) => p.name).sort();
+  const used = (ep.path.match(/\{(\w+)\}/g) || []).map((x) => x.slice(1, -1)).sort();
+  if (JSON.stringify(declared) !== JSON.stringify(used)) out.push('path parameters ' + used + ' vs spec ' + declared);
+  const queries = params.filter((p) => p.in === 'query').map((p) => p.name);
+  (ep.query || []).forEach((q) => { if (queries.indexOf(q) < 0) out.push('query parameter ' + q + ' not declared'); });
+  if (ep.auth === false) { if (!(Array.isArray(found.op.security) && found.op.security.length === 0)) out.push('spec requires auth'); }
+  else if (Array.isArray(found.op.security) && found.op.security.length === 0) out.push('spec route is public but the client sends a token');
+  const wantsKey = params.some((p) => p.in === 'header' && p.name === 'Idempotency-Key');
+  if (wantsKey && !ep.idempotent) out.push('spec takes an Idempotency-Key the client does not send');
+  if (ep.download) {
+    const r = S.successResponse(found);
+    if (r.contentType !== ep.contentType) out.push('download content type ' + ep.contentType + ' vs spec ' + r.contentType);
+  }
+  return out;
 }
 
 // Sample arguments for each request-body builder (typical values a page passes).
@@ -51,40 +69,65 @@ const SAMPLES = {
     ['weight', { value: 65.5, unit: 'kg' }, { measuredAt }]
   ],
   observationBatch: [[[B.observation('pain', { score: 2, context: 'rest' }, { measuredAt })]]],
-  subscriptions: [[[{ kind: 'new_message', template_id: 'T1', result: 'accept' }]]],
-  appointmentCancel: [['时间冲突'], []],
-  appointmentReschedule: [['出差', ['2026-12-01', '2026-12-02']]],
-  questionnaireAnswers: [[[{ question: 'q1', value: 3 }]]]
+  subscriptions: [[[{ kind: 'cm_message', template_id: 'T1', result: 'accept' }, { kind: 'stage_begins', template_id: 'T2', result: 'reject' }]]],
+  appointmentCancel: [['身体不适，去不了']],
+  appointmentReschedule: [[['2026-12-12T09:30:00+08:00', '2026-12-13T14:00:00+08:00'], '那天要出差'], [['2026-12-12T09:30:00+08:00']]],
+  questionnaireAnswers: [[{ walk_flat: '1', aids: ['cane'], pain_now: 3, walk_minutes: 30, other: '' }]],
+  notificationsRead: [[['n1', 'n2']], [[]]],
+  deactivate: [['注销', '不再需要'], ['注销']]
 };
 
-describe('contract: api/openapi.yaml', () => {
+describe('contract: the endpoint table against api/openapi.yaml', () => {
   test('the spec is there and parses', () => {
-    expect(specs[0].doc.openapi).toMatch(/^3\./);
+    expect(S.main.openapi).toMatch(/^3\./);
   });
 
   const names = Object.keys(E);
-  test.each(names)('%s: route exists in the spec (or is marked pending)', (name) => {
-    const ep = E[name];
-    const found = findOp(ep);
-    if (!found) {
-      expect(ep.pending).toBeTruthy(); // a route missing from the spec must be a declared pending one
-      return;
-    }
-    // path parameters in the template are declared by the spec
-    const declared = []
-      .concat(found.item.parameters || [], found.op.parameters || [])
-      .map((p) => (p.$ref ? require('./helpers/schema').resolve(found.doc, p) : p))
-      .filter((p) => p.in === 'path').map((p) => p.name).sort();
-    const used = (ep.path.match(/\{(\w+)\}/g) || []).map((x) => x.slice(1, -1)).sort();
-    expect(declared).toEqual(used);
-    // login and refresh are the only calls without a bearer token; the spec agrees
-    if (ep.auth === false) expect(found.op.security).toEqual([]);
-    else expect(found.op.security === undefined || found.op.security.length > 0).toBe(true);
+  test.each(names)('%s: method, path, parameters and auth match the spec', (name) => {
+    expect(problems(E[name])).toEqual([]);
   });
 
-  test('main spec: the non-pending routes are all in the repository spec', () => {
-    const missing = names.filter((n) => !E[n].pending && !(specs[0].doc.paths[E[n].path] || {})[E[n].method.toLowerCase()]);
+  test('the check fails for a path or method the spec does not have', () => {
+    expect(problems({ name: 'x', method: 'GET', path: '/api/v1/patients/{patientID}/no-such-thing' })).toHaveLength(1);
+    expect(problems({ name: 'x', method: 'DELETE', path: '/api/v1/me' })).toHaveLength(1);
+    // a pending mark does not excuse a path that is in neither document
+    expect(problems({ name: 'x', method: 'GET', path: '/api/v1/me/no-such-thing', pending: 'issue-11' })).toHaveLength(1);
+    // the pending fixture is never consulted for an endpoint not marked pending
+    Object.keys(S.pending.paths || {}).filter((p) => !S.main.paths[p]).forEach((p) => {
+      const m = Object.keys(S.pending.paths[p]).find((k) => S.METHODS.indexOf(k) >= 0);
+      expect(problems({ name: 'x', method: m.toUpperCase(), path: p })[0]).toMatch(/not in api\/openapi.yaml/);
+    });
+    // undeclared query parameter, wrong path parameter name
+    expect(problems({ name: 'x', method: 'GET', path: '/api/v1/patients/{patientID}/thread/messages', query: ['since'] })).toEqual(['query parameter since not declared']);
+    expect(problems({ name: 'x', method: 'GET', path: '/api/v1/patients/{pid}/thread' })).toHaveLength(1);
+  });
+
+  test('pending endpoints: clearly marked, and the fixture holds nothing else', () => {
+    const pendingNames = names.filter((n) => E[n].pending);
+    pendingNames.forEach((n) => expect([n, E[n].pending]).toEqual([n, 'issue-11']));
+    const fixturePaths = Object.keys(S.pending.paths || {});
+    fixturePaths.forEach((p) => {
+      const users = pendingNames.filter((n) => E[n].path === p);
+      expect([p, users.length > 0]).toEqual([p, true]);
+    });
+    // every non-pending endpoint is in the repository spec itself
+    const missing = names.filter((n) => !E[n].pending && S.findOp(E[n]).source !== 'main');
     expect(missing).toEqual([]);
+  });
+
+  test('every endpoint in the table is called by the app (no stale entries)', () => {
+    const root = path.join(__dirname, '..');
+    let src = '';
+    (function walk(dir) {
+      fs.readdirSync(dir, { withFileTypes: true }).forEach((d) => {
+        if (['node_modules', 'test', 'scripts'].indexOf(d.name) >= 0) return;
+        const p = path.join(dir, d.name);
+        if (d.isDirectory()) walk(p); else if (p.endsWith('.js') && !p.endsWith('endpoints.js')) src += fs.readFileSync(p, 'utf8');
+      });
+    })(root);
+    const internal = ['login', 'refresh']; // called by utils/api.js through E.login / E.refresh
+    const unused = names.filter((n) => internal.indexOf(n) < 0 && src.indexOf("'" + n + "'") < 0);
+    expect(unused).toEqual([]);
   });
 
   const withBodies = names.filter((n) => E[n].body);
@@ -92,27 +135,33 @@ describe('contract: api/openapi.yaml', () => {
     const ep = E[name];
     const builder = B[ep.body];
     expect(typeof builder).toBe('function');
-    const found = findOp(ep);
+    const found = S.findOp(ep);
+    const schema = S.requestSchema(found);
+    expect(schema).toBeTruthy();
     const argsList = SAMPLES[ep.body];
     expect(argsList).toBeDefined();
     argsList.forEach((args) => {
       const body = builder.apply(null, args);
-      expect(body).toBeTruthy();
-      if (!found) return; // pending route: checked once its spec lands
-      const rb = found.op.requestBody;
-      expect(rb).toBeDefined();
-      const schema = rb.content['application/json'].schema;
-      expect(validate(found.doc, schema, body)).toEqual([]);
+      expect([args, S.check(schema, body)]).toEqual([args, []]);
     });
+  });
+
+  test('the request-body check catches a wrong shape', () => {
+    const schema = S.requestSchema(S.findOp(E.appointmentReschedule));
+    expect(S.check(schema, { preferred_dates: ['2026-12-01'] }).length).toBeGreaterThan(0);
+    expect(S.check(schema, { preferred_times: ['2026-12-01'] }).length).toBeGreaterThan(0); // not a date-time
+    expect(S.check(S.requestSchema(S.findOp(E.subscriptions)), { results: [{ kind: 'x', template_id: 't', result: 'accept' }] }).length).toBeGreaterThan(0);
+    expect(S.check(S.requestSchema(S.findOp(E.deactivate)), { reason: '不再需要' }).length).toBeGreaterThan(0); // confirm missing
   });
 
   test('routes with a required body get one from the client', () => {
     names.forEach((name) => {
       const ep = E[name];
-      const found = findOp(ep);
-      if (!found || !found.op.requestBody || !found.op.requestBody.required) return;
+      const found = S.findOp(ep);
+      const rb = found.op.requestBody && S.resolve(found.op.requestBody);
+      if (!rb || !rb.required) { expect([name, !!ep.body && !rb]).toEqual([name, false]); return; }
       if (ep.upload) {
-        const mp = found.op.requestBody.content['multipart/form-data'];
+        const mp = rb.content['multipart/form-data'];
         expect(mp).toBeDefined();
         expect(ep.formData.slice().sort()).toEqual(mp.schema.required.slice().sort());
         return;
@@ -121,31 +170,30 @@ describe('contract: api/openapi.yaml', () => {
     });
   });
 
-  test('the message image upload uses the spec multipart fields', () => {
-    const found = findOp(E.sendImage);
-    expect(found.op.requestBody.content['multipart/form-data'].schema.required.sort()).toEqual(['client_msg_id', 'file']);
+  test.each(names)('%s: its sample response satisfies the response schema', (name) => {
+    const ep = E[name];
+    const r = S.successResponse(S.findOp(ep));
+    if (!r.schema) { expect([name, RESPONSES[name]]).toEqual([name, undefined]); return; } // e.g. 204
+    const list = RESPONSES[name] ? [RESPONSES[name]] : [sample(doc, r.schema, true), sample(doc, r.schema, false)];
+    list.forEach((body) => expect([name, S.check(r.schema, body)]).toEqual([name, []]));
   });
 
-  function responseSchema(name) {
-    const found = findOp(E[name]);
-    if (!found) return null;
-    const codes = Object.keys(found.op.responses).filter((c) => /^2/.test(c)).sort();
-    const r = found.op.responses[codes[0]];
-    const schema = r && r.content && r.content['application/json'] && r.content['application/json'].schema;
-    return schema ? { doc: found.doc, schema } : null;
-  }
+  test('the hand-written responses are all for endpoints in the table', () => {
+    Object.keys(RESPONSES).filter((k) => typeof RESPONSES[k] !== 'function')
+      .forEach((k) => expect([k, !!E[k]]).toEqual([k, true]));
+  });
 
   function samples(name) {
-    const r = responseSchema(name);
-    if (!r) return [];
-    return [sample(r.doc, r.schema, true), sample(r.doc, r.schema, false)].map((s) => {
-      expect(validate(r.doc, r.schema, s)).toEqual([]); // the generator itself is honest
+    const found = S.findOp(E[name]);
+    const r = S.successResponse(found);
+    if (!r.schema) return [];
+    return [sample(doc, r.schema, true), sample(doc, r.schema, false)].map((s) => {
+      expect(S.check(r.schema, s)).toEqual([]); // the generator itself is honest
       return s;
     });
   }
 
   test('error bodies from the spec are shown with the server message', () => {
-    const doc = specs[0].doc;
     const err = sample(doc, doc.components.schemas.Error, true);
     const { installWx } = require('./helpers/wx');
     installWx();
@@ -222,7 +270,6 @@ describe('contract: api/openapi.yaml', () => {
   });
 
   test('realtime: the spec names the subprotocol the client offers, and its events are handled', () => {
-    const doc = specs[0].doc;
     const ws = doc.paths['/api/v1/ws'].get;
     expect(ws.description).toContain('carepath.v1');
     expect(ws.description).toContain('bearer.');
@@ -236,7 +283,7 @@ describe('contract: api/openapi.yaml', () => {
       evt.type = type;
       evt.patient_id = 'p';
       if (evt.message) { evt.message.patient_id = 'p'; evt.message.seq = got.length + 1; }
-      expect(validate(doc, schema, evt)).toEqual([]);
+      expect(S.check(schema, evt)).toEqual([]);
       c.handle(JSON.stringify(evt));
     });
     expect(got.some((e) => e.type === 'message')).toBe(true);
@@ -249,5 +296,6 @@ describe('contract: api/openapi.yaml', () => {
       expect(typeof views.latestReading(t)).toBe('string');
     });
     samples('reportObservation').forEach((r) => expect(Array.isArray(views.guidanceView(r))).toBe(true));
+    expect(views.latestReading(RESPONSES.trend)).toMatch(/^最近一次：142\/90 mmHg/);
   });
 });

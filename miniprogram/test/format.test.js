@@ -37,3 +37,13 @@ describe('formatting in Asia/Shanghai', () => {
     expect(f.formatDate('not a date')).toBe('');
   });
 });
+
+describe('picked local times', () => {
+  test('a day and time picked on the phone are the hospital wall clock in RFC 3339', () => {
+    expect(f.localToIso('2026-12-12', '09:30')).toBe('2026-12-12T09:30:00+08:00');
+    expect(Date.parse(f.localToIso('2026-12-12', '00:15'))).toBe(Date.parse('2026-12-11T16:15:00Z'));
+    expect(f.localToIso('2026-12-12', '')).toBe('');
+    expect(f.localToIso('', '09:30')).toBe('');
+    expect(f.localToIso('12/12/2026', '09:30')).toBe('');
+  });
+});

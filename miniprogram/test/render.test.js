@@ -4,6 +4,10 @@
 // Rendering tests of real pages with miniprogram-simulate (pure-JS WXML compiler).
 const { installWx, json, apiError } = require('./helpers/wx');
 const { loadPage, text, simulate } = require('./helpers/page');
+const { specServer } = require('./helpers/server');
+const R = require('./fixtures/responses');
+const S = require('./helpers/openapi');
+const { sample } = require('./helpers/schema');
 
 const ME = {
   kind: 'user', role: 'user', user: { id: 'u1', phone_bound: true, phone_masked: '138****0001' },
@@ -54,14 +58,10 @@ describe('report page', () => {
   });
 
   test('a valid reading is queued with its id and sent; the urgent guidance is shown', async () => {
-    const wx = setup((c) => {
-      if (c.url.endsWith('/observations/batch')) {
-        return json(200, { accepted: 1, rejected: 0, results: c.data.items.map((it, i) => ({ index: i, id: it.id, status: 201, result: {
-          reading: { id: 'o1' }, alerts: [], guidance: [{ severity: 'critical', title: '血压很高，请立即处理', actions: ['安静休息 5 分钟后再量一次'], contacts: [{ role: 'emergency', name: '急救', phone: '120' }] }]
-        } })) });
-      }
-      return apiError(404, 'route_not_found');
+    const server = specServer({
+      reportBatch: (c) => ({ accepted: 1, rejected: 0, results: c.data.items.map((it, i) => ({ index: i, id: it.id, status: 201, result: R.reportObservation })) })
     });
+    const wx = setup(server.handler);
     const { comp, page } = loadPage('pages/report/report', app, ME);
     page.onShow();
     await tick();
@@ -75,24 +75,26 @@ describe('report page', () => {
     expect(text(comp)).toContain('血压很高，请立即处理');
     expect(text(comp)).toContain('拨打 急救 120');
     expect(wx.showModal).toHaveBeenCalled();
+    expect(server.problems).toEqual([]);
   });
 });
 
 describe('home page', () => {
-  test('stage card, next task, unread count and the relative switcher render from API data', async () => {
-    const wx = setup((c) => {
-      const p = c.url.replace(/^https?:\/\/[^/]+/, '').split('?')[0];
-      if (p === '/api/v1/patients/p1/plan') return json(200, {
-        id: 'pl1', pathway: { key: 'tka', name: '膝关节置换', version: 1 },
+  test('stage card, next task, unread count, next appointment and the relative switcher render from API data', async () => {
+    const soon = new Date(Date.now() + 3 * 86400000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const server = specServer({
+      plan: Object.assign(sample(S.merged, S.merged.components.schemas.Plan, false), { // required fields the page ignores
+        id: 'pl1', patient_id: 'p1', status: 'active', pathway: { key: 'tka', name: '膝关节置换', version: 1 },
         current_stage: { key: 's3', name: '术后康复', phase: 'post_discharge', starts_on: '2026-11-20', state: 'current', entered_at: '2026-11-20T00:00:00Z', day: 2 },
         progress: { tasks_total: 10, tasks_done: 4, percent: 40, stage_number: 3, stage_count: 5 },
         next_tasks: [{ id: 't1', key: 'k', stage: 's3', kind: 'task', title: '做踝泵运动', owner: 'patient', due_on: null, status: 'unscheduled' }],
         case_manager: { id: 'c1', name: '王护士', contact: '工作日 8:00-17:00' }, stages: [], tasks: []
-      });
-      if (p === '/api/v1/patients/p1/thread') return json(200, { id: 'th', patient_id: 'p1', last_seq: 5, last_read_seq: 3, unread_count: 2, participants: [] });
-      if (p === '/api/v1/patients/p1/education') return json(200, { items: [], unread: 1 });
-      return apiError(404, 'route_not_found');
+      }),
+      thread: { id: 'th', patient_id: 'p1', last_seq: 5, last_read_seq: 3, unread_count: 2, participants: [] },
+      educationFeed: { items: [], unread: 1 },
+      appointments: { items: [R.appointment({ starts_at: soon, ends_at: soon })] }
     });
+    const wx = setup(server.handler);
     const { comp, page } = loadPage('pages/home/home', app, ME);
     await page.refresh();
     await simulate.sleep(0);
@@ -103,8 +105,11 @@ describe('home page', () => {
     expect(t).toContain('做踝泵运动');
     expect(t).toMatch(/2\s*条新消息/);
     expect(t).toContain('上报今天的身体情况');
-    expect(t).not.toContain('下次预约'); // appointments route absent: nothing shown
-    expect(wx._calls.some((c) => c.url.includes('/appointments'))).toBe(true);
+    expect(t).toContain('术后复诊');
+    expect(t).toContain('待确认，点这里确认');
+    expect(server.calls('appointments')[0].url).toContain('when=upcoming');
+    expect(wx._calls).toHaveLength(4);
+    expect(server.problems).toEqual([]);
   });
 });
 

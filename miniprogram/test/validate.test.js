@@ -45,3 +45,26 @@ describe('validators', () => {
     expect(v.reading('spo2', {}).ok).toBe(false);
   });
 });
+
+describe('questionnaire answers', () => {
+  const def = require('./fixtures/responses').questionnaire.questionnaire;
+
+  test('required questions must be answered; optional ones may be left out', () => {
+    const r = v.questionnaire(def, { aids: [] });
+    expect(r.ok).toBe(false);
+    expect(Object.keys(r.errors).sort()).toEqual(['pain_now', 'walk_flat']);
+    expect(r.errors.walk_flat).toBe('请回答这一题');
+    expect(v.questionnaire(def, { walk_flat: '0', pain_now: 0 })).toEqual({ ok: true, errors: {}, value: { walk_flat: '0', pain_now: 0 } });
+  });
+
+  test('options from the list, numbers in range, whole scale steps, text within its length', () => {
+    const r = v.questionnaire(def, { walk_flat: '9', aids: ['cane', 'jetpack'], pain_now: 11, walk_minutes: 'abc', other: 'x'.repeat(201) });
+    expect(r.errors).toEqual({
+      walk_flat: '请从选项中选择', aids: '请从选项中选择', pain_now: '请填写 0 到 10 之间的数',
+      walk_minutes: '请填写数字', other: '最多 200 个字'
+    });
+    expect(v.questionnaire(def, { walk_flat: '1', pain_now: 2.5 }).errors.pain_now).toBe('请选择一个分数');
+    const ok = v.questionnaire(def, { walk_flat: 1, aids: 'cane', pain_now: '3', walk_minutes: ' 45 ', other: '  走路好多了 ' });
+    expect(ok.value).toEqual({ walk_flat: '1', aids: ['cane'], pain_now: 3, walk_minutes: 45, other: '走路好多了' });
+  });
+});

@@ -69,6 +69,26 @@ function upload(url, filePath, name, formData, header) {
   }).then(function (res) { release(); return res; }, function (err) { release(); throw err; });
 }
 
+// fetch downloads a file (wx.downloadFile) to a temporary path: {statusCode, tempFilePath}.
+function fetchFile(url, header) {
+  return acquire().then(function () {
+    return new Promise(function (resolve, reject) {
+      wx.downloadFile({
+        url: url, header: header, timeout: 60000,
+        success: function (res) { resolve({ statusCode: res.statusCode, tempFilePath: res.tempFilePath, header: res.header || {} }); },
+        fail: function (err) {
+          reject(ApiError(0, 'network_error', '网络连接不畅，请稍后再试', { errMsg: err && err.errMsg }));
+        }
+      });
+    });
+  }).then(function (res) { release(); return res; }, function (err) { release(); throw err; });
+}
+
+// readJsonFile reads a downloaded error body ({error:{code,message}}) if there is one.
+function readJsonFile(path) {
+  try { return JSON.parse(wx.getFileSystemManager().readFileSync(path, 'utf8')); } catch (e) { return null; }
+}
+
 // --- URLs ------------------------------------------------------------------------------
 function buildUrl(ep, params, query) {
   const path = ep.path.replace(/\{(\w+)\}/g, function (_, k) {
@@ -79,6 +99,7 @@ function buildUrl(ep, params, query) {
   });
   const qs = [];
   Object.keys(query || {}).forEach(function (k) {
+    if ((ep.query || []).indexOf(k) < 0) throw new Error('query parameter ' + k + ' is not declared for ' + ep.name);
     const v = query[k];
     if (v !== undefined && v !== null && v !== '') qs.push(encodeURIComponent(k) + '=' + encodeURIComponent(String(v)));
   });
@@ -227,6 +248,29 @@ function request(name, opts) {
   });
 }
 
+// download fetches a `download: true` endpoint (e.g. the FHIR export) into a temporary
+// file with the bearer token, refreshing once on 401. Resolves the temporary file path.
+function download(name, opts) {
+  opts = opts || {};
+  const ep = E[name];
+  if (!ep || !ep.download) return Promise.reject(new Error('not a download endpoint ' + name));
+  let url;
+  try { url = buildUrl(ep, opts.params, opts.query); } catch (e) { return Promise.reject(e); }
+  function attempt(t) { return fetchFile(url, { Authorization: 'Bearer ' + t.access }); }
+  return validToken().then(function (t) {
+    return attempt(t).then(function (res) {
+      if (res.statusCode === 401) return refreshTokens(t.access).then(attempt);
+      return res;
+    });
+  }).then(function (res) {
+    if (res.statusCode >= 200 && res.statusCode < 300) return res.tempFilePath;
+    const body = readJsonFile(res.tempFilePath);
+    const err = parseError({ statusCode: res.statusCode, data: body });
+    if (res.statusCode === 401) clearTokens();
+    throw err;
+  });
+}
+
 function isAbsent(name) { return !!absent[name]; }
 
 function logout() {
@@ -259,7 +303,7 @@ function _reset() { // tests only
 }
 
 module.exports = {
-  request, login, logout, refreshTokens, validToken, tokens, isLoggedIn, clearTokens,
+  request, download, login, logout, refreshTokens, validToken, tokens, isLoggedIn, clearTokens,
   setDevUser, devUser, obtainCode, buildUrl, showError, messageFor, isAbsent, isRouteMissing,
   ApiError, TOKENS_KEY, MAX_CONCURRENT, _reset
 };

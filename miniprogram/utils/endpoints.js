@@ -1,13 +1,18 @@
-// Every HTTP route the mini-program calls, in one place, so the contract test
-// (test/contract.test.js) can walk it against ../api/openapi.yaml.
+// Every HTTP route the mini-program calls, in ONE table, so the contract test
+// (test/contract.test.js) can walk it against ../api/openapi.yaml. utils/api.js refuses a
+// call that is not in this table, and a query parameter that is not listed here.
 //
 //   method, path  – exactly as written in the OpenAPI document
 //   auth          – false for the login and refresh calls (no bearer token)
 //   body          – name of the request-body builder in utils/requests.js
-//   pending       – the route is not in api/openapi.yaml yet: it arrives with another
-//                   branch. The client treats `route_not_found` as "feature absent" and
-//                   shows nothing. As soon as the route appears in the spec the contract
-//                   test checks it like any other.
+//   query         – the query parameters the app sends (each must be declared by the spec)
+//   idempotent    – the call sends an Idempotency-Key header (kept across retries)
+//   download      – fetched with wx.downloadFile (a file, not JSON)
+//   pending       – the route is agreed but not in api/openapi.yaml on this branch yet. Its
+//                   OpenAPI fragment lives in test/fixtures/pending-contract.yaml, which the
+//                   contract test merges into the spec. When the branch named here is
+//                   merged: delete the `pending` marks and that fixture (the contract test
+//                   then checks the routes against the real spec, and fails if they differ).
 const E = {
   // auth & me
   login: { method: 'POST', path: '/api/v1/auth/wechat/login', auth: false, body: 'login' },
@@ -24,14 +29,14 @@ const E = {
   taskDone: { method: 'POST', path: '/api/v1/patients/{patientID}/plans/{planID}/tasks/{taskID}/done' },
 
   // education
-  educationFeed: { method: 'GET', path: '/api/v1/patients/{patientID}/education' },
+  educationFeed: { method: 'GET', path: '/api/v1/patients/{patientID}/education', query: ['status'] },
   educationOpen: { method: 'GET', path: '/api/v1/patients/{patientID}/education/{assignmentID}' },
   educationFinished: { method: 'POST', path: '/api/v1/patients/{patientID}/education/{assignmentID}/finished' },
   article: { method: 'GET', path: '/api/v1/articles/{key}' },
 
   // messaging (WebSocket: /api/v1/ws, see utils/ws.js)
   thread: { method: 'GET', path: '/api/v1/patients/{patientID}/thread' },
-  messages: { method: 'GET', path: '/api/v1/patients/{patientID}/thread/messages' },
+  messages: { method: 'GET', path: '/api/v1/patients/{patientID}/thread/messages', query: ['after', 'before', 'limit'] },
   sendMessage: { method: 'POST', path: '/api/v1/patients/{patientID}/thread/messages', body: 'sendText' },
   sendImage: { method: 'POST', path: '/api/v1/patients/{patientID}/thread/messages', upload: true, formData: ['client_msg_id', 'file'] },
   readThread: { method: 'POST', path: '/api/v1/patients/{patientID}/thread/read', body: 'readThread' },
@@ -41,7 +46,7 @@ const E = {
   patientConsents: { method: 'GET', path: '/api/v1/patients/{patientID}/consents' },
   grantHealthData: { method: 'POST', path: '/api/v1/patients/{patientID}/consents', body: 'grantHealthData' },
   withdrawConsent: { method: 'POST', path: '/api/v1/patients/{patientID}/consents/{consentID}/withdraw', body: 'withdrawConsent' },
-  accessLog: { method: 'GET', path: '/api/v1/patients/{patientID}/access-log' },
+  accessLog: { method: 'GET', path: '/api/v1/patients/{patientID}/access-log', query: ['cursor', 'limit'] },
 
   // family
   familyMembers: { method: 'GET', path: '/api/v1/patients/{patientID}/family/members' },
@@ -53,21 +58,31 @@ const E = {
   previewInvitation: { method: 'GET', path: '/api/v1/family/invitations/{code}' },
   acceptInvitation: { method: 'POST', path: '/api/v1/family/invitations/{code}/accept' },
 
-  // vitals (observations branch, issue 6 / worktree wt4)
-  reportObservation: { method: 'POST', path: '/api/v1/patients/{patientID}/observations', body: 'observation', idempotent: true, pending: 'observations' },
-  reportBatch: { method: 'POST', path: '/api/v1/patients/{patientID}/observations/batch', body: 'observationBatch', pending: 'observations' },
-  observations: { method: 'GET', path: '/api/v1/patients/{patientID}/observations', pending: 'observations' },
-  trend: { method: 'GET', path: '/api/v1/patients/{patientID}/trends/{type}', pending: 'observations' },
+  // vitals
+  reportObservation: { method: 'POST', path: '/api/v1/patients/{patientID}/observations', body: 'observation', idempotent: true },
+  reportBatch: { method: 'POST', path: '/api/v1/patients/{patientID}/observations/batch', body: 'observationBatch' },
+  trend: { method: 'GET', path: '/api/v1/patients/{patientID}/trends/{type}', query: ['range'] },
 
-  // routes announced but not specified yet: shapes are our best guess, absent → graceful
-  appointments: { method: 'GET', path: '/api/v1/patients/{patientID}/appointments', pending: 'appointments' },
-  appointmentConfirm: { method: 'POST', path: '/api/v1/patients/{patientID}/appointments/{appointmentID}/confirm', pending: 'appointments' },
-  appointmentCancel: { method: 'POST', path: '/api/v1/patients/{patientID}/appointments/{appointmentID}/cancel', body: 'appointmentCancel', pending: 'appointments' },
-  appointmentReschedule: { method: 'POST', path: '/api/v1/patients/{patientID}/appointments/{appointmentID}/reschedule-requests', body: 'appointmentReschedule', pending: 'appointments' },
-  subscriptions: { method: 'POST', path: '/api/v1/subscriptions', body: 'subscriptions', pending: 'subscriptions' },
-  questionnaires: { method: 'GET', path: '/api/v1/patients/{patientID}/questionnaires', pending: 'questionnaires' },
-  questionnaireSubmit: { method: 'POST', path: '/api/v1/patients/{patientID}/questionnaires/{questionnaireID}/responses', body: 'questionnaireAnswers', pending: 'questionnaires' },
-  notifications: { method: 'GET', path: '/api/v1/me/notifications', pending: 'notifications' }
+  // appointments
+  appointments: { method: 'GET', path: '/api/v1/patients/{patientID}/appointments', query: ['when', 'limit'] },
+  appointmentConfirm: { method: 'POST', path: '/api/v1/patients/{patientID}/appointments/{appointmentID}/confirm' },
+  appointmentCancel: { method: 'POST', path: '/api/v1/patients/{patientID}/appointments/{appointmentID}/cancel', body: 'appointmentCancel' },
+  appointmentReschedule: { method: 'POST', path: '/api/v1/patients/{patientID}/appointments/{appointmentID}/reschedule-request', body: 'appointmentReschedule' },
+
+  // questionnaires (answers are sent once: the Idempotency-Key makes a retried submit safe)
+  questionnaires: { method: 'GET', path: '/api/v1/patients/{patientID}/questionnaires', query: ['limit'] },
+  questionnaire: { method: 'GET', path: '/api/v1/patients/{patientID}/questionnaires/{assignmentID}' },
+  questionnaireAnswer: { method: 'POST', path: '/api/v1/patients/{patientID}/questionnaires/{assignmentID}/answers', body: 'questionnaireAnswers', idempotent: true },
+
+  // notifications centre and subscription messages
+  notifications: { method: 'GET', path: '/api/v1/patients/{patientID}/notifications', query: ['cursor', 'limit'] },
+  notificationsRead: { method: 'POST', path: '/api/v1/patients/{patientID}/notifications/read', body: 'notificationsRead' },
+  subscriptions: { method: 'POST', path: '/api/v1/subscriptions', body: 'subscriptions' },
+
+  // data export and account deactivation (contract: issue 11, /work/notes/contract-export.md)
+  exportSummary: { method: 'GET', path: '/api/v1/patients/{patientID}/export/summary', pending: 'issue-11' },
+  exportFhir: { method: 'GET', path: '/api/v1/patients/{patientID}/export', download: true, contentType: 'application/fhir+json', pending: 'issue-11' },
+  deactivate: { method: 'POST', path: '/api/v1/me/deactivate', body: 'deactivate', pending: 'issue-11' }
 };
 
 Object.keys(E).forEach(function (name) { E[name].name = name; });

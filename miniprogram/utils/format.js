@@ -79,6 +79,15 @@ function isoWithZone(v) {
     sign + pad(Math.floor(a / 60)) + ':' + pad(a % 60);
 }
 
+// localToIso: a day (YYYY-MM-DD) and a time (HH:MM) picked on the phone, read as the
+// hospital's wall clock → RFC 3339 with the hospital's offset ('' when incomplete).
+function localToIso(day, time) {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day || '') || !/^\d{2}:\d{2}$/.test(time || '')) return '';
+  const off = OFFSET_MS / 60000;
+  const a = Math.abs(off);
+  return day + 'T' + time + ':00' + (off >= 0 ? '+' : '-') + pad(Math.floor(a / 60)) + ':' + pad(a % 60);
+}
+
 const PHASES = { pre_admission: '院前', in_hospital: '院中', post_discharge: '院后' };
 function phaseLabel(p) { return PHASES[p] || ''; }
 
@@ -112,5 +121,5 @@ function scopeLabel(s) { return SCOPES[s] || s; }
 
 module.exports = {
   toDate, parts, localDay, formatDate, formatShortDate, formatTime, formatDateTime, formatRelative,
-  isoWithZone, phaseLabel, vitalLabel, number, scopeLabel, SCOPES, VITALS, PHASES
+  isoWithZone, localToIso, phaseLabel, vitalLabel, number, scopeLabel, SCOPES, VITALS, PHASES
 };

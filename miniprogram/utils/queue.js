@@ -45,6 +45,16 @@ function currentUser(api) {
   return (t && t.userId) || '';
 }
 
+// forgetUser drops the readings an account left unsent: after that account is
+// deactivated its tokens are gone and no one else may send them.
+function forgetUser(userId) {
+  if (!userId) return 0;
+  const items = load();
+  const keep = items.filter(function (q) { return q.userId !== userId; });
+  save(keep);
+  return items.length - keep.length;
+}
+
 function removeIds(ids) {
   const set = {};
   ids.forEach(function (i) { set[i] = true; });
@@ -127,7 +137,11 @@ function sendChunk(api, pid, chunk, out) {
     const left = chunk.filter(function (q) { return done.indexOf(q.id) < 0; }).map(function (q) { return q.id; });
     if (left.length) bump(left, 'server');
     return null;
-  }, function (err) { return handleError(pid, chunk, err, out); });
+  }, function (err) {
+    // A server without the batch route (route_not_found): one POST per reading instead.
+    if (err && err.code === 'route_not_found') { batchAbsent = true; return sendOneByOne(api, pid, chunk, out); }
+    return handleError(pid, chunk, err, out);
+  });
 }
 
 function sendOneByOne(api, pid, chunk, out) {
@@ -152,7 +166,9 @@ function sendOneByOne(api, pid, chunk, out) {
 
 function handleError(pid, chunk, err, out) {
   const ids = chunk.map(function (q) { return q.id; });
-  if (err && permanent(err.status)) {
+  // route_not_found says nothing about the reading (wrong server, route not deployed):
+  // keep it for later, never drop it as rejected.
+  if (err && permanent(err.status) && err.code !== 'route_not_found') {
     removeIds(ids);
     const es = chunk.map(function (q) { return { id: q.id, body: q.body, status: err.status, error: { code: err.code, message: err.message } }; });
     reject(es);
@@ -166,4 +182,4 @@ function handleError(pid, chunk, err, out) {
 
 function _reset() { flushing = null; batchAbsent = false; }
 
-module.exports = { enqueue, flush, pending, rejected, clearRejected, load, KEY, REJECTED_KEY, MAX_ITEMS, _reset };
+module.exports = { enqueue, flush, forgetUser, pending, rejected, clearRejected, load, KEY, REJECTED_KEY, MAX_ITEMS, _reset };

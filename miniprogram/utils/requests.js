@@ -42,15 +42,37 @@ const B = {
   },
   observationBatch: function (items) { return { items: items.slice(0, 100) }; },
 
-  // appointments (route pending: shapes are our proposal)
-  appointmentCancel: function (reason) { return reason ? { reason: reason } : {}; },
-  appointmentReschedule: function (reason, preferredDates) { return { reason: reason || '', preferred_dates: (preferredDates || []).slice(0, 3) }; },
+  // appointments: a cancellation needs a reason (the page asks for one); a reschedule
+  // request carries 1–3 preferred start times (RFC 3339) and an optional note.
+  appointmentCancel: function (reason) { return { reason: String(reason || '').trim().slice(0, 255) }; },
+  appointmentReschedule: function (preferredTimes, note) {
+    const body = { preferred_times: (preferredTimes || []).slice(0, 3) };
+    if (note) body.note = String(note).slice(0, 255);
+    return body;
+  },
 
   // subscriptions reports wx.requestSubscribeMessage answers: template id and result only.
   subscriptions: function (results) {
-    return { results: results.map(function (r) { return { template_id: r.template_id, result: r.result }; }) };
+    return { results: results.slice(0, 5).map(function (r) { return { template_id: r.template_id, result: r.result }; }) };
   },
-  questionnaireAnswers: function (answers) { return { answers: answers.slice() }; }
+  // questionnaireAnswers: question key → answer (single/text: string, multiple: string[],
+  // scale/number: number). Unanswered optional questions are left out.
+  questionnaireAnswers: function (answers) {
+    const out = {};
+    Object.keys(answers || {}).forEach(function (k) {
+      const v = answers[k];
+      if (v === undefined || v === null || v === '' || (Array.isArray(v) && !v.length)) return;
+      out[k] = Array.isArray(v) ? v.slice() : v;
+    });
+    return { answers: out };
+  },
+  notificationsRead: function (ids) { return ids && ids.length ? { ids: ids.slice(0, 200) } : {}; },
+  // deactivate: the server refuses anything but the typed word 注销 (confirm_required).
+  deactivate: function (confirm, reason) {
+    const body = { confirm: confirm };
+    if (reason) body.reason = String(reason).slice(0, 200);
+    return body;
+  }
 };
 
 module.exports = B;

@@ -27,6 +27,12 @@ function current(m) {
 
 function selectedPatientId() { const c = current(); return c ? c.patientId : ''; }
 
+// preferPatient: a page opened from a push card or a notification carries ?patient=<id>;
+// that record is shown if this user may see it (current() falls back to the first one).
+function preferPatient(patientId) {
+  if (patientId) storage.set(SELECTED_KEY, String(patientId));
+}
+
 function select(patientId) {
   if (people().some(function (p) { return p.patientId === patientId; })) storage.set(SELECTED_KEY, patientId);
   return current();
@@ -48,4 +54,4 @@ function get() { return me; }
 function set(m) { me = m; }
 function clear() { me = null; storage.remove(SELECTED_KEY); }
 
-module.exports = { load, get, set, clear, people, current, selectedPatientId, select, can, SELECTED_KEY };
+module.exports = { load, get, set, clear, people, current, selectedPatientId, select, preferPatient, can, SELECTED_KEY };

@@ -1,8 +1,8 @@
 // Subscription messages (订阅消息). wx.requestSubscribeMessage may only run inside a
 // user's tap handler and takes at most 3 template ids per call, so callers pass the push
-// kinds relevant to what the user just did (e.g. sending a message → new_message).
+// kinds relevant to what the user just did (e.g. sending a message → cm_message).
 // The answers are reported to POST /api/v1/subscriptions (the server counts one send
-// credit per accept); that route ships with another branch: a missing route is ignored.
+// credit per accept); a failed report never bothers the user.
 const config = require('../config');
 const requests = require('./requests');
 

@@ -102,4 +102,38 @@ function reading(type, input) {
   return f(input || {});
 }
 
-module.exports = { bloodPressure, glucose, pain, weight, reading, toMmol, BOUNDS, GLUCOSE_CONTEXTS, PAIN_CONTEXTS, MGDL_PER_MMOL };
+// questionnaire checks answers against the definition the server sent (the server checks
+// again): required questions answered, options from the list, numbers in range, text not
+// too long. Returns {ok, errors: {key: message}, value: answers to send}.
+function questionnaire(def, answers) {
+  const errors = {};
+  const value = {};
+  ((def && def.items) || []).forEach(function (q) {
+    let a = answers ? answers[q.key] : undefined;
+    const empty = a === undefined || a === null || (typeof a === 'string' && a.trim() === '') || (Array.isArray(a) && !a.length);
+    if (empty) {
+      if (q.required) errors[q.key] = '请回答这一题';
+      return;
+    }
+    const allowed = (q.options || []).map(function (o) { return o.value; });
+    if (q.type === 'single') {
+      if (allowed.indexOf(String(a)) < 0) errors[q.key] = '请从选项中选择'; else value[q.key] = String(a);
+    } else if (q.type === 'multiple') {
+      a = [].concat(a).map(String);
+      if (a.some(function (x) { return allowed.indexOf(x) < 0; })) errors[q.key] = '请从选项中选择'; else value[q.key] = a;
+    } else if (q.type === 'scale' || q.type === 'number') {
+      const n = num(typeof a === 'number' ? a : String(a));
+      if (!isFinite(n)) errors[q.key] = '请填写数字';
+      else if ((q.min !== undefined && n < q.min) || (q.max !== undefined && n > q.max)) errors[q.key] = '请填写 ' + q.min + ' 到 ' + q.max + ' 之间的数';
+      else if (q.type === 'scale' && !Number.isInteger(n)) errors[q.key] = '请选择一个分数';
+      else value[q.key] = n;
+    } else {
+      a = String(a).trim();
+      if (q.max_length && a.length > q.max_length) errors[q.key] = '最多 ' + q.max_length + ' 个字';
+      else value[q.key] = a;
+    }
+  });
+  return result(errors, value);
+}
+
+module.exports = { questionnaire, bloodPressure, glucose, pain, weight, reading, toMmol, BOUNDS, GLUCOSE_CONTEXTS, PAIN_CONTEXTS, MGDL_PER_MMOL };

@@ -29,22 +29,22 @@ function taskView(t) {
   };
 }
 
-// appointmentView accepts the appointments route's answer (not specified yet): a list
-// under items, each with a start time under starts_at / scheduled_at / at.
+// nextAppointment: the soonest upcoming appointment that is still on (the list route
+// returns upcoming ones in time order; cancelled ones are skipped).
 function nextAppointment(list) {
-  const items = (list && list.items) || [];
-  const upcoming = items.map(function (a) {
-    return { raw: a, at: a.starts_at || a.scheduled_at || a.at || a.date || null };
-  }).filter(function (a) { return a.at && format.toDate(a.at) && format.toDate(a.at).getTime() >= Date.now() - 3600000; })
-    .sort(function (a, b) { return format.toDate(a.at) - format.toDate(b.at); });
-  if (!upcoming.length) return null;
-  const a = upcoming[0];
+  const items = ((list && list.items) || []).filter(function (a) {
+    return a.status !== 'cancelled' && a.status !== 'completed' && a.status !== 'no_show' &&
+      format.toDate(a.starts_at) && format.toDate(a.starts_at).getTime() >= Date.now() - 3600000;
+  }).sort(function (a, b) { return format.toDate(a.starts_at) - format.toDate(b.starts_at); });
+  if (!items.length) return null;
+  const a = items[0];
   return {
-    id: a.raw.id || '',
-    title: a.raw.title || a.raw.kind_label || a.raw.department || '复诊预约',
-    when: format.formatDateTime(a.at),
-    place: a.raw.location || a.raw.place || '',
-    status: a.raw.status || ''
+    id: a.id,
+    title: a.title || a.kind_name || '复诊预约',
+    when: format.formatDateTime(a.starts_at),
+    place: [a.department, a.location].filter(Boolean).join(' · '),
+    status: a.status,
+    needsConfirm: a.status === 'scheduled'
   };
 }
 

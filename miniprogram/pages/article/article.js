@@ -1,5 +1,6 @@
 const api = require('../../utils/api');
 const session = require('../../utils/session');
+const subscribe = require('../../utils/subscribe');
 
 const app = getApp();
 
@@ -32,6 +33,7 @@ Page({
   },
 
   finish() {
+    subscribe.ask(api, ['education_ready', 'stage_begins']); // on the tap: ask to hear of the next article and the next care-plan stage
     api.request('educationFinished', { params: { patientID: session.selectedPatientId(), assignmentID: this.data.assignment } })
       .then(() => this.setData({ finished: true }))
       .catch((e) => api.showError(e));

@@ -11,6 +11,7 @@ const MAX_KEPT = 300; // keeps setData far below 1 MB
 
 Page({
   data: { allowed: true, notice: '', items: [], draft: '', loaded: false, hasOlder: false, scrollTo: '', connection: 'connecting' },
+  onLoad(q) { session.preferPatient(q && q.patient); }, // opened from a push card or notification
 
   onShow() {
     app.ready().then((me) => this.open(me)).catch(() => {});
@@ -130,7 +131,7 @@ Page({
   send() {
     const text = (this.data.draft || '').trim();
     if (!text) return;
-    if (!this.askedSubscribe) { this.askedSubscribe = true; subscribe.ask(api, ['new_message']); } // on the tap, as WeChat requires
+    if (!this.askedSubscribe) { this.askedSubscribe = true; subscribe.ask(api, ['cm_message']); } // on the tap, as WeChat requires
     const local = { client_msg_id: ids.newId('m'), kind: 'text', text };
     this.raw.push(local);
     this.setData({ draft: '' });

@@ -6,6 +6,7 @@ const app = getApp();
 
 Page({
   data: { items: [], loaded: false },
+  onLoad(q) { session.preferPatient(q && q.patient); }, // opened from a push card or notification
   onShow() { app.ready().then(() => this.load()).catch(() => {}); },
   onPullDownRefresh() { this.load().then(() => wx.stopPullDownRefresh()); },
   load() {

@@ -1,14 +1,17 @@
-// Opened from the invitation QR code (scene = the code), a share card (?code=…) or by hand.
+// Opened from the server's mini-program code (scene = the code), an ordinary-link QR code
+// (?q=<URL ending in the code>, see utils/qr.js), a share card (?code=…), the 扫码 button
+// (the family page's QR code) or by typing the code.
 const api = require('../../utils/api');
 const session = require('../../utils/session');
 const format = require('../../utils/format');
+const qr = require('../../utils/qr');
 
 Page({
   data: { code: '', preview: null, expires: '', busy: false },
 
   onLoad(q) {
     q = q || {};
-    const code = q.scene ? decodeURIComponent(q.scene) : (q.code || '');
+    const code = q.scene ? decodeURIComponent(q.scene) : q.q ? qr.inviteCodeFrom(q.q) : (q.code || '');
     this.setData({ code });
     if (!api.isLoggedIn()) {
       const back = '/pages/family/accept' + (code ? '?code=' + encodeURIComponent(code) : '');
@@ -16,6 +19,18 @@ Page({
       return;
     }
     if (code) this.look();
+  },
+
+  scan() {
+    wx.scanCode({
+      onlyFromCamera: false, scanType: ['qrCode'],
+      success: (r) => {
+        const code = qr.inviteCodeFrom(r.result);
+        if (!code) { wx.showToast({ title: '这不是邀请二维码', icon: 'none' }); return; }
+        this.setData({ code });
+        this.look();
+      }
+    });
   },
 
   onCode(e) { this.setData({ code: e.detail.value.replace(/\s+/g, '').toUpperCase() }); },

@@ -3,6 +3,7 @@ const session = require('../../utils/session');
 const views = require('../../utils/views');
 const format = require('../../utils/format');
 const requests = require('../../utils/requests');
+const qr = require('../../utils/qr');
 
 const app = getApp();
 const SCOPE_KEYS = ['view_plan', 'view_vitals', 'view_appointments', 'message', 'report', 'receive_push'];
@@ -66,11 +67,25 @@ Page({
     api.request('invite', { params: { patientID: this.data.ownId }, data: requests.invite(rel, this.data.inviteScopes) })
       .then((r) => {
         this.issued = r;
-        this.setData({ issued: { codeGroups: groups(r.code), scene: r.scene, page: r.page, expires: format.formatDateTime(r.invitation.expires_at) } });
+        this.setData({ issued: { codeGroups: groups(r.code), scene: r.scene, page: r.page, expires: format.formatDateTime(r.invitation.expires_at) } }, () => this.drawQr(r.code));
         return this.load(session.get());
       })
       .catch((e) => api.showError(e, '邀请没有成功'))
       .then(() => this.setData({ busy: false }));
+  },
+
+  // drawQr paints the invitation QR code into the canvas (canvas 2D, device pixels).
+  drawQr(code) {
+    if (!wx.createSelectorQuery) return;
+    wx.createSelectorQuery().in(this).select('#inviteQr').fields({ node: true, size: true }).exec((res) => {
+      const c = res && res[0];
+      if (!c || !c.node) return;
+      const dpr = (wx.getWindowInfo ? wx.getWindowInfo() : wx.getSystemInfoSync()).pixelRatio || 2;
+      const px = Math.floor(c.width * dpr);
+      c.node.width = px;
+      c.node.height = px;
+      qr.draw(c.node.getContext('2d'), qr.inviteText(code), px);
+    });
   },
 
   copyCode() { if (this.issued) wx.setClipboardData({ data: this.issued.code }); },

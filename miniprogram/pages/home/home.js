@@ -38,7 +38,7 @@ Page({
       this.data.canPlan ? soft(api.request('plan', { params: { patientID: pid } })) : null,
       this.data.canMessage ? soft(api.request('thread', { params: { patientID: pid } })) : null,
       soft(api.request('educationFeed', { params: { patientID: pid }, query: { status: 'unread' } })),
-      this.data.canAppointments ? soft(api.request('appointments', { params: { patientID: pid } })) : null
+      this.data.canAppointments ? soft(api.request('appointments', { params: { patientID: pid }, query: { when: 'upcoming', limit: 5 } })) : null
     ]).then(([plan, thread, feed, appointments]) => {
       if (session.selectedPatientId() !== pid) return; // switched meanwhile
       this.setData({ home: views.homeModel({ plan, thread, feed, appointments }), loaded: true });

@@ -6,6 +6,7 @@ const app = getApp();
 
 Page({
   data: { loaded: false, timeline: { stages: [] }, canReport: false },
+  onLoad(q) { session.preferPatient(q && q.patient); }, // opened from a push card or notification
 
   onShow() { app.ready().then(() => this.load()).catch(() => {}); },
   onPullDownRefresh() { this.load().then(() => wx.stopPullDownRefresh()); },

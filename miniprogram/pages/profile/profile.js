@@ -23,14 +23,8 @@ Page({
 
   go(e) { wx.navigateTo({ url: e.currentTarget.dataset.url }); },
 
-  // Placeholders until the server offers the routes (PIPL access/copy/deletion rights):
-  // the request goes to the case manager, who handles it by hand today.
-  exportData() {
-    wx.showModal({ title: '导出我的数据', content: '在线导出功能即将上线。现在您可以在「咨询」里告诉个案管理师，由医院为您导出。', showCancel: false, confirmText: '知道了' });
-  },
-  deactivate() {
-    wx.showModal({ title: '注销账号', content: '在线注销功能即将上线。如需注销，请在「咨询」里告诉个案管理师；注销不影响您在医院的病历。', showCancel: false, confirmText: '知道了' });
-  },
+  exportData() { wx.navigateTo({ url: '/pages/profile/export' }); },
+  deactivate() { wx.navigateTo({ url: '/pages/profile/deactivate' }); },
 
   withdrawHealth() {
     const me = session.get();

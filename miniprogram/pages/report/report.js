@@ -25,6 +25,8 @@ Page({
     date: '', time: '', today: '', earliest: '', busy: false, queued: 0, guidance: []
   },
 
+  onLoad(q) { session.preferPatient(q && q.patient); }, // opened from a reporting_reminder card
+
   onShow() {
     this.resetTime();
     app.ready().then(() => {
@@ -63,7 +65,7 @@ Page({
   },
 
   submit() {
-    subscribe.ask(api, ['vitals_reminder']); // from the tap: WeChat only allows it here
+    subscribe.ask(api, ['reading_attention', 'reporting_reminder']); // from the tap: WeChat only allows it here
     const f = this.data.form;
     const type = this.data.type;
     const input = type === 'weight' ? { value: f.value, unit: f.wunit } : f;

@@ -14,7 +14,10 @@ Page({
     type: 'blood_pressure', range: '30d'
   },
 
-  onLoad(q) { if (q && q.type) this.setData({ type: q.type }); },
+  onLoad(q) {
+    session.preferPatient(q && q.patient); // opened from a push card or notification
+    if (q && q.type) this.setData({ type: q.type });
+  },
 
   onReady() {
     app.ready().then(() => {
@@ -30,7 +33,6 @@ Page({
     const { type, range } = this.data;
     api.request('trend', { params: { patientID: session.selectedPatientId(), type }, query: { range } })
       .then((t) => {
-        if (t === null) { this.setData({ allowed: false, notice: '趋势功能即将上线。' }); return; }
         this.trend = t;
         this.setData({
           latest: views.latestReading(t),
