@@ -75,6 +75,13 @@ func (s *Store) ActivePlanIDs(ctx context.Context, after string, limit int) ([]s
 	return ids, err
 }
 
+// ActivePathwayKeys lists the pathways active plans follow.
+func (s *Store) ActivePathwayKeys(ctx context.Context) ([]string, error) {
+	var keys []string
+	err := s.db.WithContext(ctx).Model(&Plan{}).Where("status = ?", StatusActive).Distinct("pathway_key").Pluck("pathway_key", &keys).Error
+	return keys, err
+}
+
 // UpdatePlan sets columns of a plan.
 func (s *Store) UpdatePlan(ctx context.Context, id string, cols map[string]any) error {
 	if err := s.db.WithContext(ctx).Model(&Plan{}).Where("id = ?", id).Updates(cols).Error; err != nil {
