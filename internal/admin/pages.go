@@ -149,7 +149,7 @@ func (h *Handler) Dashboard(c *gin.Context) {
 	}
 	h.render(c, http.StatusOK, "dashboard.html", h.page(c, "工作台", map[string]any{
 		"Overdue": overdue,
-		"Rows": rows, "ByPhase": countBy(rows, func(r CaseRow) (string, string) { return r.Phase, phaseName(r.Phase) }),
+		"Rows":    rows, "ByPhase": countBy(rows, func(r CaseRow) (string, string) { return r.Phase, phaseName(r.Phase) }),
 		"ByRisk": countBy(rows, func(r CaseRow) (string, string) { return r.RiskLevel, riskName(r.RiskLevel) }),
 		"Alerts": alerts, "AlertsBySeverity": countAlerts(alerts), "AlertsEnabled": h.d.Alerts.Enabled(),
 		"Waiting": waitingThreads, "Appointments": appointments,
