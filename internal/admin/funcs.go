@@ -56,6 +56,17 @@ func funcs(zone *time.Location, now func() time.Time) template.FuncMap {
 		},
 		"apptKind":   func(k string) string { return cmp.Or(appointment.Kinds[k], k) },
 		"apptStatus": apptStatus,
+		"alertStatus": func(s string) string {
+			switch s {
+			case "open":
+				return "待处理"
+			case "acknowledged":
+				return "已确认"
+			case "resolved":
+				return "已处理"
+			}
+			return s
+		},
 		"channel":    func(v string) string { return choiceLabel(channelChoices(), v) },
 		"adherence":  func(v string) string { return choiceLabel(adherenceChoices(), v) },
 		"scopes":     scopeNames,
