@@ -41,7 +41,8 @@ type FollowupRow struct {
 // QuestionnaireRow is one assignment with its questionnaire's name.
 type QuestionnaireRow struct {
 	questionnaire.Assignment
-	Name string
+	Name     string
+	BandName string // the score band in words
 }
 
 // RequestRow is one reschedule request in the CM's queue.
@@ -102,6 +103,11 @@ func (h *Handler) careData(c *gin.Context, patientID string, data map[string]any
 			rows[i] = QuestionnaireRow{Assignment: a, Name: a.Questionnaire}
 			if d, ok := cd.Questionnaires.Library().Get(a.Questionnaire); ok {
 				rows[i].Name = d.Name
+				for _, b := range d.Scoring.Bands {
+					if b.Label == a.Band {
+						rows[i].BandName = b.Name
+					}
+				}
 			}
 		}
 		data["Questionnaires"] = rows

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/carepath/carepath/internal/access"
@@ -133,6 +134,8 @@ func (d deskVitals) Series(ctx context.Context, patientID string, since time.Tim
 				unit := comp.Unit
 				if len(spec.UnitLabels) > 0 {
 					unit = spec.UnitLabels[0]
+				} else if strings.HasPrefix(unit, "{") { // a score has no unit
+					unit = "分"
 				}
 				s = &admin.Series{Vital: name, Label: label, Unit: unit}
 				t, ok := targets[name]
