@@ -32,7 +32,26 @@ func TestDeskSectionsShowTheCareFeatures(t *testing.T) {
 	cm1 := e.LoginStaff("cm1")
 	p1 := e.Demo.Patients["patient1"]
 
+	// A critical reading through the patient API: on top of the dashboard's
+	// alerts, and a red marker on the patient's chart, inside its target band's chart.
+	tok := e.LoginWeChat("patient1").AccessToken
+	rep := e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/patients/" + p1 + "/observations", Token: tok,
+		Headers: map[string]string{"Idempotency-Key": "desk-bp-1"},
+		Body: map[string]any{"type": "blood_pressure", "systolic": 186, "diastolic": 112, "measured_at": e.Clock.Now().Add(-time.Minute).Format(time.RFC3339)}})
+	if rep.Status != http.StatusCreated {
+		t.Fatalf("report: %d %s", rep.Status, rep.Body)
+	}
 	dash := page(t, e, cm1, "/admin", http.StatusOK)
+	alerts := dash[strings.Index(dash, `id="alerts"`):]
+	if first := alerts[strings.Index(alerts, "<tbody>"):]; !strings.HasPrefix(first, `<tbody>
+  <tr class="sev-critical">`) {
+		t.Errorf("the first open alert is not the critical one: %.200s", first)
+	}
+	for _, window := range []string{"7d", "30d", "90d"} {
+		vitals := page(t, e, cm1, "/admin/patients/"+p1+"?window="+window, http.StatusOK)
+		vitals = vitals[strings.Index(vitals, `id="vitals"`):]
+		mustContain(t, "vitals "+window, vitals, "收缩压", "舒张压", `class="band"`, `class="dot alert"`)
+	}
 	// README: cm1's patient 1 has an overdue day-3 call; patient 1's revisit is upcoming.
 	mustContain(t, "dashboard", dash, `id="overdue"`, "超时随访", `/admin/patients/`+p1+`#followups`, "/admin/appointments/requests")
 	detail := page(t, e, cm1, "/admin/patients/"+p1, http.StatusOK)
