@@ -37,7 +37,7 @@ func TestDeskSectionsShowTheCareFeatures(t *testing.T) {
 	tok := e.LoginWeChat("patient1").AccessToken
 	rep := e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/patients/" + p1 + "/observations", Token: tok,
 		Headers: map[string]string{"Idempotency-Key": "desk-bp-1"},
-		Body: map[string]any{"type": "blood_pressure", "systolic": 186, "diastolic": 112, "measured_at": e.Clock.Now().Add(-time.Minute).Format(time.RFC3339)}})
+		Body:    map[string]any{"type": "blood_pressure", "systolic": 186, "diastolic": 112, "measured_at": e.Clock.Now().Add(-time.Minute).Format(time.RFC3339)}})
 	if rep.Status != http.StatusCreated {
 		t.Fatalf("report: %d %s", rep.Status, rep.Body)
 	}
