@@ -431,3 +431,31 @@ func TestAdminTemplatesAndPathways(t *testing.T) {
 	}
 	mustContain(t, "pathways page", page(t, e, adm, "/admin/pathways", http.StatusOK), "高血压全病程管理（2027版）")
 }
+
+func TestDashboardShowsTodaysAppointments(t *testing.T) {
+	e := apitest.New(t)
+	loc, err := e.App.Config.Location()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 08:00 tomorrow in the hospital's zone, so the whole working day is ahead.
+	now := e.Clock.Now().In(loc)
+	morning := time.Date(now.Year(), now.Month(), now.Day()+1, 8, 0, 0, 0, loc)
+	e.Clock.Advance(morning.Sub(now))
+	cm1 := e.LoginStaff("cm1")
+	p1 := e.Demo.Patients["patient1"]
+	for _, at := range []time.Time{morning.Add(2 * time.Hour), morning.AddDate(0, 0, 1).Add(2 * time.Hour)} {
+		r := post(e, cm1, "/admin/patients/"+p1+"/appointments", url.Values{"kind": {appointment.KindTreatment}, "title": {"换药 " + at.Format("01-02")},
+			"starts_at": {at.Format("2006-01-02T15:04")}, "minutes": {"30"}, "csrf_token": {cm1.CSRF}})
+		if r.Status != http.StatusSeeOther {
+			t.Fatalf("create: %d %s", r.Status, r.Body)
+		}
+	}
+	dash := page(t, e, cm1, "/admin", http.StatusOK)
+	today := dash[strings.Index(dash, `id="appointments"`):]
+	today = today[:strings.Index(today, "</section>")]
+	mustContain(t, "today's appointments", today, "10:00", "/admin/patients/"+p1, "换药 "+morning.Format("01-02"))
+	if strings.Contains(today, "换药 "+morning.AddDate(0, 0, 1).Format("01-02")) {
+		t.Errorf("tomorrow's appointment is listed today")
+	}
+}
