@@ -1,6 +1,7 @@
 package careplan_test
 
 import (
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -38,5 +39,37 @@ func TestReplacePathwaysKeepsEveryPathwayInUse(t *testing.T) {
 	}
 	if got, ok := svc.Pathways().Pathway("hypertension"); !ok || got != p {
 		t.Errorf("the loaded pathway is not the running one")
+	}
+}
+
+// A new version of a pathway in use must keep the stages plans are in.
+func TestReplacePathwaysKeepsEveryStageInUse(t *testing.T) {
+	e := apitest.New(t)
+	svc := e.App.Careplan
+	plan, err := svc.Current(t.Context(), e.Demo.Patients["patient1"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, _ := svc.Pathways().Pathway(plan.Pathway.Key)
+	b, err := configs.Files.ReadFile("pathways/" + cur.Key + ".yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stage := plan.CurrentStage.Key
+	renamed := strings.ReplaceAll(string(b), "key: "+stage+"\n", "key: "+stage+"_v2\n")
+	renamed = strings.ReplaceAll(renamed, "key: "+stage+",", "key: "+stage+"_v2,")
+	p, err := careplan.ParsePathway("renamed.yaml", []byte(renamed))
+	if err != nil {
+		t.Fatalf("renamed stage: %v", err)
+	}
+	if p.StageIndex(stage) >= 0 {
+		t.Fatalf("the renamed file still has stage %s", stage)
+	}
+	err = svc.ReplacePathways(t.Context(), svc.Pathways().With(p))
+	if ae, ok := apperr.As(err); !ok || ae.Code != careplan.ErrPathwayInUse.Code {
+		t.Fatalf("a version without the stage patient 1 is in: %v, want pathway_in_use", err)
+	}
+	if got, _ := svc.Pathways().Pathway(plan.Pathway.Key); got != cur {
+		t.Errorf("a refused replacement changed the pathway")
 	}
 }

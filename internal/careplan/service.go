@@ -3,6 +3,7 @@ package careplan
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -89,21 +90,26 @@ func (s *Service) Pathways() *Library { return s.lib.Load() }
 
 // ReplacePathways puts lib in place of the running library, in this process
 // only (it is not persisted: a restart loads configs/pathways again). Plans
-// keep their pathway key, so every pathway an active plan follows must still
-// be in lib; otherwise nothing changes.
+// keep their pathway and stage keys, so every pathway and stage an active
+// plan is in must still be in lib; otherwise nothing changes.
 func (s *Service) ReplacePathways(ctx context.Context, lib *Library) error {
-	keys, err := s.store.ActivePathwayKeys(ctx)
+	inUse, err := s.store.ActiveStages(ctx)
 	if err != nil {
 		return err
 	}
 	var missing []string
-	for _, k := range keys {
-		if _, ok := lib.Pathway(k); !ok {
-			missing = append(missing, k)
+	for _, ps := range inUse {
+		p, ok := lib.Pathway(ps.PathwayKey)
+		switch {
+		case !ok:
+			missing = append(missing, ps.PathwayKey)
+		case p.StageIndex(ps.StageKey) < 0:
+			missing = append(missing, ps.PathwayKey+"."+ps.StageKey)
 		}
 	}
 	if len(missing) > 0 {
-		return ErrPathwayInUse.WithDetail("pathways", missing)
+		sort.Strings(missing)
+		return ErrPathwayInUse.WithDetail("in_use", slices.Compact(missing))
 	}
 	s.lib.Store(lib)
 	return nil

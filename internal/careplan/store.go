@@ -75,11 +75,18 @@ func (s *Store) ActivePlanIDs(ctx context.Context, after string, limit int) ([]s
 	return ids, err
 }
 
-// ActivePathwayKeys lists the pathways active plans follow.
-func (s *Store) ActivePathwayKeys(ctx context.Context) ([]string, error) {
-	var keys []string
-	err := s.db.WithContext(ctx).Model(&Plan{}).Where("status = ?", StatusActive).Distinct("pathway_key").Pluck("pathway_key", &keys).Error
-	return keys, err
+// PathwayStage is a pathway and one of its stages.
+type PathwayStage struct {
+	PathwayKey string
+	StageKey   string
+}
+
+// ActiveStages lists the pathways and stages active plans are in.
+func (s *Store) ActiveStages(ctx context.Context) ([]PathwayStage, error) {
+	var out []PathwayStage
+	err := s.db.WithContext(ctx).Model(&Plan{}).Where("status = ?", StatusActive).
+		Distinct("pathway_key", "stage_key").Find(&out).Error
+	return out, err
 }
 
 // UpdatePlan sets columns of a plan.
