@@ -26,6 +26,7 @@ import (
 	"github.com/carepath/carepath/internal/education"
 	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/messaging"
+	"github.com/carepath/carepath/internal/notify"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/apperr"
 	"github.com/carepath/carepath/internal/platform/web"
@@ -57,6 +58,8 @@ type Deps struct {
 	Zone         *time.Location
 	Now          func() time.Time
 	Secure       bool // cookies only over HTTPS
+	Care         CareDeps
+	Templates    *notify.Registry // subscription templates, read only
 }
 
 // Handler serves the admin pages.

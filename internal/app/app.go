@@ -215,11 +215,17 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	if err != nil {
 		return nil, err
 	}
-	// Alerts, vitals and appointments join the desk when their features are
-	// merged: set admin.Deps.Alerts/Vitals/Appointments to adapters here.
+	// The desk sees alerts, vitals and the day's appointments through the
+	// adapters in desk.go, and uses the care services directly.
 	adminH, err := admin.NewHandler(admin.Deps{
 		Auth: authH, Patients: a.Patients, Plans: a.Careplan, Education: a.Education, Messages: a.Messages,
 		Family: a.Family, Audit: a.Audit, Zone: zone, Now: now, Secure: secureCookies,
+		Alerts:       deskAlerts{svc: a.Alerts},
+		Vitals:       deskVitals{readings: observation.NewStore(a.DB), alerts: a.Alerts, marks: alert.NewStore(a.DB)},
+		Appointments: deskDay{svc: a.Appointments},
+		Care: admin.CareDeps{Appointments: a.Appointments, Followups: a.Followups, Questionnaires: a.Questionnaires,
+			Notify: a.Notify},
+		Templates: a.Notify.Templates(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("admin pages: %w", err)

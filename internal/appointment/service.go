@@ -250,6 +250,29 @@ func (s *Service) Requests(ctx context.Context, actor auth.Actor, limit int) ([]
 	return s.store.Requests(ctx, actor, limit)
 }
 
+// Day lists the active appointments of the staff member's patients that
+// start in [from, to).
+func (s *Service) Day(ctx context.Context, actor auth.Actor, from, to time.Time) ([]Appointment, error) {
+	return s.store.Day(ctx, actor, from, to, 500)
+}
+
+// DeclineReschedule is the CM's "the time stays": the request is cleared and
+// the appointment is scheduled again at its time, for the patient to confirm.
+// (Accepting is an Update to one of the preferred times.)
+func (s *Service) DeclineReschedule(ctx context.Context, actor auth.Actor, patientID, id string) (Appointment, error) {
+	a, err := s.store.ByID(ctx, patientID, id)
+	if err != nil {
+		return Appointment{}, err
+	}
+	if a.Status != StatusRescheduleRequested {
+		return Appointment{}, ErrNotRespondable
+	}
+	now := s.now().UTC()
+	return s.transition(ctx, a, []string{StatusRescheduleRequested}, map[string]any{
+		"status": StatusScheduled, "preferred_times": "", "requested_at": nil, "updated_at": now,
+		"responded_by_kind": string(actor.Kind), "responded_by_id": actor.ID}, ErrNotRespondable)
+}
+
 // Calendar exports the patient's upcoming active appointments.
 func (s *Service) Calendar(ctx context.Context, patientID string) ([]byte, error) {
 	list, err := s.store.Upcoming(ctx, patientID, s.now().UTC(), 200)

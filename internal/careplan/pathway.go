@@ -219,6 +219,12 @@ func (l *Library) ArticleRefs() map[string]string {
 	return out
 }
 
+// With returns a copy of the library with p added, or in place of the
+// pathway with the same key.
+func (l *Library) With(p *Pathway) *Library {
+	return &Library{l.Set.With(p.Key, p.file, p)}
+}
+
 // LoadPathways reads every *.yaml file in dir of fsys and validates it. The
 // error lists every problem, each naming the file, the path in it and what is wrong.
 func LoadPathways(fsys fs.FS, dir string) (*Library, error) {
