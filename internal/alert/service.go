@@ -325,6 +325,58 @@ func (s *Service) ScanNoReport(ctx context.Context) (int, error) {
 	}
 }
 
+// MissedReporting lists the active patients whose plan expects a reading
+// that is days whole local days overdue (the no-report rule with days for
+// its threshold), for the reporting reminder. A patient whose no-report
+// alert the CM turned off (no_report_days 0) is left out.
+func (s *Service) MissedReporting(ctx context.Context, days int) ([]string, error) {
+	var out []string
+	after := ""
+	now := s.now()
+	for {
+		ids, err := s.patients.ActiveIDs(ctx, after, 200)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			missed, err := s.missedReporting(ctx, id, days, now)
+			if err != nil {
+				return nil, fmt.Errorf("missed reporting of patient %s: %w", id, err)
+			}
+			if missed {
+				out = append(out, id)
+			}
+		}
+		if len(ids) < 200 {
+			return out, nil
+		}
+		after = ids[len(ids)-1]
+	}
+}
+
+func (s *Service) missedReporting(ctx context.Context, patientID string, days int, now time.Time) (bool, error) {
+	exps, err := s.reporting.ExpectedReporting(ctx, patientID)
+	if err != nil || len(exps) == 0 {
+		return false, err
+	}
+	l, err := s.Thresholds(ctx, patientID)
+	if err != nil || l.Effective.NoReportDays <= 0 {
+		return false, err
+	}
+	th := l.Effective
+	th.NoReportDays = float64(days)
+	for _, exp := range exps {
+		last, err := s.readings.LastMeasured(ctx, patientID, exp.Type)
+		if err != nil {
+			return false, err
+		}
+		if EvaluateNoReport(th, exp, last, now, s.loc) != nil {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 func (s *Service) scanPatient(ctx context.Context, patientID string) (int, error) {
 	exps, err := s.reporting.ExpectedReporting(ctx, patientID)
 	if err != nil || len(exps) == 0 {

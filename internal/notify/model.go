@@ -37,6 +37,9 @@ const (
 	KindQuestionnaireDue    = "questionnaire_due"
 	KindEducationReady      = "education_ready"
 	KindReadingAttention    = "reading_attention"
+	// KindReportingReminder: the plan expects readings the patient has not
+	// reported for some days (at most one a patient a day).
+	KindReportingReminder = "reporting_reminder"
 )
 
 // Request asks for one push about one patient. It is the contract of

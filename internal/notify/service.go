@@ -36,6 +36,14 @@ type Household interface {
 	OpenID(ctx context.Context, userID string) (string, error)
 }
 
+// BulkHousehold is a Household that can answer Recipients for many patients
+// in a few queries (the day's reminders are planned in pages).
+type BulkHousehold interface {
+	Household
+	// RecipientsOf returns Recipients of each patient, by patient id.
+	RecipientsOf(ctx context.Context, patientIDs []string) (map[string][]Recipient, error)
+}
+
 // Consents tells whether the patient's health-data consent is in force;
 // without it nothing about their care goes to relatives.
 type Consents interface {
@@ -237,12 +245,19 @@ func (s *Service) recipients(ctx context.Context, req Request) ([]Recipient, err
 	if err != nil {
 		return nil, fmt.Errorf("push recipients: %w", err)
 	}
+	return s.withConsent(ctx, req.PatientID, all)
+}
+
+// withConsent drops the relatives among a patient's recipients unless the
+// patient's health-data consent is active (asked only when there is one).
+func (s *Service) withConsent(ctx context.Context, patientID string, all []Recipient) ([]Recipient, error) {
 	var out []Recipient
 	consentChecked, consented := false, false
+	var err error
 	for _, r := range all {
 		if r.Family {
 			if !consentChecked {
-				if consented, err = s.Consents.HealthDataActive(ctx, req.PatientID); err != nil {
+				if consented, err = s.Consents.HealthDataActive(ctx, patientID); err != nil {
 					return nil, fmt.Errorf("push recipients: %w", err)
 				}
 				consentChecked = true
@@ -380,12 +395,20 @@ func (s *Service) stillReceives(ctx context.Context, p Push) (bool, error) {
 	return slices.ContainsFunc(rs, func(r Recipient) bool { return r.UserID == p.UserID }), nil
 }
 
-// planWorkers is how many requests PlanDailyReminders plans at once.
-const planWorkers = 16
+// Planning in batches: a day's reminders for a large hospital (100,000
+// enrolled patients) are planned in pages; each page is one batch insert of
+// notifications, one batched recipient lookup, one batch insert of pushes and
+// its send tasks enqueued several at once.
+const (
+	planPage       = 500 // requests per page
+	planPages      = 4   // pages planned at once
+	enqueueWorkers = 16  // send tasks enqueued at once per page
+)
 
 // PlanDailyReminders asks every reminder source for the day's reminders and
-// plans them, several at once; it returns how many requests were planned.
-// Several workers running it together push once (the dedupe keys).
+// plans them in pages; it returns how many requests were planned. Several
+// workers running it together push once (the dedupe keys, and the send
+// task's id is the push's).
 func (s *Service) PlanDailyReminders(ctx context.Context) (int, error) {
 	day := s.cfg.Quiet.DayStart(s.Now())
 	var reqs []Request
@@ -398,24 +421,125 @@ func (s *Service) PlanDailyReminders(ctx context.Context) (int, error) {
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	next := make(chan Request)
+	pages := make(chan []Request)
 	var wg sync.WaitGroup
 	var planned atomic.Int64
-	for range planWorkers {
+	for range planPages {
 		wg.Go(func() {
-			for r := range next {
-				if err := s.Handle(ctx, r); err != nil {
+			for page := range pages {
+				n, err := s.HandleBatch(ctx, page)
+				planned.Add(int64(n))
+				if err != nil {
 					cancel(err)
 					return
 				}
-				planned.Add(1)
 			}
 		})
 	}
 feed:
-	for _, r := range reqs {
+	for lo := 0; lo < len(reqs); lo += planPage {
 		select {
-		case next <- r:
+		case pages <- reqs[lo:min(lo+planPage, len(reqs))]:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(pages)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return int(planned.Load()), fmt.Errorf("daily reminders: %w", err)
+	}
+	return int(planned.Load()), nil
+}
+
+// HandleBatch plans many requests as Handle plans one, with a few
+// statements for the whole batch instead of a few per request. A request
+// that is not valid is logged and left out; it returns how many were planned.
+func (s *Service) HandleBatch(ctx context.Context, reqs []Request) (int, error) {
+	now := s.Now().UTC()
+	type planned struct {
+		req     Request
+		t       Template
+		payload string
+	}
+	items := make([]planned, 0, len(reqs))
+	notes := make([]Notification, 0, len(reqs))
+	for _, req := range reqs {
+		t, ok := s.Registry.Template(req.Kind)
+		if !ok || req.PatientID == "" || req.DedupeKey == "" || len(req.DedupeKey) > maxDedupeKeyLen {
+			s.Log.Error("reminder left out: unknown kind or bad dedupe key", "kind", req.Kind, "patient_id", req.PatientID)
+			continue
+		}
+		if req.At.IsZero() {
+			req.At = now
+		}
+		b, err := json.Marshal(req)
+		if err != nil {
+			return 0, fmt.Errorf("encode push: %w", err)
+		}
+		items = append(items, planned{req: req, t: t, payload: string(b)})
+		notes = append(notes, Notification{ID: database.NewID(), PatientID: req.PatientID, DedupeKey: req.DedupeKey,
+			Kind: req.Kind, Title: t.Title, Page: t.PageFor(req.PatientID), CreatedAt: now})
+	}
+	if len(items) == 0 {
+		return 0, nil
+	}
+	if err := s.Store.AddNotifications(ctx, notes); err != nil {
+		return 0, err
+	}
+	var household []string
+	for _, it := range items {
+		if len(it.req.Recipients) == 0 {
+			household = append(household, it.req.PatientID)
+		}
+	}
+	byPatient, err := s.recipientsOf(ctx, household)
+	if err != nil {
+		return 0, err
+	}
+	var pushes []Push
+	for _, it := range items {
+		rs := byPatient[it.req.PatientID]
+		if len(it.req.Recipients) > 0 {
+			rs, _ = s.recipients(ctx, it.req) // named recipients: no lookup
+		}
+		due := now
+		if it.req.NotBefore.After(now) {
+			due = it.req.NotBefore.UTC()
+		}
+		at := s.cfg.Quiet.SendAt(due, it.req.Urgent).UTC()
+		for _, r := range rs {
+			pushes = append(pushes, Push{ID: database.NewID(), DedupeKey: it.req.DedupeKey, UserID: r.UserID, PatientID: it.req.PatientID,
+				Kind: it.req.Kind, TemplateID: it.t.TemplateID, Recipient: recipientRole(r, it.req), Urgent: it.req.Urgent, Payload: it.payload,
+				Status: StatusQueued, ScheduledAt: at, CreatedAt: now, UpdatedAt: now})
+		}
+	}
+	stored, err := s.Store.AddPushes(ctx, pushes)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan Push)
+	var wg sync.WaitGroup
+	for range enqueueWorkers {
+		wg.Go(func() {
+			for p := range next {
+				t, _ := s.Registry.Template(p.Kind)
+				if err := s.enqueue(ctx, p, t, p.ScheduledAt, ""); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		})
+	}
+feed:
+	for _, p := range stored {
+		if Final(p.Status) {
+			continue
+		}
+		select {
+		case next <- p:
 		case <-ctx.Done():
 			break feed
 		}
@@ -423,9 +547,40 @@ feed:
 	close(next)
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
-		return int(planned.Load()), fmt.Errorf("daily reminders: %w", err)
+		return 0, err
 	}
-	return int(planned.Load()), nil
+	return len(items), nil
+}
+
+// recipientsOf finds the household recipients of many patients at once
+// when the Household can (BulkHousehold), else one patient at a time.
+// Relatives are kept only while the patient's health-data consent is active.
+func (s *Service) recipientsOf(ctx context.Context, patientIDs []string) (map[string][]Recipient, error) {
+	out := make(map[string][]Recipient, len(patientIDs))
+	if len(patientIDs) == 0 {
+		return out, nil
+	}
+	bulk, ok := s.Household.(BulkHousehold)
+	if !ok {
+		for _, id := range patientIDs {
+			rs, err := s.recipients(ctx, Request{PatientID: id})
+			if err != nil {
+				return nil, err
+			}
+			out[id] = rs
+		}
+		return out, nil
+	}
+	all, err := bulk.RecipientsOf(ctx, patientIDs)
+	if err != nil {
+		return nil, fmt.Errorf("push recipients: %w", err)
+	}
+	for id, rs := range all {
+		if out[id], err = s.withConsent(ctx, id, rs); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // Notifications lists a patient's notification centre.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -97,6 +98,17 @@ func (s *Store) AddNotification(ctx context.Context, n *Notification) error {
 	return nil
 }
 
+// AddNotifications creates many events' in-app notifications, each once.
+func (s *Store) AddNotifications(ctx context.Context, ns []Notification) error {
+	if len(ns) == 0 {
+		return nil
+	}
+	if err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(ns, 500).Error; err != nil {
+		return fmt.Errorf("add notifications: %w", err)
+	}
+	return nil
+}
+
 // Notifications lists a patient's notifications, newest first, before the
 // cursor (an id) when given.
 func (s *Store) Notifications(ctx context.Context, patientID, cursor string, limit int) ([]Notification, error) {
@@ -146,6 +158,41 @@ func (s *Store) AddPush(ctx context.Context, p Push) (Push, error) {
 		return Push{}, fmt.Errorf("read push: %w", err)
 	}
 	return stored, nil
+}
+
+// AddPushes creates many pushes, each unless one exists for its event and
+// recipient, and returns the ones that are stored.
+func (s *Store) AddPushes(ctx context.Context, ps []Push) ([]Push, error) {
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	db := s.db.WithContext(ctx)
+	if err := db.Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(ps, 500).Error; err != nil {
+		return nil, fmt.Errorf("add pushes: %w", err)
+	}
+	keys := make([]string, 0, len(ps))
+	want := make(map[[2]string]bool, len(ps))
+	for _, p := range ps {
+		if !want[[2]string{p.DedupeKey, p.UserID}] {
+			keys = append(keys, p.DedupeKey)
+		}
+		want[[2]string{p.DedupeKey, p.UserID}] = true
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	out := make([]Push, 0, len(ps))
+	for lo := 0; lo < len(keys); lo += 500 {
+		var page []Push
+		if err := db.Where("dedupe_key IN ?", keys[lo:min(lo+500, len(keys))]).Find(&page).Error; err != nil {
+			return nil, fmt.Errorf("read pushes: %w", err)
+		}
+		for _, p := range page {
+			if want[[2]string{p.DedupeKey, p.UserID}] {
+				out = append(out, p)
+			}
+		}
+	}
+	return out, nil
 }
 
 // Push returns one push.
