@@ -347,6 +347,18 @@ func (s *Service) Send(ctx context.Context, pushID string, lastTry bool) error {
 	if openID == "" {
 		return settle(StatusSkipped, "", 0)
 	}
+	// A one-time credit is taken before the send (two sends racing for the
+	// last credit must not both go) and given back unless WeChat accepted it.
+	// A crash between the two costs a credit, never a send WeChat refuses.
+	reserved := false
+	if !t.LongTerm() {
+		if reserved, err = s.Store.Reserve(ctx, p.UserID, p.TemplateID, now); err != nil {
+			return err
+		}
+		if !reserved {
+			return settle(StatusNoQuota, "", 0)
+		}
+	}
 	sendErr := s.Sender.SendSubscribe(ctx, wx.SubscribeMessage{ToOpenID: openID, TemplateID: t.TemplateID,
 		Page: t.PageFor(p.PatientID), Data: t.Render(req, s.cfg.Quiet.Loc)})
 	code := 0
@@ -354,9 +366,15 @@ func (s *Service) Send(ctx context.Context, pushID string, lastTry bool) error {
 	if errors.As(sendErr, &apiErr) {
 		code = apiErr.Code
 	}
+	// The context may be ending (worker shutdown): settle anyway, so the
+	// credit and the push log stay true.
+	ctx = context.WithoutCancel(ctx)
+	settle = func(status, outcome string, code int) error {
+		return s.Store.Settle(ctx, p, status, outcome, code, now, reserved, false)
+	}
 	switch {
 	case sendErr == nil:
-		return s.Store.Settle(ctx, p, StatusSent, StatusSent, 0, now, !t.LongTerm(), false)
+		return s.Store.Settle(ctx, p, StatusSent, StatusSent, 0, now, false, false)
 	case errors.Is(sendErr, wx.ErrNoQuota):
 		return s.Store.Settle(ctx, p, StatusNoQuota, StatusNoQuota, code, now, false, true)
 	case errors.Is(sendErr, wx.ErrBadData):
@@ -368,7 +386,7 @@ func (s *Service) Send(ctx context.Context, pushID string, lastTry bool) error {
 		return settle(StatusFailed, StatusFailed, code)
 	case errors.Is(sendErr, wx.ErrDailyLimit):
 		// WeChat's daily limit for the template: waiting an hour does not help; try the next morning.
-		if err := s.Store.Settle(ctx, p, StatusDeferred, outcomeDeferred, code, now, false, false); err != nil {
+		if err := s.Store.Settle(ctx, p, StatusDeferred, outcomeDeferred, code, now, reserved, false); err != nil {
 			return err
 		}
 		next := s.cfg.Quiet.NextMorning(now)

@@ -243,10 +243,22 @@ func (s *Store) CountSentSince(ctx context.Context, patientID string, t time.Tim
 	return int(n), nil
 }
 
-// Settle records an attempt and moves the push to status. With spend, the
-// recipient's one-time credit for the template goes down by one, in the same
-// transaction and never below zero; with zeroQuota it is cleared (43101).
-func (s *Store) Settle(ctx context.Context, p Push, status, outcome string, errCode int, now time.Time, spend, zeroQuota bool) error {
+// Reserve takes one of userID's one-time credits for a template before a
+// send, atomically: of two sends racing for the last credit, one gets it.
+// False when there is none left.
+func (s *Store) Reserve(ctx context.Context, userID, templateID string, now time.Time) (bool, error) {
+	res := s.db.WithContext(ctx).Model(&Subscription{}).Where("user_id = ? AND template_id = ? AND quota > 0", userID, templateID).
+		Updates(map[string]any{"quota": gorm.Expr("quota - 1"), "updated_at": now})
+	if res.Error != nil {
+		return false, fmt.Errorf("reserve credit: %w", res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// Settle records an attempt and moves the push to status. With refund, the
+// credit Reserve took goes back (WeChat did not accept the send), in the
+// same transaction; with zeroQuota the credits are cleared (43101).
+func (s *Store) Settle(ctx context.Context, p Push, status, outcome string, errCode int, now time.Time, refund, zeroQuota bool) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		ch := map[string]any{"status": status, "err_code": errCode, "updated_at": now}
 		if outcome != "" {
@@ -263,13 +275,13 @@ func (s *Store) Settle(ctx context.Context, p Push, status, outcome string, errC
 		}
 		sub := tx.Model(&Subscription{}).Where("user_id = ? AND template_id = ?", p.UserID, p.TemplateID)
 		switch {
-		case spend:
-			if err := sub.Where("quota > 0").Updates(map[string]any{"quota": gorm.Expr("quota - 1"), "updated_at": now}).Error; err != nil {
-				return fmt.Errorf("spend credit: %w", err)
-			}
 		case zeroQuota:
 			if err := sub.Updates(map[string]any{"quota": 0, "long_term": false, "updated_at": now}).Error; err != nil {
 				return fmt.Errorf("clear credit: %w", err)
+			}
+		case refund:
+			if err := sub.Updates(map[string]any{"quota": gorm.Expr("quota + 1"), "updated_at": now}).Error; err != nil {
+				return fmt.Errorf("refund credit: %w", err)
 			}
 		}
 		return nil
