@@ -39,7 +39,7 @@ func (a *App) buildNotify(wechat *wx.Client, accounts *auth.Store) error {
 		return err
 	}
 	a.Notify = notify.NewService(notify.Deps{
-		Store: notify.NewStore(a.DB), Registry: reg, Consents: a.Consents, Sender: wechat, Queue: a.Queue, Now: a.now, Log: a.Log,
+		Store: notify.NewStore(a.DB), Registry: reg, Consents: a.Consents, Sender: wechat, Queue: a.Queue, Keys: a.keys, Now: a.now, Log: a.Log,
 		Household: household{db: a.DB, patients: patient.NewStore(a.DB), family: a.Family.Store(), accounts: accounts},
 	}, notify.Config{Quiet: quiet, DailyCap: a.Config.Notify.DailyCap, MaxRetry: a.Config.Notify.MaxRetry, PushToken: a.Config.WeChat.PushToken})
 	// Planned each morning by notify.TaskDailyReminders (appointment

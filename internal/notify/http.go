@@ -16,6 +16,7 @@ import (
 
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/platform/apperr"
+	"github.com/carepath/carepath/internal/platform/idempotency"
 	"github.com/carepath/carepath/internal/platform/web"
 )
 
@@ -67,20 +68,37 @@ func (h *Handler) Subscribe(c *gin.Context) {
 	for i, r := range req.Results {
 		results[i] = SubscriptionResult{TemplateID: r.TemplateID, Result: r.Result}
 	}
-	subs, err := h.svc.RecordSubscriptions(c.Request.Context(), a, results)
+	key := c.GetHeader(idempotency.Header)
+	if key != "" && !idempotency.ValidKey(key) {
+		web.Error(c, ErrBadKey)
+		return
+	}
+	out, err := h.svc.RecordSubscriptions(c.Request.Context(), a, results, key)
 	if err != nil {
 		web.Error(c, err)
 		return
 	}
+	if out.Replayed {
+		c.Header(idempotency.ReplayedHeader, "true")
+	}
+	c.Data(out.Status, "application/json; charset=utf-8", out.Body)
+}
+
+// SubscriptionsView is the answer to a subscription report.
+type SubscriptionsView struct {
+	Subscriptions []SubscriptionView `json:"subscriptions"`
+}
+
+func (s *Service) subscriptionViews(subs []Subscription) []SubscriptionView {
 	out := make([]SubscriptionView, 0, len(subs))
-	for _, s := range subs {
-		v := SubscriptionView{TemplateID: s.TemplateID, Quota: s.Quota, LongTerm: s.LongTerm, Status: s.Status, UpdatedAt: s.UpdatedAt}
-		if t, ok := h.svc.Registry.ByID(s.TemplateID); ok {
+	for _, sub := range subs {
+		v := SubscriptionView{TemplateID: sub.TemplateID, Quota: sub.Quota, LongTerm: sub.LongTerm, Status: sub.Status, UpdatedAt: sub.UpdatedAt}
+		if t, ok := s.Registry.ByID(sub.TemplateID); ok {
 			v.Kind, v.Type = t.Kind, t.Type
 		}
 		out = append(out, v)
 	}
-	web.OK(c, gin.H{"subscriptions": out})
+	return out
 }
 
 // Signature is WeChat's message-push signature: the SHA-1 of the token,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/platform/database"
+	"github.com/carepath/carepath/internal/platform/idempotency"
 	"github.com/carepath/carepath/internal/platform/outbox"
 	"github.com/carepath/carepath/internal/platform/queue"
 	"github.com/carepath/carepath/internal/platform/wx"
@@ -84,6 +86,7 @@ type Deps struct {
 	Consents  Consents
 	Sender    Sender
 	Queue     Enqueuer
+	Keys      *idempotency.Store // makes a retried subscription report count once
 	Now       func() time.Time
 	Log       *slog.Logger
 }
@@ -128,22 +131,37 @@ type SubscriptionResult struct {
 }
 
 // RecordSubscriptions applies what the mini-program reports after
-// wx.requestSubscribeMessage and returns the user's subscriptions.
-func (s *Service) RecordSubscriptions(ctx context.Context, a auth.Actor, results []SubscriptionResult) ([]Subscription, error) {
+// wx.requestSubscribeMessage and returns the response to send: the user's
+// subscriptions. With a key (Idempotency-Key), a retried report replays the
+// first response and adds no credit; the same key with other results is a 409.
+func (s *Service) RecordSubscriptions(ctx context.Context, a auth.Actor, results []SubscriptionResult, key string) (idempotency.Outcome, error) {
 	if a.Kind != auth.KindUser {
-		return nil, ErrNotWeChatUser
+		return idempotency.Outcome{}, ErrNotWeChatUser
 	}
-	now := s.Now().UTC()
-	for _, r := range results {
+	templates := make([]Template, len(results))
+	for i, r := range results {
 		t, ok := s.Registry.ByID(r.TemplateID)
 		if !ok {
-			return nil, ErrUnknownTemplate.WithDetail("template_id", r.TemplateID)
+			return idempotency.Outcome{}, ErrUnknownTemplate.WithDetail("template_id", r.TemplateID)
 		}
-		if err := s.Store.ApplyResult(ctx, a.ID, t, r.Result, now); err != nil {
-			return nil, err
-		}
+		templates[i] = t
 	}
-	return s.Store.Subscriptions(ctx, a.ID)
+	b, _ := json.Marshal(results) // plain strings cannot fail to encode
+	k := idempotency.Key{ActorID: a.ID, Key: key, Hash: idempotency.Hash([]byte("notify.subscriptions"), b)}
+	return s.Keys.Do(ctx, k, func(tx *gorm.DB) (int, any, error) {
+		now := s.Now().UTC()
+		st := NewStore(tx)
+		for i, r := range results {
+			if err := st.ApplyResult(ctx, a.ID, templates[i], r.Result, now); err != nil {
+				return 0, nil, err
+			}
+		}
+		subs, err := st.Subscriptions(ctx, a.ID)
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, SubscriptionsView{Subscriptions: s.subscriptionViews(subs)}, nil
+	})
 }
 
 // ApplyWeChatEvent applies a subscription event from WeChat's message push
