@@ -140,6 +140,7 @@ type pushEventItem struct {
 	TemplateID            string `json:"TemplateId"`
 	SubscribeStatusString string `json:"SubscribeStatusString"`
 	ErrorCode             int    `json:"ErrorCode"`
+	ErrorStatus           string `json:"ErrorStatus"` // sent events: success, fail:user refuse to accept the msg, fail:system failed
 }
 
 // items reads List, which WeChat sends as an array or, for one item, an object.
@@ -174,7 +175,7 @@ func (h *Handler) Push(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	switch ev.Event {
-	case "subscribe_msg_popup_event", "subscribe_msg_change_event":
+	case "subscribe_msg_popup_event", "subscribe_msg_change_event", "subscribe_msg_sent_event":
 		userID, ok, err := h.accounts.UserIDByOpenID(ctx, ev.FromUserName)
 		if err != nil {
 			web.Error(c, err)
@@ -182,18 +183,24 @@ func (h *Handler) Push(c *gin.Context) {
 		}
 		if ok {
 			for _, it := range ev.items() {
-				if err := h.svc.ApplyWeChatEvent(ctx, userID, ev.Event, it.TemplateID, it.SubscribeStatusString); err != nil {
+				status := it.SubscribeStatusString
+				if ev.Event == "subscribe_msg_sent_event" {
+					// Our own send already recorded its outcome; a failure
+					// reported later is logged, and a user who refuses the
+					// template's messages gets no more of them.
+					if it.ErrorCode == 0 {
+						continue
+					}
+					web.Logger(c).Warn("WeChat reports a subscription message not delivered", "template_id", it.TemplateID, "errcode", it.ErrorCode)
+					status = ""
+					if strings.Contains(it.ErrorStatus, "refuse") {
+						status = ResultReject
+					}
+				}
+				if err := h.svc.ApplyWeChatEvent(ctx, userID, ev.Event, it.TemplateID, status); err != nil {
 					web.Error(c, err)
 					return
 				}
-			}
-		}
-	case "subscribe_msg_sent_event":
-		// Our own send already recorded its outcome; a failure reported later
-		// (e.g. the user blocked the account) is counted for the operator.
-		for _, it := range ev.items() {
-			if it.ErrorCode != 0 {
-				web.Logger(c).Warn("WeChat reports a subscription message not delivered", "template_id", it.TemplateID, "errcode", it.ErrorCode)
 			}
 		}
 	}

@@ -180,11 +180,12 @@ func (s *Service) ApplyWeChatEvent(ctx context.Context, userID, event, templateI
 			return nil
 		}
 		return s.Store.ApplyResult(ctx, userID, t, status, now)
-	case "subscribe_msg_change_event":
+	case "subscribe_msg_change_event", "subscribe_msg_sent_event":
+		// A reject in settings, or a send the user refused: no more sends.
 		if status == ResultReject {
 			return s.Store.ApplyResult(ctx, userID, t, ResultCancelled, now)
 		}
-		if status == ResultAccept && t.LongTerm() {
+		if event == "subscribe_msg_change_event" && status == ResultAccept && t.LongTerm() {
 			return s.Store.ApplyResult(ctx, userID, t, ResultAccept, now)
 		}
 	}
