@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -330,28 +331,58 @@ func (s *Service) ScanNoReport(ctx context.Context) (int, error) {
 // its threshold), for the reporting reminder. A patient whose no-report
 // alert the CM turned off (no_report_days 0) is left out.
 func (s *Service) MissedReporting(ctx context.Context, days int) ([]string, error) {
-	var out []string
-	after := ""
+	const page, workers = 500, 8
 	now := s.now()
-	for {
-		ids, err := s.patients.ActiveIDs(ctx, after, 200)
-		if err != nil {
-			return nil, err
-		}
-		for _, id := range ids {
-			missed, err := s.missedReporting(ctx, id, days, now)
-			if err != nil {
-				return nil, fmt.Errorf("missed reporting of patient %s: %w", id, err)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	pages := make(chan []string)
+	var mu sync.Mutex
+	var out []string
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for ids := range pages {
+				for _, id := range ids {
+					missed, err := s.missedReporting(ctx, id, days, now)
+					if err != nil {
+						cancel(fmt.Errorf("missed reporting of patient %s: %w", id, err))
+						return
+					}
+					if missed {
+						mu.Lock()
+						out = append(out, id)
+						mu.Unlock()
+					}
+				}
 			}
-			if missed {
-				out = append(out, id)
-			}
+		})
+	}
+	after := ""
+	var err error
+	for err == nil {
+		var ids []string
+		if ids, err = s.patients.ActiveIDs(ctx, after, page); err != nil || len(ids) == 0 {
+			break
 		}
-		if len(ids) < 200 {
-			return out, nil
+		select {
+		case pages <- ids:
+		case <-ctx.Done():
+		}
+		if len(ids) < page || ctx.Err() != nil {
+			break
 		}
 		after = ids[len(ids)-1]
 	}
+	close(pages)
+	wg.Wait()
+	if cause := context.Cause(ctx); cause != nil {
+		return nil, cause
+	}
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 func (s *Service) missedReporting(ctx context.Context, patientID string, days int, now time.Time) (bool, error) {

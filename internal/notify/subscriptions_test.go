@@ -1,12 +1,17 @@
 package notify_test
 
 import (
+	"context"
+	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/carepath/carepath/internal/apitest"
 	"github.com/carepath/carepath/internal/notify"
+	"github.com/carepath/carepath/internal/platform/config"
 )
 
 // TestSubscriptionReportIsIdempotent: the mini-program retries a report
@@ -46,3 +51,42 @@ func TestSubscriptionReportIsIdempotent(t *testing.T) {
 }
 
 func contains(b []byte, s string) bool { return strings.Contains(string(b), s) }
+
+// TestLongTermTemplateIsAFlagNotACount: for a long-term template an accept
+// turns sending on (no count is spent), and a reject in WeChat's settings
+// turns it off.
+func TestLongTermTemplateIsAFlagNotACount(t *testing.T) {
+	b, err := os.ReadFile("../../configs/notify/templates.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.Replace(string(b), "template_id: tmpl-cm-message\n    type: one_time", "template_id: tmpl-cm-message\n    type: long_term", 1)
+	path := filepath.Join(t.TempDir(), "templates.yaml")
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t, func(c *config.Config) { c.Notify.Templates = path })
+	p1, u1 := e.Demo.Patients["patient1"], e.Demo.Users["fake-openid-patient1"]
+	tok := e.LoginWeChat("patient1").AccessToken
+	e.subscribe(t, tok, notify.KindCMMessage, "accept", 1)
+	for i := range 2 { // the daily cap is 3
+		e.request(t, notify.Request{Kind: notify.KindCMMessage, PatientID: p1, Recipients: []string{u1}, DedupeKey: fmt.Sprintf("lt-%d", i), At: e.Clock.Now()})
+		e.run(t)
+	}
+	if n := len(sentWith(e.Fake.Sent(), "fake-openid-patient1", "tmpl-cm-message")); n != 2 {
+		t.Fatalf("%d sends on a long-term template after one accept, want 2", n)
+	}
+	var sub notify.Subscription
+	e.App.DB.Where("user_id = ? AND template_id = ?", u1, "tmpl-cm-message").Take(&sub)
+	if !sub.LongTerm || sub.Quota != 0 {
+		t.Fatalf("subscription %+v, want the long-term flag and no count", sub)
+	}
+	if err := e.App.Notify.ApplyWeChatEvent(context.Background(), u1, "subscribe_msg_change_event", "tmpl-cm-message", "reject"); err != nil {
+		t.Fatal(err)
+	}
+	e.request(t, notify.Request{Kind: notify.KindCMMessage, PatientID: p1, Recipients: []string{u1}, DedupeKey: "lt-after", At: e.Clock.Now()})
+	e.run(t)
+	if ps := e.pushes(t, "lt-after"); len(ps) != 1 || ps[0].Status != notify.StatusNoQuota {
+		t.Fatalf("after the user turned it off: %+v", ps)
+	}
+}
