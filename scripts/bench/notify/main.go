@@ -150,6 +150,18 @@ func run() error {
 		return err
 	}
 	queued := info.Pending + info.Scheduled
+	// Printed at once: sending takes much longer on a busy machine.
+	backend := "MariaDB + Redis"
+	if o.embedded {
+		backend = "SQLite + in-process Redis"
+	}
+	fmt.Printf("backend: %s\n", backend)
+	fmt.Printf("patients: %d (seeded in %s)\n", o.patients, seedTime.Round(time.Millisecond))
+	fmt.Printf("planned by two planners at once: %d + %d requests in %s (%.0f/s); tasks queued: %d\n",
+		counts[0], counts[1], planTime.Round(time.Millisecond), float64(o.patients)/planTime.Seconds(), queued)
+	if planTime > 60*time.Second {
+		fmt.Printf("planning took more than 60 s\n")
+	}
 
 	fmt.Fprintln(os.Stderr, "sending…")
 	w := queue.NewWorkerOn(rdb, map[string]int{qname: 1}, o.concurrency, time.UTC, quiet)
@@ -194,23 +206,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	backend := "MariaDB + Redis"
-	if o.embedded {
-		backend = "SQLite + in-process Redis"
-	}
-	fmt.Printf("backend: %s\n", backend)
-	fmt.Printf("patients: %d (seeded in %s)\n", o.patients, seedTime.Round(time.Millisecond))
-	fmt.Printf("planned by two planners at once: %d + %d requests in %s (%.0f/s); tasks queued: %d\n",
-		counts[0], counts[1], planTime.Round(time.Millisecond), float64(o.patients)/planTime.Seconds(), queued)
 	fmt.Printf("push rows: %d, notifications: %d, not sent: %d\n", pushes, notifications, other)
 	fmt.Printf("sent: %d messages to %d openids in %s (%.0f/s), duplicates: %d, lost: %d\n",
 		len(msgs), len(perOpenID), sendTime.Round(time.Millisecond), float64(len(msgs))/sendTime.Seconds(), dups, o.patients-len(perOpenID))
 	sendRate, pairRate := float64(len(msgs))/sendTime.Seconds(), float64(pairs)/pairTime.Seconds()
 	fmt.Printf("raw Redis LPUSH+RPOP, %d clients: %d pairs in %s (%.0f pairs/s); sends / raw pairs: %.3f×\n",
 		o.concurrency, pairs, pairTime.Round(time.Millisecond), pairRate, sendRate/pairRate)
-	if planTime > 60*time.Second {
-		fmt.Printf("planning took more than 60 s\n")
-	}
 	if dups > 0 || len(perOpenID) != o.patients || int(pushes) != o.patients {
 		return fmt.Errorf("duplicates or losses")
 	}
