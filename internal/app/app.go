@@ -434,23 +434,9 @@ func (a *App) Worker() *queue.Worker {
 	for taskType, h := range a.Handlers() {
 		w.Handle(taskType, h)
 	}
-	for _, job := range []struct {
-		spec, task, queue string
-	}{
-		{"17 * * * *", auth.TaskPurgeExpired, queue.Low},
-		// Hourly, so a stage whose day has come is entered within the first hour of that day.
-		{"5 * * * *", careplan.TaskAdvance, queue.Default},
-		{"20 * * * *", education.TaskAssignDue, queue.Default},
-		// Every 10 minutes: a reminder row per appointment, slot and start makes reruns harmless.
-		{"*/10 * * * *", appointment.TaskRemind, queue.Default},
-		{"25 * * * *", followup.TaskSync, queue.Default},
-		// Every 15 minutes, so a window closing at local midnight is flagged soon after.
-		{"*/15 * * * *", followup.TaskScanOverdue, queue.Default},
-		// Planned each morning; the quiet hours hold anything due before they end.
-		{"0 7 * * *", notify.TaskDailyReminders, queue.Default},
-	} {
-		if err := w.Every(job.spec, asynq.NewTask(job.task, nil), asynq.Queue(job.queue), asynq.Unique(time.Hour)); err != nil {
-			a.Log.Error("schedule task", "task", job.task, "error", err.Error())
+	for _, job := range PeriodicJobs() {
+		if err := w.Every(job.Spec, asynq.NewTask(job.Task, nil), asynq.Queue(job.Queue), asynq.Unique(time.Hour)); err != nil {
+			a.Log.Error("schedule task", "task", job.Task, "error", err.Error())
 		}
 	}
 	w.Handle(alert.TaskScanNoReport, a.Alerts.HandleScanNoReport)
@@ -465,6 +451,28 @@ func (a *App) Worker() *queue.Worker {
 		a.Log.Error("schedule task", "error", err.Error())
 	}
 	return w
+}
+
+// PeriodicJob is a task the worker's scheduler enqueues on a cron spec (in
+// the hospital's zone), as a unique task: several workers enqueue it once.
+type PeriodicJob struct{ Spec, Task, Queue string }
+
+// PeriodicJobs are the scheduled tasks with a handler in Handlers (the
+// no-report scan and the idempotency purge are scheduled beside them).
+func PeriodicJobs() []PeriodicJob {
+	return []PeriodicJob{
+		{"17 * * * *", auth.TaskPurgeExpired, queue.Low},
+		// Hourly, so a stage whose day has come is entered within the first hour of that day.
+		{"5 * * * *", careplan.TaskAdvance, queue.Default},
+		{"20 * * * *", education.TaskAssignDue, queue.Default},
+		// Every 10 minutes: a reminder row per appointment, slot and start makes reruns harmless.
+		{"*/10 * * * *", appointment.TaskRemind, queue.Default},
+		{"25 * * * *", followup.TaskSync, queue.Default},
+		// Every 15 minutes, so a window closing at local midnight is flagged soon after.
+		{"*/15 * * * *", followup.TaskScanOverdue, queue.Default},
+		// Planned each morning; the quiet hours hold anything due before they end.
+		{"0 7 * * *", notify.TaskDailyReminders, queue.Default},
+	}
 }
 
 // Handlers are the worker's task handlers by task type: periodic jobs and

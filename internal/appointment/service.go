@@ -295,7 +295,7 @@ type NotifyRequest struct {
 	Kind      string            `json:"kind"`
 	PatientID string            `json:"patient_id"`
 	DedupeKey string            `json:"dedupe_key"`
-	At        time.Time         `json:"at"`         // when the reminder was planned
+	At        time.Time         `json:"at"`         // when the appointment starts (the card's time)
 	NotBefore time.Time         `json:"not_before"` // the slot's time
 	Data      map[string]string `json:"data"`
 }
@@ -311,7 +311,7 @@ func (s *Service) RemindDue(ctx context.Context) (int, error) {
 	n := 0
 	for _, a := range list {
 		for _, r := range DueReminders(a, now, s.loc) {
-			payload := NotifyRequest{Kind: "appointment_reminder", PatientID: a.PatientID, At: now,
+			payload := NotifyRequest{Kind: "appointment_reminder", PatientID: a.PatientID, At: a.StartsAt.UTC(),
 				DedupeKey: DedupeKey(a.ID, r.Slot, a.StartsAt), NotBefore: r.SendAt,
 				Data: map[string]string{"appointment_id": a.ID, "slot": r.Slot, "kind": a.Kind,
 					"starts_at": a.StartsAt.UTC().Format(time.RFC3339), "department": a.Department, "location": a.Location}}

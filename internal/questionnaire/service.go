@@ -16,6 +16,11 @@ type Service struct {
 	now   func() time.Time
 }
 
+// Pending lists the pending assignments given since t, for reminders.
+func (s *Service) Pending(ctx context.Context, since time.Time) ([]Assignment, error) {
+	return s.store.PendingSince(ctx, since)
+}
+
 // NewService builds the service.
 func NewService(store *Store, lib *Library, now func() time.Time) *Service {
 	return &Service{store: store, lib: lib, now: now}
