@@ -38,6 +38,7 @@ import (
 	"github.com/carepath/carepath/internal/education"
 	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/followup"
+	"github.com/carepath/carepath/internal/kpi"
 	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/notify"
 	"github.com/carepath/carepath/internal/observation"
@@ -96,6 +97,7 @@ type App struct {
 	Appointments   *appointment.Service
 	Questionnaires *questionnaire.Service
 	Followups      *followup.Service
+	KPIs           *kpi.Service
 	Notify         *notify.Service
 	Desk           *admin.Handler // the CM desk's pages
 
@@ -208,6 +210,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	a.Questionnaires = questionnaire.NewService(questionnaire.NewStore(a.DB), questionnaires, now)
 	a.Followups = followup.NewService(followup.NewStore(a.DB), followupPlans{a.Careplan}, departmentLeads{a.DB},
 		followup.Config{EscalateAfter: cfg.Followup.EscalateAfter}, loc, now)
+	a.KPIs = kpi.NewService(kpi.NewStore(a.DB), pathwayRhythms{a.Careplan.Pathways()}, loc, now)
 	if err := a.buildNotify(wechat, authStore); err != nil {
 		return nil, err
 	}
@@ -239,6 +242,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		Appointments:   appointment.NewHandler(a.Appointments, val),
 		Questionnaires: questionnaire.NewHandler(a.Questionnaires, val),
 		Followups:      followup.NewHandler(a.Followups, val),
+		KPIs:           kpi.NewHandler(a.KPIs),
 		Notify:         notify.NewHandler(a.Notify, household{db: a.DB}, val),
 		Ready: map[string]server.Check{
 			"database": func(ctx context.Context) error { return database.Ping(ctx, a.DB) },

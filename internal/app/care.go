@@ -10,6 +10,7 @@ import (
 	"github.com/carepath/carepath/internal/careplan"
 	"github.com/carepath/carepath/internal/education"
 	"github.com/carepath/carepath/internal/followup"
+	"github.com/carepath/carepath/internal/kpi"
 	"github.com/carepath/carepath/internal/org"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/apperr"
@@ -104,4 +105,23 @@ func (d departmentLeads) LeadOf(ctx context.Context, patientID string) (string, 
 		return "", err
 	}
 	return ids[0], nil
+}
+
+// pathwayRhythms tells the KPIs which readings a pathway's stage asks for.
+type pathwayRhythms struct{ lib *careplan.Library }
+
+func (r pathwayRhythms) StageVitals(pathway, stage string) []kpi.Vital {
+	p, ok := r.lib.Pathway(pathway)
+	if !ok {
+		return nil
+	}
+	i := p.StageIndex(stage)
+	if i < 0 {
+		return nil
+	}
+	var out []kpi.Vital
+	for _, v := range p.Stages[i].Vitals {
+		out = append(out, kpi.Vital{Type: v.Type, EveryDays: v.EveryDays})
+	}
+	return out
 }
