@@ -222,7 +222,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	// merged: set admin.Deps.Alerts/Vitals/Appointments to adapters here.
 	adminH, err := admin.NewHandler(admin.Deps{
 		Auth: authH, Patients: a.Patients, Plans: a.Careplan, Education: a.Education, Messages: a.Messages,
-		Family: a.Family, Audit: a.Audit, Zone: zone, Now: now, Secure: secureCookies,
+		Family: a.Family, Audit: a.Audit, KPIs: a.KPIs, Zone: zone, Now: now, Secure: secureCookies,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("admin pages: %w", err)

@@ -178,6 +178,7 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	adm.StaffPatient(http.MethodPost, "/patients/:patientID/education", clinical, access.PlanManage, d.Admin.PushArticle)
 	adm.StaffPatient(http.MethodPost, "/patients/:patientID/alerts/:alertID/acknowledge", clinical, access.ClinicalManage, d.Admin.AcknowledgeAlert)
 	adm.StaffPatient(http.MethodPost, "/patients/:patientID/alerts/:alertID/resolve", clinical, access.ClinicalManage, d.Admin.ResolveAlert)
+	adm.Staff(http.MethodGet, "/kpis", allStaff, d.Admin.KPIsPage)
 	adm.Staff(http.MethodGet, "/pathways", allStaff, d.Admin.PathwaysPage)
 	adm.Staff(http.MethodGet, "/education", allStaff, d.Admin.Library)
 	adm.Staff(http.MethodGet, "/staff", admins, d.Admin.StaffPage)
