@@ -208,6 +208,8 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		return nil, fmt.Errorf("configs/questionnaires: %w", err)
 	}
 	a.Questionnaires = questionnaire.NewService(questionnaire.NewStore(a.DB), questionnaires, now)
+	a.Questionnaires.SetKeys(a.keys)
+	a.Appointments.SetKeys(a.keys)
 	a.Followups = followup.NewService(followup.NewStore(a.DB), followupPlans{a.Careplan}, departmentLeads{a.DB},
 		followup.Config{EscalateAfter: cfg.Followup.EscalateAfter}, loc, now)
 	a.KPIs = kpi.NewService(kpi.NewStore(a.DB), pathwayRhythms{a.Careplan.Pathways()}, loc, now)

@@ -7,11 +7,13 @@ import (
 
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/platform/database"
+	"github.com/carepath/carepath/internal/platform/idempotency"
 )
 
 // Service holds the rules of questionnaires.
 type Service struct {
 	store *Store
+	keys  *idempotency.Store // nil: Idempotency-Key ignored
 	lib   *Library
 	now   func() time.Time
 }
