@@ -209,6 +209,10 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	}
 	a.Questionnaires = questionnaire.NewService(questionnaire.NewStore(a.DB), questionnaires, now)
 	a.Questionnaires.SetKeys(a.keys)
+	if err := checkPathwayQuestionnaires(a.Careplan.Pathways(), questionnaires); err != nil {
+		return nil, err
+	}
+	a.Questionnaires.SetSchedule(scheduledQuestionnaires{a.Careplan}, loc)
 	a.Appointments.SetKeys(a.keys)
 	a.Followups = followup.NewService(followup.NewStore(a.DB), followupPlans{a.Careplan}, departmentLeads{a.DB},
 		followup.Config{EscalateAfter: cfg.Followup.EscalateAfter}, loc, now)
@@ -444,6 +448,8 @@ func (a *App) Worker() *queue.Worker {
 		// Every 10 minutes: a reminder row per appointment, slot and start makes reruns harmless.
 		{"*/10 * * * *", appointment.TaskRemind, queue.Default},
 		{"25 * * * *", followup.TaskSync, queue.Default},
+		// Hourly: a scheduled questionnaire goes out in the first hour of its due day (quiet hours hold the push).
+		{"30 * * * *", questionnaire.TaskSendDue, queue.Default},
 		// Every 15 minutes, so a window closing at local midnight is flagged soon after.
 		{"*/15 * * * *", followup.TaskScanOverdue, queue.Default},
 		// Planned each morning; the quiet hours hold anything due before they end.
@@ -490,6 +496,7 @@ func (a *App) Handlers() map[string]asynq.HandlerFunc {
 		appointment.TaskRemind:       a.Appointments.RemindHandler(),
 		followup.TaskSync:            a.Followups.SyncHandler(),
 		followup.TaskScanOverdue:     a.Followups.ScanHandler(),
+		questionnaire.TaskSendDue:    a.Questionnaires.SendDueHandler(),
 		family.TaskLinkScopesChanged: a.linkChanged(),
 	}
 }

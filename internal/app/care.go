@@ -14,6 +14,7 @@ import (
 	"github.com/carepath/carepath/internal/org"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/apperr"
+	"github.com/carepath/carepath/internal/questionnaire"
 )
 
 // careTeam tells the care plan who a patient's case manager is.
@@ -124,4 +125,37 @@ func (r pathwayRhythms) StageVitals(pathway, stage string) []kpi.Vital {
 		out = append(out, kpi.Vital{Type: v.Type, EveryDays: v.EveryDays})
 	}
 	return out
+}
+
+// scheduledQuestionnaires tells questionnaires which ones the plans'
+// follow-ups send on their due day.
+type scheduledQuestionnaires struct{ plans *careplan.Service }
+
+func (s scheduledQuestionnaires) ScheduledQuestionnaires(ctx context.Context) ([]questionnaire.Scheduled, error) {
+	list, err := s.plans.FollowupSchedules(ctx)
+	var out []questionnaire.Scheduled
+	for _, fs := range list {
+		for _, it := range fs.Items {
+			if it.Questionnaire != "" && it.DueOn != nil {
+				out = append(out, questionnaire.Scheduled{PatientID: fs.PatientID, PlanID: fs.PlanID, ItemKey: it.Key,
+					Questionnaire: it.Questionnaire, DueOn: *it.DueOn})
+			}
+		}
+	}
+	return out, err
+}
+
+// checkPathwayQuestionnaires refuses to start when a pathway names a
+// questionnaire that is not loaded.
+func checkPathwayQuestionnaires(lib *careplan.Library, qs *questionnaire.Library) error {
+	for _, p := range lib.All() {
+		for _, st := range p.Stages {
+			for _, f := range st.Followups {
+				if _, ok := qs.Get(f.Questionnaire); f.Questionnaire != "" && !ok {
+					return fmt.Errorf("pathway %s: follow-up %s names questionnaire %q, which is not in configs/questionnaires", p.Key, f.Key, f.Questionnaire)
+				}
+			}
+		}
+	}
+	return nil
 }

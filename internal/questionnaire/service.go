@@ -14,8 +14,11 @@ import (
 type Service struct {
 	store *Store
 	keys  *idempotency.Store // nil: Idempotency-Key ignored
-	lib   *Library
-	now   func() time.Time
+
+	schedules Schedules      // nil: no scheduled sending
+	loc       *time.Location // the hospital's zone, for due days
+	lib       *Library
+	now       func() time.Time
 }
 
 // NewService builds the service.
