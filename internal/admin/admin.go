@@ -25,6 +25,7 @@ import (
 	"github.com/carepath/carepath/internal/careplan"
 	"github.com/carepath/carepath/internal/education"
 	"github.com/carepath/carepath/internal/family"
+	"github.com/carepath/carepath/internal/kpi"
 	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/notify"
 	"github.com/carepath/carepath/internal/patient"
@@ -55,6 +56,7 @@ type Deps struct {
 	Alerts       Alerts
 	Vitals       Vitals
 	Appointments Appointments
+	KPIs         *kpi.Service // nil: no KPI section or page
 	Zone         *time.Location
 	Now          func() time.Time
 	Secure       bool // cookies only over HTTPS

@@ -152,7 +152,7 @@ func (h *Handler) Dashboard(c *gin.Context) {
 		"Rows":    rows, "ByPhase": countBy(rows, func(r CaseRow) (string, string) { return r.Phase, phaseName(r.Phase) }),
 		"ByRisk": countBy(rows, func(r CaseRow) (string, string) { return r.RiskLevel, riskName(r.RiskLevel) }),
 		"Alerts": alerts, "AlertsBySeverity": countAlerts(alerts), "AlertsEnabled": h.d.Alerts.Enabled(),
-		"Waiting": waitingThreads, "Appointments": appointments,
+		"Waiting": waitingThreads, "Appointments": appointments, "MyKPIs": h.myKPIs(c, a),
 		"KPI": map[string]any{
 			"Caseload": len(rows), "Waiting": len(waitingThreads),
 			"MedianFirstResponse": median(firstResponses), "HasFirstResponse": len(firstResponses) > 0,

@@ -9,11 +9,13 @@ import (
 
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/platform/database"
+	"github.com/carepath/carepath/internal/platform/idempotency"
 )
 
 // Service holds the rules of appointments.
 type Service struct {
 	store *Store
+	keys  *idempotency.Store // nil: Idempotency-Key ignored
 	loc   *time.Location
 	now   func() time.Time
 	host  string // the calendar UID domain

@@ -798,10 +798,11 @@ type FollowupSchedule struct {
 // ScheduledFollowup is one pathway follow-up; DueOn (YYYY-MM-DD, hospital
 // zone) is nil until its anchor event is recorded.
 type ScheduledFollowup struct {
-	Key     string
-	Title   string
-	Channel string
-	DueOn   *string
+	Key           string
+	Title         string
+	Channel       string
+	DueOn         *string
+	Questionnaire string // sent to the patient on the due day; "" for none
 }
 
 // FollowupSchedules returns the pathway follow-ups of every active plan.
@@ -823,9 +824,18 @@ func (s *Service) FollowupSchedules(ctx context.Context) ([]FollowupSchedule, er
 				return nil, err
 			}
 			fs := FollowupSchedule{PatientID: plan.PatientID, PlanID: plan.ID, RiskLevel: plan.RiskLevel}
+			questionnaires := map[string]string{}
+			if p, ok := s.Pathways().Pathway(plan.PathwayKey); ok {
+				for _, st := range p.Stages {
+					for _, f := range st.Followups {
+						questionnaires[f.Key] = f.Questionnaire
+					}
+				}
+			}
 			for _, t := range tasks {
 				if t.Kind == KindFollowup {
-					fs.Items = append(fs.Items, ScheduledFollowup{Key: t.ItemKey, Title: t.Title, Channel: t.Channel, DueOn: t.DueOn})
+					fs.Items = append(fs.Items, ScheduledFollowup{Key: t.ItemKey, Title: t.Title, Channel: t.Channel, DueOn: t.DueOn,
+						Questionnaire: questionnaires[t.ItemKey]})
 				}
 			}
 			out = append(out, fs)
