@@ -28,6 +28,7 @@ import (
 	"github.com/carepath/carepath/api"
 	"github.com/carepath/carepath/configs"
 	"github.com/carepath/carepath/internal/access"
+	"github.com/carepath/carepath/internal/account"
 	"github.com/carepath/carepath/internal/admin"
 	"github.com/carepath/carepath/internal/alert"
 	"github.com/carepath/carepath/internal/appointment"
@@ -36,6 +37,7 @@ import (
 	"github.com/carepath/carepath/internal/careplan"
 	"github.com/carepath/carepath/internal/consent"
 	"github.com/carepath/carepath/internal/education"
+	"github.com/carepath/carepath/internal/export"
 	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/followup"
 	"github.com/carepath/carepath/internal/messaging"
@@ -227,12 +229,15 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	a.Desk = adminH
 	a.Engine, err = server.New(server.Deps{
 		Log: log, Registry: registry, Guard: a.Guard, Auth: authH, Docs: docs, Admin: adminH,
-		Patients:       patient.NewHandler(a.Patients, a.Family.Store(), a.Auth, authStore, val),
-		Careplan:       careplan.NewHandler(a.Careplan, val),
-		Education:      education.NewHandler(a.Education, val),
-		Messages:       messaging.NewHandler(a.Messages, val, local),
-		Family:         family.NewHandler(a.Family, a.Audit, val),
-		Consents:       consent.NewHandler(a.Consents, authStore, val),
+		Patients:  patient.NewHandler(a.Patients, a.Family.Store(), a.Auth, authStore, val),
+		Careplan:  careplan.NewHandler(a.Careplan, val),
+		Education: education.NewHandler(a.Education, val),
+		Messages:  messaging.NewHandler(a.Messages, val, local),
+		Family:    family.NewHandler(a.Family, a.Audit, val),
+		Consents:  consent.NewHandler(a.Consents, authStore, val),
+		Export: export.NewHandler(export.NewService(export.NewStore(a.DB), sealer,
+			catalogNames{pathways: a.Careplan.Pathways(), questionnaires: a.Questionnaires.Library()}, now), a.Audit, loc),
+		Account:        account.NewHandler(account.NewService(a.DB, authStore, a.Notify.Store, a.Family, now), val),
 		AccessLog:      audit.NewHandler(a.Audit, accessLogDirectory{patients: a.Patients, accounts: authStore, family: a.Family.Store()}),
 		Observations:   observation.NewHandler(a.Observations, val),
 		Alerts:         alert.NewHandler(a.Alerts, a.AlertStream, policy, a.Audit, val),
@@ -442,6 +447,7 @@ func (a *App) Worker() *queue.Worker {
 		{"*/15 * * * *", followup.TaskScanOverdue, queue.Default},
 		// Planned each morning; the quiet hours hold anything due before they end.
 		{"0 7 * * *", notify.TaskDailyReminders, queue.Default},
+		{"37 2 * * *", audit.TaskPurge, queue.Low},
 	} {
 		if err := w.Every(job.spec, asynq.NewTask(job.task, nil), asynq.Queue(job.queue), asynq.Unique(time.Hour)); err != nil {
 			a.Log.Error("schedule task", "task", job.task, "error", err.Error())
@@ -472,6 +478,7 @@ func (a *App) Handlers() map[string]asynq.HandlerFunc {
 			}
 			return err
 		},
+		audit.TaskPurge:              a.Audit.PurgeHandler(time.Duration(a.Config.Audit.RetentionDays)*24*time.Hour, a.Log),
 		careplan.TaskAdvance:         a.Careplan.AdvanceHandler(),
 		careplan.TopicStageChanged:   chain(a.Education.StageChangedHandler(), a.Notify.RequestHandler(stageBegins)),
 		education.TaskAssignDue:      a.Education.AssignDueHandler(),
