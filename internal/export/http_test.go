@@ -344,4 +344,3 @@ func keys(m map[string][]map[string]any) []string {
 	}
 	return out
 }
-
