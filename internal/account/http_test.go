@@ -7,8 +7,8 @@ import (
 
 	"github.com/carepath/carepath/internal/apitest"
 	"github.com/carepath/carepath/internal/family"
-	"github.com/carepath/carepath/internal/platform/outbox"
 	"github.com/carepath/carepath/internal/notify"
+	"github.com/carepath/carepath/internal/platform/outbox"
 )
 
 type obj = map[string]any
