@@ -184,4 +184,6 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	adm.Staff(http.MethodGet, "/staff", admins, d.Admin.StaffPage)
 	adm.Staff(http.MethodPost, "/staff", admins, d.Admin.CreateStaff)
 	adm.Staff(http.MethodPost, "/staff/:staffID/disable", admins, d.Admin.DisableStaff)
+	// The audit log (MLPS 2.0 security audit): admins and department leads.
+	adm.Staff(http.MethodGet, "/audit", []auth.Role{auth.RoleAdmin, auth.RoleLead}, d.Admin.AuditPage)
 }
