@@ -192,7 +192,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		Heartbeat: cfg.Messaging.Heartbeat, Recheck: cfg.Messaging.AccessRecheck}, log)
 	a.closers = append(a.closers, a.Hub.Close)
 	a.Messages = messaging.NewService(messaging.Deps{
-		Store: messaging.NewStore(a.DB), Policy: policy, Blobs: blobs, Checker: wechat, Accounts: authStore,
+		Store: messaging.NewStore(a.DB).Sealed(sealer), Policy: policy, Blobs: blobs, Checker: wechat, Accounts: authStore,
 		Patients: a.Patients, Hub: a.Hub, Now: now, Log: log,
 	}, messaging.Config{ContentCheck: cfg.Messaging.ContentCheck, MaxTextLength: cfg.Messaging.MaxTextLength,
 		MaxImageBytes: cfg.Messaging.MaxImageBytes, URLTTL: cfg.Messaging.URLTTL})

@@ -99,6 +99,11 @@ func (s *Service) bundle(d Data) (Bundle, error) {
 		userID = *d.Patient.UserID
 	}
 	for _, m := range d.Messages {
+		if m.BodySealed {
+			if m.Body, err = s.opener.Open(m.Body); err != nil {
+				return Bundle{}, fmt.Errorf("export: open message %s: %w", m.ID, err)
+			}
+		}
 		add(m.ID, communicationResource(pid, userID, m))
 	}
 	for _, q := range d.Questionnaires {

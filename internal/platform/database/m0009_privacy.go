@@ -11,7 +11,8 @@ import (
 // a purge permit ask for (MLPS 2.0 level 3 asks for at least six months).
 const AuditMinRetentionDays = 180
 
-// m0009Privacy: the record of account deactivations, and the audit log made
+// m0009Privacy: the record of account deactivations, message text sealed at
+// rest (a version flag per row, so rows written before stay readable), and the audit log made
 // append-only in the database. Triggers refuse every UPDATE of
 // audit_events and every DELETE except of events older than a purge permit's
 // cutoff; a permit itself is refused unless its cutoff is at least
@@ -74,6 +75,11 @@ func m0009Privacy() *gormigrate.Migration {
 			if err := createTables(tx, tables...); err != nil {
 				return err
 			}
+			// Message text sealed at rest from now on; older rows stay
+			// readable as they are (body_sealed = false) until rewritten.
+			if err := tx.Exec("ALTER TABLE thread_messages ADD COLUMN body_sealed BOOLEAN NOT NULL DEFAULT FALSE").Error; err != nil {
+				return err
+			}
 			stmts := sqlite
 			if IsMySQL(tx) {
 				stmts = mysql
@@ -90,6 +96,9 @@ func m0009Privacy() *gormigrate.Migration {
 				if err := tx.Exec("DROP TRIGGER IF EXISTS " + name).Error; err != nil {
 					return err
 				}
+			}
+			if err := tx.Migrator().DropColumn("thread_messages", "body_sealed"); err != nil {
+				return err
 			}
 			return dropTables(tx, tables...)
 		},
