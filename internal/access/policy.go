@@ -36,6 +36,7 @@ const (
 	ConsentManage       Permission = "consent.manage" // the patient's PIPL consents: the patient in the app, or staff recording what the patient said
 	ClinicalManage      Permission = "clinical.manage"
 	AuditRead           Permission = "audit.read"
+	DataExport          Permission = "data.export" // a copy of all one's data (PIPL right of access and portability): the patient only
 )
 
 // Scope is what a family link grants; the patient chooses them per relative.
@@ -90,6 +91,7 @@ var rules = map[Permission]rule{
 	ConsentManage:       {patient: true, staff: true},
 	ClinicalManage:      {staff: true},
 	AuditRead:           {patient: true, staff: true},
+	DataExport:          {patient: true},
 }
 
 // Relation is how an allowed actor stands to the patient.

@@ -110,7 +110,7 @@ func New(t testing.TB, configure ...func(*config.Config)) *Env {
 	}
 	clock := &Clock{now: time.Now().UTC().Truncate(time.Second)}
 	logs := &logBuffer{}
-	a, err := app.Build(context.Background(), cfg, slog.New(slog.NewJSONHandler(logs, nil)), app.Options{
+	a, err := app.Build(context.Background(), cfg, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), app.Options{
 		DB: db, Redis: rdb, RedisPrefix: prefix, WeChatBaseURL: f.URL(), Now: clock.Now,
 	})
 	if err != nil {

@@ -28,6 +28,7 @@ import (
 	"github.com/carepath/carepath/api"
 	"github.com/carepath/carepath/configs"
 	"github.com/carepath/carepath/internal/access"
+	"github.com/carepath/carepath/internal/account"
 	"github.com/carepath/carepath/internal/admin"
 	"github.com/carepath/carepath/internal/alert"
 	"github.com/carepath/carepath/internal/appointment"
@@ -36,6 +37,7 @@ import (
 	"github.com/carepath/carepath/internal/careplan"
 	"github.com/carepath/carepath/internal/consent"
 	"github.com/carepath/carepath/internal/education"
+	"github.com/carepath/carepath/internal/export"
 	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/followup"
 	"github.com/carepath/carepath/internal/kpi"
@@ -192,7 +194,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		Heartbeat: cfg.Messaging.Heartbeat, Recheck: cfg.Messaging.AccessRecheck}, log)
 	a.closers = append(a.closers, a.Hub.Close)
 	a.Messages = messaging.NewService(messaging.Deps{
-		Store: messaging.NewStore(a.DB), Policy: policy, Blobs: blobs, Checker: wechat, Accounts: authStore,
+		Store: messaging.NewStore(a.DB).Sealed(sealer), Policy: policy, Blobs: blobs, Checker: wechat, Accounts: authStore,
 		Patients: a.Patients, Hub: a.Hub, Now: now, Log: log,
 	}, messaging.Config{ContentCheck: cfg.Messaging.ContentCheck, MaxTextLength: cfg.Messaging.MaxTextLength,
 		MaxImageBytes: cfg.Messaging.MaxImageBytes, URLTTL: cfg.Messaging.URLTTL})
@@ -242,12 +244,15 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	a.Desk = adminH
 	a.Engine, err = server.New(server.Deps{
 		Log: log, Registry: registry, Guard: a.Guard, Auth: authH, Docs: docs, Admin: adminH,
-		Patients:       patient.NewHandler(a.Patients, a.Family.Store(), a.Auth, authStore, val),
-		Careplan:       careplan.NewHandler(a.Careplan, val),
-		Education:      education.NewHandler(a.Education, val),
-		Messages:       messaging.NewHandler(a.Messages, val, local),
-		Family:         family.NewHandler(a.Family, a.Audit, val),
-		Consents:       consent.NewHandler(a.Consents, authStore, val),
+		Patients:  patient.NewHandler(a.Patients, a.Family.Store(), a.Auth, authStore, val),
+		Careplan:  careplan.NewHandler(a.Careplan, val),
+		Education: education.NewHandler(a.Education, val),
+		Messages:  messaging.NewHandler(a.Messages, val, local),
+		Family:    family.NewHandler(a.Family, a.Audit, val),
+		Consents:  consent.NewHandler(a.Consents, authStore, val),
+		Export: export.NewHandler(export.NewService(export.NewStore(a.DB), sealer,
+			catalogNames{pathways: a.Careplan.Pathways(), questionnaires: a.Questionnaires.Library()}, now), a.Audit, loc),
+		Account:        account.NewHandler(account.NewService(a.DB, authStore, a.Notify.Store, a.Family, now), val),
 		AccessLog:      audit.NewHandler(a.Audit, accessLogDirectory{patients: a.Patients, accounts: authStore, family: a.Family.Store()}),
 		Observations:   observation.NewHandler(a.Observations, val),
 		Alerts:         alert.NewHandler(a.Alerts, a.AlertStream, policy, a.Audit, val),
@@ -484,6 +489,7 @@ func PeriodicJobs() []PeriodicJob {
 		{"*/15 * * * *", followup.TaskScanOverdue, queue.Default},
 		// Planned each morning; the quiet hours hold anything due before they end.
 		{"0 7 * * *", notify.TaskDailyReminders, queue.Default},
+		{"37 2 * * *", audit.TaskPurge, queue.Low},
 	}
 }
 
@@ -498,6 +504,7 @@ func (a *App) Handlers() map[string]asynq.HandlerFunc {
 			}
 			return err
 		},
+		audit.TaskPurge:              a.Audit.PurgeHandler(time.Duration(a.Config.Audit.RetentionDays)*24*time.Hour, a.Log),
 		careplan.TaskAdvance:         a.Careplan.AdvanceHandler(),
 		careplan.TopicStageChanged:   chain(a.Education.StageChangedHandler(), a.Notify.RequestHandler(stageBegins)),
 		education.TaskAssignDue:      a.Education.AssignDueHandler(),

@@ -59,7 +59,7 @@ func (a *App) SeedDemo(ctx context.Context, password string) (demo.Summary, stri
 		sum, err = demo.Seed(ctx, demo.Deps{
 			Org: org.NewStore(tx), Auth: authSvc, Accounts: accounts,
 			Patients: patients, Family: family.NewStore(tx), Now: a.now,
-			Careplan: plans, Education: edu, Location: loc, Messages: messaging.NewStore(tx),
+			Careplan: plans, Education: edu, Location: loc, Messages: messaging.NewStore(tx).Sealed(sealer),
 			Consents:     consent.NewStore(tx),
 			Versions:     consent.Config{PrivacyPolicyVersion: a.Config.Consent.PrivacyPolicyVersion, HealthDataVersion: a.Config.Consent.HealthDataVersion},
 			Observations: v.Observations, Alerts: v.Alerts,

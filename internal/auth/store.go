@@ -268,3 +268,30 @@ func (s *Store) DisableStaff(ctx context.Context, hospitalID, id string, now tim
 			Updates(map[string]any{"revoked_at": now, "revoke_reason": "staff_disabled"}).Error
 	})
 }
+
+// Deactivate ends a WeChat user's account inside tx: the openid and unionid
+// are cleared (so the same WeChat logging in later is a new user with no
+// access), the bound phone is forgotten, the status becomes deactivated and
+// every session (and so every access and refresh token) is revoked. It
+// returns how many sessions were open; errNotFound when the user is not active.
+func (s *Store) Deactivate(ctx context.Context, tx *gorm.DB, userID string, now time.Time) (int, error) {
+	db := tx.WithContext(ctx)
+	res := db.Model(&User{}).Where("id = ? AND status = ?", userID, StatusActive).Updates(map[string]any{
+		"open_id": nil, "union_id": nil, "phone_enc": "", "phone_index": nil, "status": StatusDeactivated, "updated_at": now,
+	})
+	if res.Error != nil {
+		return 0, fmt.Errorf("deactivate user %s: %w", userID, res.Error)
+	}
+	if res.RowsAffected != 1 {
+		return 0, errNotFound
+	}
+	res = db.Model(&Session{}).Where("subject_kind = ? AND subject_id = ? AND revoked_at IS NULL", KindUser, userID).
+		Updates(map[string]any{"revoked_at": now, "revoke_reason": "deactivated"})
+	if res.Error != nil {
+		return 0, fmt.Errorf("revoke sessions of %s: %w", userID, res.Error)
+	}
+	return int(res.RowsAffected), nil
+}
+
+// IsNotFound reports whether err is this store's "no such (active) record".
+func IsNotFound(err error) bool { return errors.Is(err, errNotFound) }

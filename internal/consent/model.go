@@ -58,6 +58,7 @@ const (
 	ReasonSuperseded          = "superseded"            // a newer consent replaced it (new scopes, new notice version)
 	ReasonLinkRevoked         = "link_revoked"          // the patient revoked the relative's link
 	ReasonHealthDataWithdrawn = "health_data_withdrawn" // the health-data consent it rested on was withdrawn
+	ReasonAccountDeactivated  = "account_deactivated"   // the patient's or the relative's account was deactivated
 )
 
 // Consent is one consent record.

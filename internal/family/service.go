@@ -426,3 +426,37 @@ func (s *Service) revoke(ctx context.Context, tx *gorm.DB, links []Link, w conse
 	}
 	return nil
 }
+
+// EndAccount ends everything a deactivated account shares, inside tx (the
+// deactivation's transaction): its links as a relative, and, for each
+// patient record the account is, every link and pending invitation of that
+// patient. Each revoked link writes family.link_revoked, so the relatives'
+// open connections close. It returns how many links and invitations ended.
+func (s *Service) EndAccount(ctx context.Context, tx *gorm.DB, userID string, patientIDs []string, w consent.Withdrawal) (int, int, error) {
+	st := s.store.WithTx(tx)
+	var links []Link
+	q := tx.WithContext(ctx).Where("status = ?", StatusActive)
+	if len(patientIDs) > 0 {
+		q = q.Where("user_id = ? OR patient_id IN ?", userID, patientIDs)
+	} else {
+		q = q.Where("user_id = ?", userID)
+	}
+	if err := q.Find(&links).Error; err != nil {
+		return 0, 0, fmt.Errorf("links of account: %w", err)
+	}
+	invitations := 0
+	for _, pid := range patientIDs {
+		n, err := st.CountOpen(ctx, pid, time.Time{})
+		if err != nil {
+			return 0, 0, err
+		}
+		if err := st.WithdrawInvitations(ctx, pid, "", w.At); err != nil {
+			return 0, 0, err
+		}
+		invitations += int(n)
+	}
+	if err := s.revoke(ctx, tx, links, w); err != nil {
+		return 0, 0, err
+	}
+	return len(links), invitations, nil
+}

@@ -71,6 +71,7 @@ type Message struct {
 	BlobSize    int64
 	RefID       *string `gorm:"column:ref_id"`
 	Internal    bool
+	BodySealed  bool // Body is sealed (fieldcrypt) in the row; the store opens it on read
 	RecalledAt  *time.Time
 	CreatedAt   time.Time
 }

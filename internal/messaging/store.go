@@ -14,11 +14,49 @@ import (
 
 // Store reads and writes threads, messages, read positions and quick replies.
 type Store struct {
-	db *gorm.DB
+	db     *gorm.DB
+	sealer Sealer
+}
+
+// Sealer encrypts message text at rest (fieldcrypt).
+type Sealer interface {
+	Seal(plaintext string) (string, error)
+	Open(sealed string) (string, error)
 }
 
 // NewStore returns a Store over db.
 func NewStore(db *gorm.DB) *Store { return &Store{db: db} }
+
+// Sealed returns a store that seals the text of new messages and opens
+// sealed text on read; rows written unsealed (before migration 0009, or
+// by a store without a sealer) are read as they are.
+func (s *Store) Sealed(sealer Sealer) *Store { return &Store{db: s.db, sealer: sealer} }
+
+// opened returns ms with their text opened.
+func (s *Store) opened(ms []Message) ([]Message, error) {
+	for i := range ms {
+		if !ms[i].BodySealed {
+			continue
+		}
+		if s.sealer == nil {
+			return nil, errors.New("messaging: sealed message text and no key to open it")
+		}
+		body, err := s.sealer.Open(ms[i].Body)
+		if err != nil {
+			return nil, fmt.Errorf("open message %s: %w", ms[i].ID, err)
+		}
+		ms[i].Body, ms[i].BodySealed = body, false
+	}
+	return ms, nil
+}
+
+func (s *Store) openOne(m Message) (Message, error) {
+	ms, err := s.opened([]Message{m})
+	if err != nil {
+		return Message{}, err
+	}
+	return ms[0], nil
+}
 
 // errDuplicate means the unique (thread, sender, client_msg_id) index
 // refused an insert: the message was stored by an earlier attempt.
@@ -56,7 +94,8 @@ func (s *Store) ByClientID(ctx context.Context, threadID, senderID, clientMsgID 
 	if err != nil {
 		return Message{}, false, fmt.Errorf("load message by client id: %w", err)
 	}
-	return m, true, nil
+	m, err = s.openOne(m)
+	return m, err == nil, err
 }
 
 // ByID returns one message.
@@ -69,7 +108,7 @@ func (s *Store) ByID(ctx context.Context, id string) (Message, error) {
 	if err != nil {
 		return Message{}, fmt.Errorf("load message: %w", err)
 	}
-	return m, nil
+	return s.openOne(m)
 }
 
 // AppendFunc runs inside Append's transaction after the entry is stored and
@@ -95,7 +134,15 @@ func (s *Store) Append(ctx context.Context, threadID string, m *Message, also Ap
 			return fmt.Errorf("load thread: %w", err)
 		}
 		m.ID, m.ThreadID, m.Seq = database.NewID(), threadID, t.LastSeq
-		if err := tx.Create(m).Error; err != nil {
+		row := *m
+		if s.sealer != nil && row.Body != "" {
+			sealed, err := s.sealer.Seal(row.Body)
+			if err != nil {
+				return fmt.Errorf("seal message: %w", err)
+			}
+			row.Body, row.BodySealed = sealed, true
+		}
+		if err := tx.Create(&row).Error; err != nil {
 			if errors.Is(err, gorm.ErrDuplicatedKey) {
 				return errDuplicate
 			}
@@ -146,7 +193,7 @@ func (s *Store) List(ctx context.Context, threadID string, p Page) ([]Message, e
 	if err := db.Order("seq DESC").Limit(p.Limit).Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("list messages: %w", err)
 	}
-	return out, nil
+	return s.opened(out)
 }
 
 // Since returns the entries after seq, oldest first, up to limit.
@@ -159,7 +206,7 @@ func (s *Store) Since(ctx context.Context, threadID string, after int64, staff b
 	if err := db.Order("seq ASC").Limit(limit).Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("list messages: %w", err)
 	}
-	return out, nil
+	return s.opened(out)
 }
 
 // Reads returns every read position of a thread.

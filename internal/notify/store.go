@@ -287,3 +287,12 @@ func (s *Store) Settle(ctx context.Context, p Push, status, outcome string, errC
 		return nil
 	})
 }
+
+// StopUser clears every subscription of userID inside tx (a deactivated
+// account): no credit and no long-term permission left, so nothing queued
+// or planned for them is sent.
+func (s *Store) StopUser(ctx context.Context, tx *gorm.DB, userID string, now time.Time) error {
+	return tx.WithContext(ctx).Model(&Subscription{}).Where("user_id = ?", userID).Updates(map[string]any{
+		"quota": 0, "long_term": false, "status": ResultCancelled, "updated_at": now,
+	}).Error
+}

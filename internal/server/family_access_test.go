@@ -35,6 +35,7 @@ var familyNeeds = map[access.Permission]access.Scope{
 	access.ConsentManage:       "",
 	access.ClinicalManage:      "",
 	access.AuditRead:           "",
+	access.DataExport:          "",
 }
 
 func familyMay(perm access.Permission, scopes []access.Scope) bool {

@@ -35,11 +35,16 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	v1.Authenticated(http.MethodPost, "/me/phone", d.Patients.BindPhone)
 	v1.Authenticated(http.MethodGet, "/me/consents", d.Consents.Mine)
 	v1.Authenticated(http.MethodPost, "/me/consents", d.Consents.Accept)
+	// Deactivation (注销): the service refuses staff; clinical records are kept.
+	v1.Authenticated(http.MethodPost, "/me/deactivate", d.Account.Deactivate)
 
 	v1.Staff(http.MethodGet, "/patients", clinical, d.Patients.List)
 	v1.Staff(http.MethodPost, "/patients", clinical, d.Patients.Create)
 	v1.Patient(http.MethodGet, "/patients/:patientID", access.PatientRead, d.Patients.Get)
 	v1.Patient(http.MethodGet, "/patients/:patientID/access-log", access.AuditRead, d.AccessLog.AccessLog)
+	// A copy of all the patient's data (FHIR R4 Bundle) and its readable summary: the patient only.
+	v1.Patient(http.MethodGet, "/patients/:patientID/export", access.DataExport, d.Export.Bundle)
+	v1.Patient(http.MethodGet, "/patients/:patientID/export/summary", access.DataExport, d.Export.Summary)
 
 	// Consents (PIPL): the patient in the app, or staff recording what the patient said.
 	v1.Patient(http.MethodGet, "/patients/:patientID/consents", access.ConsentManage, d.Consents.List)
@@ -194,4 +199,6 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	adm.Staff(http.MethodGet, "/staff", admins, d.Admin.StaffPage)
 	adm.Staff(http.MethodPost, "/staff", admins, d.Admin.CreateStaff)
 	adm.Staff(http.MethodPost, "/staff/:staffID/disable", admins, d.Admin.DisableStaff)
+	// The audit log (MLPS 2.0 security audit): admins and department leads.
+	adm.Staff(http.MethodGet, "/audit", []auth.Role{auth.RoleAdmin, auth.RoleLead}, d.Admin.AuditPage)
 }

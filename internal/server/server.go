@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/carepath/carepath/internal/access"
+	"github.com/carepath/carepath/internal/account"
 	"github.com/carepath/carepath/internal/admin"
 	"github.com/carepath/carepath/internal/alert"
 	"github.com/carepath/carepath/internal/appointment"
@@ -22,6 +23,7 @@ import (
 	"github.com/carepath/carepath/internal/careplan"
 	"github.com/carepath/carepath/internal/consent"
 	"github.com/carepath/carepath/internal/education"
+	"github.com/carepath/carepath/internal/export"
 	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/followup"
 	"github.com/carepath/carepath/internal/kpi"
@@ -54,6 +56,8 @@ type Deps struct {
 	KPIs           *kpi.Handler
 	Notify         *notify.Handler
 	AccessLog      *audit.Handler
+	Export         *export.Handler
+	Account        *account.Handler
 	Observations   *observation.Handler
 	Alerts         *alert.Handler
 	Admin          *admin.Handler

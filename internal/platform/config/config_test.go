@@ -47,6 +47,9 @@ func TestLoadDefaults(t *testing.T) {
 	if !got.Embedded() {
 		t.Errorf("Defaults().Embedded() = false, want true")
 	}
+	if got.Audit.RetentionDays != 365 {
+		t.Errorf("audit.retention_days default %d, want 365", got.Audit.RetentionDays)
+	}
 }
 
 func TestLoadLayers(t *testing.T) {
@@ -175,6 +178,16 @@ func TestLoadErrors(t *testing.T) {
 			name:    "unknown variable",
 			environ: []string{"CAREPATH_HTTP_ADRR=:9000"},
 			want:    []string{"CAREPATH_HTTP_ADRR"},
+		},
+		{
+			name:    "audit retention below 180 days",
+			environ: []string{"CAREPATH_AUDIT_RETENTION_DAYS=90"},
+			want:    []string{"audit.retention_days is 90", "at least 180 days"},
+		},
+		{
+			name: "audit retention below 180 days in the file",
+			file: "audit:\n  retention_days: 179\n",
+			want: []string{"audit.retention_days is 179"},
 		},
 		{
 			name:    "unknown _FILE variable",

@@ -132,6 +132,21 @@ func newMySQL(t testing.TB, dsn string) *gorm.DB {
 	if err := admin.Exec(fmt.Sprintf("INSERT INTO %s.schema_migrations SELECT * FROM %s.schema_migrations", name, template.db)).Error; err != nil {
 		t.Fatalf("dbtest: %v", err)
 	}
+	// CREATE TABLE … LIKE copies no triggers (the audit log's append-only guard): recreate them.
+	var triggers []struct {
+		Name, Timing, Event, Table, Body string
+	}
+	if err := admin.Raw(`SELECT trigger_name AS name, action_timing AS timing, event_manipulation AS event,
+		event_object_table AS `+"`table`"+`, action_statement AS body
+		FROM information_schema.triggers WHERE trigger_schema = ?`, template.db).Scan(&triggers).Error; err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	for _, tr := range triggers {
+		stmt := fmt.Sprintf("CREATE TRIGGER %s.%s %s %s ON %s.%s FOR EACH ROW %s", name, tr.Name, tr.Timing, tr.Event, name, tr.Table, tr.Body)
+		if err := admin.Exec(stmt).Error; err != nil {
+			t.Fatalf("dbtest: clone trigger %s: %v", tr.Name, err)
+		}
+	}
 	countUse(admin, "mysql", t.Name())
 	db, err := database.Open(ctx, database.Options{Driver: "mysql", DSN: withDB(dsn, name), MaxOpenConns: 10, MaxIdleConns: 5})
 	if err != nil {

@@ -1,0 +1,111 @@
+package account
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+
+	"github.com/carepath/carepath/internal/audit"
+	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/consent"
+	"github.com/carepath/carepath/internal/platform/database"
+)
+
+// Accounts ends the account itself (auth.Store).
+type Accounts interface {
+	Deactivate(ctx context.Context, tx *gorm.DB, userID string, now time.Time) (int, error)
+}
+
+// Pushes stops every push to a user (notify.Store).
+type Pushes interface {
+	StopUser(ctx context.Context, tx *gorm.DB, userID string, now time.Time) error
+}
+
+// Family ends the account's links and invitations (family.Service).
+type Family interface {
+	EndAccount(ctx context.Context, tx *gorm.DB, userID string, patientIDs []string, w consent.Withdrawal) (int, int, error)
+}
+
+// Service deactivates accounts.
+type Service struct {
+	db       *gorm.DB
+	accounts Accounts
+	pushes   Pushes
+	family   Family
+	now      func() time.Time
+}
+
+// NewService returns a Service.
+func NewService(db *gorm.DB, accounts Accounts, pushes Pushes, family Family, now func() time.Time) *Service {
+	return &Service{db: db, accounts: accounts, pushes: pushes, family: family, now: now}
+}
+
+// Request is a deactivation as asked, with where it came from (for the audit).
+type Request struct {
+	Confirm   string
+	Reason    string
+	IP        string
+	UserAgent string
+	RequestID string
+}
+
+// Deactivate ends a's account, all at once or not at all.
+func (s *Service) Deactivate(ctx context.Context, a auth.Actor, req Request) (Deactivation, error) {
+	if a.Kind != auth.KindUser {
+		return Deactivation{}, auth.ErrUserOnly
+	}
+	if strings.TrimSpace(req.Confirm) != ConfirmWord {
+		return Deactivation{}, ErrConfirmRequired
+	}
+	reason := strings.TrimSpace(req.Reason)
+	if utf8.RuneCountInString(reason) > MaxReasonRunes || !utf8.ValidString(reason) {
+		return Deactivation{}, ErrReasonTooLong
+	}
+	now := s.now().UTC()
+	w, err := consent.WithdrawalBy(a, "", consent.ReasonAccountDeactivated, now)
+	if err != nil {
+		return Deactivation{}, err
+	}
+	d := Deactivation{ID: database.NewID(), UserID: a.ID, Reason: reason, DeactivatedAt: now, CreatedAt: now}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var patientIDs []string
+		if err := tx.Table("patients").Where("user_id = ?", a.ID).Order("id").Pluck("id", &patientIDs).Error; err != nil {
+			return fmt.Errorf("patient records of account: %w", err)
+		}
+		if len(patientIDs) > 0 {
+			d.PatientID = &patientIDs[0]
+		}
+		sessions, err := s.accounts.Deactivate(ctx, tx, a.ID, now)
+		if auth.IsNotFound(err) {
+			return ErrAlreadyGone
+		}
+		if err != nil {
+			return err
+		}
+		d.SessionsRevoked = sessions
+		if err := s.pushes.StopUser(ctx, tx, a.ID, now); err != nil {
+			return fmt.Errorf("stop pushes: %w", err)
+		}
+		if d.LinksRevoked, d.InvitationsWithdrawn, err = s.family.EndAccount(ctx, tx, a.ID, patientIDs, w); err != nil {
+			return fmt.Errorf("end family sharing: %w", err)
+		}
+		if err := tx.Create(&d).Error; err != nil {
+			return fmt.Errorf("record deactivation: %w", err)
+		}
+		// In the same transaction: a deactivation is never without its audit event.
+		return audit.NewStore(tx, s.now).Record(ctx, audit.Event{
+			ActorKind: string(a.Kind), ActorID: a.ID, ActorRole: string(a.Role),
+			IP: req.IP, UserAgent: req.UserAgent, RequestID: req.RequestID,
+			Action: "POST /api/v1/me/deactivate", PatientID: d.PatientID,
+			ObjectType: "account_deactivation", ObjectID: d.ID, Result: audit.ResultOK,
+		})
+	})
+	if err != nil {
+		return Deactivation{}, fmt.Errorf("deactivate account %s: %w", a.ID, err)
+	}
+	return d, nil
+}
