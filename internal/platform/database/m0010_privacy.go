@@ -97,7 +97,8 @@ func m0010Privacy() *gormigrate.Migration {
 					return err
 				}
 			}
-			if err := tx.Migrator().DropColumn("thread_messages", "body_sealed"); err != nil {
+			// Raw SQL: gorm's SQLite migrator cannot drop a column by table name alone.
+			if err := tx.Exec("ALTER TABLE thread_messages DROP COLUMN body_sealed").Error; err != nil {
 				return err
 			}
 			return dropTables(tx, tables...)
