@@ -2,6 +2,7 @@ const config = require('./config');
 const api = require('./utils/api');
 const session = require('./utils/session');
 const queue = require('./utils/queue');
+const idem = require('./utils/idem');
 const { RealtimeClient } = require('./utils/ws');
 
 App({
@@ -76,6 +77,7 @@ App({
     this.globalData.realtime = null;
     const t = api.tokens();
     if (t && t.userId) queue.forgetUser(t.userId);
+    idem.forgetAll();
     session.clear();
     api.clearTokens();
     api.setDevUser('');
@@ -86,6 +88,7 @@ App({
     if (this.globalData.realtime) this.globalData.realtime.stop();
     this.globalData.realtime = null;
     session.clear();
+    idem.forgetAll(); // unfinished actions are the account's own
     return api.logout().then(() => wx.reLaunch({ url: '/pages/login/login' }));
   }
 });

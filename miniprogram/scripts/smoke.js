@@ -149,7 +149,7 @@ async function step(name, fn) {
     const read = await m.api.request('notificationsRead', { params: { patientID: pid }, data: m.requests.notificationsRead([]) });
     const q = await m.api.request('questionnaires', { params: { patientID: pid }, query: { limit: 50 } });
     const ap = await m.api.request('appointments', { params: { patientID: pid }, query: { when: 'upcoming' } });
-    const sub = await m.api.request('subscriptions', { data: m.requests.subscriptions([{ template_id: 'tmpl-cm-message', result: 'accept' }]) });
+    const sub = await m.api.request('subscriptions', { data: m.requests.subscriptions([{ template_id: 'tmpl-cm-message', result: 'accept' }]), idempotencyKey: m.ids.newId('sub') });
     let answered = 'none pending';
     const pend = q.items.find((x) => x.status === 'pending');
     if (pend) {
@@ -167,14 +167,14 @@ async function step(name, fn) {
     const a0 = ap.items.find((x) => x.status === 'scheduled' || x.status === 'confirmed'); // a second run finds it already requested
     if (a0) {
       const when = [m.format.localToIso(m.format.localDay(Date.now() + 20 * 86400000), '09:30')];
-      const r1 = a0.status === 'scheduled' ? await m.api.request('appointmentConfirm', { params: { patientID: pid, appointmentID: a0.id } }) : a0;
-      const r2 = await m.api.request('appointmentReschedule', { params: { patientID: pid, appointmentID: a0.id }, data: m.requests.appointmentReschedule(when, 'smoke') });
+      const r1 = a0.status === 'scheduled' ? await m.api.request('appointmentConfirm', { params: { patientID: pid, appointmentID: a0.id }, idempotencyKey: m.ids.newId('ap') }) : a0;
+      const r2 = await m.api.request('appointmentReschedule', { params: { patientID: pid, appointmentID: a0.id }, data: m.requests.appointmentReschedule(when, 'smoke'), idempotencyKey: m.ids.newId('ap') });
       appt = r1.status + '→' + r2.status;
     }
     return 'answered=' + answered + ' appointment=' + appt + ' notifications=' + n.notifications.length + ' marked=' + read.marked + ' questionnaires=' + q.items.length +
       ' appointments=' + ap.items.length + ' subscriptions=' + sub.subscriptions.length;
   });
-  await step('export summary and deactivation (issue-11 routes: null while this server lacks them)', async () => {
+  await step('export summary and deactivation', async () => {
     m = fresh();
     m.api.setDevUser('patient1');
     await m.api.login();
@@ -184,9 +184,10 @@ async function step(name, fn) {
     m.api.setDevUser('smoke-relative-' + stamp); // a throwaway user: deactivating it harms no one
     await m.api.login();
     const d = await m.api.request('deactivate', { data: m.requests.deactivate('注销', 'smoke') });
-    let after = 'n/a';
-    if (d !== null) { m.api.setDevUser(''); after = await m.api.request('me').then(() => 'still logged in', (e) => 'me→' + (e.status || e.code)); }
-    return 'summary=' + (sum === null ? 'absent' : sum.sections.length + ' sections') + ' deactivate=' + (d === null ? 'absent' : 'done, ' + after);
+    m.api.setDevUser('');
+    const after = await m.api.request('me').then(() => 'still logged in', (e) => 'me→' + (e.status || e.code));
+    if (after === 'still logged in') throw new Error('the token still works after deactivation');
+    return 'summary=' + sum.sections.length + ' sections deactivate=done at ' + d.deactivated_at + ', ' + after;
   });
   if (typeof WebSocket === 'function') {
     m = fresh();

@@ -108,16 +108,25 @@ describe('api client', () => {
     expect(api.messageFor({ name: 'ApiError', status: 503, message: 'x' })).toMatch('服务暂时不可用');
   });
 
-  test('a pending route that the server does not have yet resolves null; other 404s still throw', async () => {
+  test('route_not_found is an error like any other 404 (every route is in the spec)', async () => {
     wx._store['cp.tokens'] = JSON.stringify({ access: 'a', refresh: 'r', accessExpiresAt: Date.now() + 600000, refreshExpiresAt: Date.now() + 1e9 });
-    wx._handler = (c) => /\/(appointments|export\/summary)$/.test(path(c.url))
+    wx._handler = (c) => /\/export\/summary$/.test(path(c.url))
       ? apiError(404, 'route_not_found', '请求的接口不存在')
       : apiError(404, 'not_found', '患者不存在');
-    await expect(api.request('exportSummary', { params: { patientID: 'p1' } })).resolves.toBeNull();
-    expect(api.isAbsent('exportSummary')).toBe(true);
-    // a route that is in the spec is never "absent": route_not_found is an error there
-    await expect(api.request('appointments', { params: { patientID: 'p1' } })).rejects.toMatchObject({ code: 'route_not_found' });
+    await expect(api.request('exportSummary', { params: { patientID: 'p1' } })).rejects.toMatchObject({ status: 404, code: 'route_not_found' });
     await expect(api.request('plan', { params: { patientID: 'p1' } })).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  test('an idempotent endpoint is refused without a valid Idempotency-Key, and the others never send one', async () => {
+    wx._store['cp.tokens'] = JSON.stringify({ access: 'a', refresh: 'r', accessExpiresAt: Date.now() + 600000, refreshExpiresAt: Date.now() + 1e9 });
+    wx._handler = () => json(200, {});
+    const params = { patientID: 'p1', appointmentID: 'ap1' };
+    await expect(api.request('appointmentConfirm', { params })).rejects.toThrow('needs an Idempotency-Key');
+    await expect(api.request('appointmentConfirm', { params, idempotencyKey: 'bad key!' })).rejects.toThrow('needs an Idempotency-Key');
+    await expect(api.request('plan', { params: { patientID: 'p1' }, idempotencyKey: 'k-1' })).rejects.toThrow('takes no Idempotency-Key');
+    expect(wx._calls).toHaveLength(0);
+    await api.request('appointmentConfirm', { params, idempotencyKey: 'k-1' });
+    expect(wx._calls[0].header['Idempotency-Key']).toBe('k-1');
   });
 
   test('a call outside the endpoint table, or with an undeclared query parameter, is refused before sending', async () => {

@@ -62,6 +62,19 @@ describe('subscribe-message helper', () => {
     // The server is told template ids and answers only; kinds stay on the phone.
     expect(wx._calls[0].data).toEqual({ results: r.map(({ template_id, result }) => ({ template_id, result })) });
     expect(wx._calls[0].header['Idempotency-Key']).toMatch(/^sub-[A-Za-z0-9_.:-]{1,60}$/);
+    // the next tap is a new report with a new key; its retry after a token refresh keeps it
+    let first = true;
+    wx._handler = (c) => {
+      if (/\/auth\/refresh$/.test(c.url)) return json(200, { access_token: 'a2', refresh_token: 'r2', expires_in: 900, refresh_expires_in: 86400, token_type: 'Bearer' });
+      if (first) { first = false; return json(401, { error: { code: 'unauthorized', message: '请重新登录' } }); }
+      return json(200, { subscriptions: [] });
+    };
+    await subscribe.ask(api, ['cm_message']);
+    const subs = wx._calls.filter((c) => /\/subscriptions$/.test(c.url)).map((c) => c.header['Idempotency-Key']);
+    expect(subs).toHaveLength(3);
+    expect(subs[1]).not.toBe(subs[0]);
+    expect(subs[2]).toBe(subs[1]);
+    expect(wx._calls[wx._calls.length - 1].header.Authorization).toBe('Bearer a2');
   });
 
   test('nothing configured: nothing asked', async () => {

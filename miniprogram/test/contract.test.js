@@ -1,10 +1,9 @@
 // Contract test: the mini-program's API client against api/openapi.yaml.
 //
 // utils/endpoints.js is the ONE table of every HTTP route the app calls. For each entry:
-//   1. method + path exist in the spec (a path the spec does not have FAILS — only entries
-//      marked `pending` may instead be found in test/fixtures/pending-contract.yaml);
-//      path and query parameters are declared; bearer auth matches; an Idempotency-Key the
-//      spec asks for is sent;
+//   1. method + path exist in api/openapi.yaml (a path the spec does not have FAILS);
+//      path and query parameters are declared; bearer auth matches; the entry is marked
+//      `idempotent` (the app sends an Idempotency-Key) exactly where the spec declares one;
 //   2. every request body the client builds (utils/requests.js) satisfies the request
 //      schema (Ajv, JSON Schema), and a route needing a body gets one;
 //   3. a sample response for it — hand-written in test/fixtures/responses.js where pages
@@ -21,14 +20,14 @@ const views = require('../utils/views');
 const chart = require('../utils/chart');
 const RESPONSES = require('./fixtures/responses');
 
-const doc = S.merged;
+const doc = S.main;
 
 // problems lists what is wrong with one endpoint entry against the spec (empty = fine).
 function problems(ep) {
   const out = [];
   const found = S.findOp(ep);
   if (!found) {
-    out.push(ep.method + ' ' + ep.path + ' is not in api/openapi.yaml' + (ep.pending ? ' nor in the pending fixture' : ''));
+    out.push(ep.method + ' ' + ep.path + ' is not in api/openapi.yaml');
     return out;
   }
   const params = S.parameters(found);
@@ -41,6 +40,7 @@ function problems(ep) {
   else if (Array.isArray(found.op.security) && found.op.security.length === 0) out.push('spec route is public but the client sends a token');
   const wantsKey = params.some((p) => p.in === 'header' && p.name === 'Idempotency-Key');
   if (wantsKey && !ep.idempotent) out.push('spec takes an Idempotency-Key the client does not send');
+  if (!wantsKey && ep.idempotent) out.push('client sends an Idempotency-Key the spec does not declare');
   if (ep.download) {
     const r = S.successResponse(found);
     if (r.contentType !== ep.contentType) out.push('download content type ' + ep.contentType + ' vs spec ' + r.contentType);
@@ -90,29 +90,31 @@ describe('contract: the endpoint table against api/openapi.yaml', () => {
   test('the check fails for a path or method the spec does not have', () => {
     expect(problems({ name: 'x', method: 'GET', path: '/api/v1/patients/{patientID}/no-such-thing' })).toHaveLength(1);
     expect(problems({ name: 'x', method: 'DELETE', path: '/api/v1/me' })).toHaveLength(1);
-    // a pending mark does not excuse a path that is in neither document
-    expect(problems({ name: 'x', method: 'GET', path: '/api/v1/me/no-such-thing', pending: 'issue-11' })).toHaveLength(1);
-    // the pending fixture is never consulted for an endpoint not marked pending
-    Object.keys(S.pending.paths || {}).filter((p) => !S.main.paths[p]).forEach((p) => {
-      const m = Object.keys(S.pending.paths[p]).find((k) => S.METHODS.indexOf(k) >= 0);
-      expect(problems({ name: 'x', method: m.toUpperCase(), path: p })[0]).toMatch(/not in api\/openapi.yaml/);
-    });
     // undeclared query parameter, wrong path parameter name
     expect(problems({ name: 'x', method: 'GET', path: '/api/v1/patients/{patientID}/thread/messages', query: ['since'] })).toEqual(['query parameter since not declared']);
     expect(problems({ name: 'x', method: 'GET', path: '/api/v1/patients/{pid}/thread' })).toHaveLength(1);
   });
 
-  test('pending endpoints: clearly marked, and the fixture holds nothing else', () => {
-    const pendingNames = names.filter((n) => E[n].pending);
-    pendingNames.forEach((n) => expect([n, E[n].pending]).toEqual([n, 'issue-11']));
-    const fixturePaths = Object.keys(S.pending.paths || {});
-    fixturePaths.forEach((p) => {
-      const users = pendingNames.filter((n) => E[n].path === p);
-      expect([p, users.length > 0]).toEqual([p, true]);
-    });
-    // every non-pending endpoint is in the repository spec itself
-    const missing = names.filter((n) => !E[n].pending && S.findOp(E[n]).source !== 'main');
-    expect(missing).toEqual([]);
+  test('no endpoint is exempt from the spec: no pending marks, no fixture beside it', () => {
+    expect(names.filter((n) => 'pending' in E[n])).toEqual([]);
+    expect(fs.existsSync(path.join(__dirname, 'fixtures', 'pending-contract.yaml'))).toBe(false);
+  });
+
+  test('Idempotency-Key: the table declares it exactly where the spec does', () => {
+    const declaring = Object.keys(doc.paths).reduce((acc, p) => acc.concat(Object.keys(doc.paths[p])
+      .filter((m) => ['get', 'put', 'post', 'delete', 'patch'].indexOf(m) >= 0)
+      .filter((m) => S.parameters({ item: doc.paths[p], op: doc.paths[p][m] }).some((x) => x.in === 'header' && x.name === 'Idempotency-Key'))
+      .map((m) => m.toUpperCase() + ' ' + p)), []);
+    const called = names.filter((n) => E[n].idempotent).map((n) => E[n].method + ' ' + E[n].path);
+    // every idempotent route the app calls is declared idempotent in the spec, and back
+    const app = names.map((n) => E[n].method + ' ' + E[n].path);
+    expect(called.slice().sort()).toEqual(declaring.filter((r) => app.indexOf(r) >= 0).sort());
+    // the routes this release added the header to are among them
+    ['questionnaireAnswer', 'appointmentConfirm', 'appointmentCancel', 'appointmentReschedule', 'subscriptions']
+      .forEach((n) => expect([n, E[n].idempotent]).toEqual([n, true]));
+    // and the check notices a missing or a surplus mark
+    expect(problems(Object.assign({}, E.appointmentCancel, { idempotent: false }))).toEqual(['spec takes an Idempotency-Key the client does not send']);
+    expect(problems(Object.assign({}, E.plan, { idempotent: true }))).toEqual(['client sends an Idempotency-Key the spec does not declare']);
   });
 
   test('every endpoint in the table is called by the app (no stale entries)', () => {

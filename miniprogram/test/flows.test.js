@@ -91,6 +91,70 @@ describe('appointments page', () => {
     expect(page.data.reschedule).toBeNull();
     expect(server.problems).toEqual([]);
   });
+
+  test('Idempotency-Key: a retry of the same action after no answer reuses it; a new action gets a new one', async () => {
+    let down = true;
+    let status = 0; // 0 = network failure, else the status the server answers with
+    const answer = () => (down ? (status ? { statusCode: status, data: { error: { code: 'x', message: '服务暂时不可用' } } } : { fail: 'timeout' }) : undefined);
+    const { wx, server } = setup({ appointmentConfirm: answer, appointmentCancel: answer });
+    const { page } = loadPage('pages/appointments/appointments', app, R.me);
+    page.onShow();
+    await settle();
+    const keys = (name) => server.calls(name).map((c) => c.header['Idempotency-Key']);
+    const tap = { currentTarget: { dataset: { id: 'ap1' } } };
+
+    // confirm: network failure, then 503, then success — one action, one key
+    await page.confirm(tap);
+    status = 503;
+    await page.confirm(tap);
+    down = false;
+    await page.confirm(tap);
+    expect(keys('appointmentConfirm')).toHaveLength(3);
+    expect(new Set(keys('appointmentConfirm')).size).toBe(1);
+    // the same button later is a new action
+    await page.confirm(tap);
+    expect(keys('appointmentConfirm')[3]).not.toBe(keys('appointmentConfirm')[0]);
+    // ...and so is another appointment
+    await page.confirm({ currentTarget: { dataset: { id: 'ap2' } } });
+    expect(new Set(keys('appointmentConfirm')).size).toBe(3);
+
+    // cancel: a retry with the same reason keeps the key; a changed reason is a new action;
+    // a 4xx answer ends the action
+    down = true; status = 0;
+    let pg = page;
+    const cancel = async (reason) => {
+      pg.cancel(tap);
+      wx.showModal.mock.calls[wx.showModal.mock.calls.length - 1][0].success({ confirm: true, content: reason });
+      await settle();
+    };
+    await cancel('身体不适');
+    await cancel('身体不适');
+    await cancel('要出差');
+    status = 422;
+    await cancel('要出差');
+    await cancel('要出差');
+    const k = keys('appointmentCancel');
+    expect(k).toHaveLength(5);
+    expect(k[1]).toBe(k[0]);
+    expect(k[2]).not.toBe(k[0]);
+    expect(k[3]).toBe(k[2]);
+    expect(k[4]).not.toBe(k[3]);
+    // an unanswered action survives the app being closed: the reopened page resends its key
+    status = 0;
+    await cancel('改天再去');
+    jest.resetModules();
+    pg = loadPage('pages/appointments/appointments', app, R.me).page;
+    pg.onShow();
+    await settle();
+    down = false;
+    await cancel('改天再去');
+    const k2 = keys('appointmentCancel');
+    expect(k2).toHaveLength(7);
+    expect(k2[6]).toBe(k2[5]);
+    expect(k2[5]).not.toBe(k[4]);
+    expect(JSON.parse(wx._store['cp.idem'])).toEqual({}); // answered: nothing left open
+    expect(server.problems).toEqual([]);
+  });
 });
 
 describe('questionnaire pages', () => {
@@ -232,15 +296,17 @@ describe('profile: account deactivation', () => {
     expect(server.problems).toEqual([]);
   });
 
-  test('a server without the route yet: nothing is cleared and the user is told', async () => {
-    const { wx } = setup({ deactivate: { statusCode: 404, data: { error: { code: 'route_not_found', message: '请求的接口不存在' } } } });
+  test('a refusal from the server is shown with its message and nothing is cleared', async () => {
+    const { wx, server } = setup({ deactivate: { statusCode: 409, data: { error: { code: 'account_deactivated', message: '账号已注销' } } } });
     const { page } = loadPage('pages/profile/deactivate', app, R.me);
     page.onTyped({ detail: { value: '注销' } });
     page.submit();
     wx.showModal.mock.calls[0][0].success({ confirm: true });
     await settle();
-    expect(wx.showModal.mock.calls[1][0].title).toBe('暂不能在线注销');
+    expect(wx.showModal.mock.calls[1][0]).toMatchObject({ title: '注销失败', content: '账号已注销' });
+    expect(page.data.busy).toBe(false);
     expect(app.endSession).not.toHaveBeenCalled();
+    expect(server.problems).toEqual([]);
   });
 });
 
@@ -271,7 +337,7 @@ describe('family page', () => {
     const S = require('./helpers/openapi');
     const { sample } = require('./helpers/schema');
     const code = 'KQ2ZX7MBWD3RT5YHNP4LC6VJSA';
-    const issued = Object.assign(sample(S.merged, S.merged.components.schemas.IssuedInvitation, true), { code, scene: code, page: 'pages/family/accept', path: 'pages/family/accept?code=' + code });
+    const issued = Object.assign(sample(S.main, S.main.components.schemas.IssuedInvitation, true), { code, scene: code, page: 'pages/family/accept', path: 'pages/family/accept?code=' + code });
     const { wx, server } = setup({ invite: issued });
     let raster = null;
     wx.getWindowInfo = () => ({ pixelRatio: 2 });

@@ -83,7 +83,7 @@ describe('home page', () => {
   test('stage card, next task, unread count, next appointment and the relative switcher render from API data', async () => {
     const soon = new Date(Date.now() + 3 * 86400000).toISOString().replace(/\.\d+Z$/, 'Z');
     const server = specServer({
-      plan: Object.assign(sample(S.merged, S.merged.components.schemas.Plan, false), { // required fields the page ignores
+      plan: Object.assign(sample(S.main, S.main.components.schemas.Plan, false), { // required fields the page ignores
         id: 'pl1', patient_id: 'p1', status: 'active', pathway: { key: 'tka', name: '膝关节置换', version: 1 },
         current_stage: { key: 's3', name: '术后康复', phase: 'post_discharge', starts_on: '2026-11-20', state: 'current', entered_at: '2026-11-20T00:00:00Z', day: 2 },
         progress: { tasks_total: 10, tasks_done: 4, percent: 40, stage_number: 3, stage_count: 5 },

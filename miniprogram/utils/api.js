@@ -9,6 +9,7 @@ const config = require('../config');
 const E = require('./endpoints');
 const storage = require('./storage');
 const requests = require('./requests');
+const ids = require('./ids');
 const env = require('./env');
 
 const TOKENS_KEY = 'cp.tokens';
@@ -204,19 +205,19 @@ function validToken() {
 }
 
 // --- requests --------------------------------------------------------------------------
-const absent = {}; // endpoint name → true once the server said route_not_found
-
 function isRouteMissing(err) { return !!err && err.status === 404 && err.code === 'route_not_found'; }
 
 // request calls the endpoint `name` (see utils/endpoints.js).
 //   opts.params  path parameters      opts.query  query string      opts.data  JSON body
-//   opts.idempotencyKey  sent as Idempotency-Key (keep it across retries)
+//   opts.idempotencyKey  sent as Idempotency-Key (keep it across retries of one user action);
+//                        required exactly for the endpoints marked `idempotent`
 //   opts.full    resolve {status, data, header} instead of data
-// A pending endpoint whose route is missing resolves null (the feature is simply absent).
 function request(name, opts) {
   opts = opts || {};
   const ep = E[name];
   if (!ep) return Promise.reject(new Error('unknown endpoint ' + name));
+  if (ep.idempotent && !ids.ID_PATTERN.test(opts.idempotencyKey || '')) return Promise.reject(new Error(name + ' needs an Idempotency-Key'));
+  if (!ep.idempotent && opts.idempotencyKey) return Promise.reject(new Error(name + ' takes no Idempotency-Key'));
   let url;
   try { url = buildUrl(ep, opts.params, opts.query); } catch (e) { return Promise.reject(e); }
   const header = { 'Content-Type': 'application/json' };
@@ -238,11 +239,9 @@ function request(name, opts) {
     });
   }).then(function (res) {
     if (res.statusCode >= 200 && res.statusCode < 300) {
-      if (ep.pending) delete absent[name];
       return opts.full ? { status: res.statusCode, data: res.data, header: res.header || {} } : res.data;
     }
     const err = parseError(res);
-    if (ep.pending && isRouteMissing(err)) { absent[name] = true; return null; }
     if (res.statusCode === 401) clearTokens();
     throw err;
   });
@@ -271,8 +270,6 @@ function download(name, opts) {
   });
 }
 
-function isAbsent(name) { return !!absent[name]; }
-
 function logout() {
   return request('logout').catch(function () { /* the local session ends anyway */ })
     .then(function () { clearTokens(); setDevUser(''); });
@@ -299,11 +296,10 @@ function showError(err, title) {
 
 function _reset() { // tests only
   authInflight = null; active = 0; waiting.length = 0;
-  Object.keys(absent).forEach(function (k) { delete absent[k]; });
 }
 
 module.exports = {
   request, download, login, logout, refreshTokens, validToken, tokens, isLoggedIn, clearTokens,
-  setDevUser, devUser, obtainCode, buildUrl, showError, messageFor, isAbsent, isRouteMissing,
+  setDevUser, devUser, obtainCode, buildUrl, showError, messageFor, isRouteMissing,
   ApiError, TOKENS_KEY, MAX_CONCURRENT, _reset
 };

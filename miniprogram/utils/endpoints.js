@@ -6,13 +6,10 @@
 //   auth          – false for the login and refresh calls (no bearer token)
 //   body          – name of the request-body builder in utils/requests.js
 //   query         – the query parameters the app sends (each must be declared by the spec)
-//   idempotent    – the call sends an Idempotency-Key header (kept across retries)
+//   idempotent    – the call sends an Idempotency-Key header (kept across retries of the
+//                   same user action, new for a new one). Exactly the routes whose spec
+//                   declares the header; utils/api.js refuses such a call without a key.
 //   download      – fetched with wx.downloadFile (a file, not JSON)
-//   pending       – the route is agreed but not in api/openapi.yaml on this branch yet. Its
-//                   OpenAPI fragment lives in test/fixtures/pending-contract.yaml, which the
-//                   contract test merges into the spec. When the branch named here is
-//                   merged: delete the `pending` marks and that fixture (the contract test
-//                   then checks the routes against the real spec, and fails if they differ).
 const E = {
   // auth & me
   login: { method: 'POST', path: '/api/v1/auth/wechat/login', auth: false, body: 'login' },
@@ -65,9 +62,10 @@ const E = {
 
   // appointments
   appointments: { method: 'GET', path: '/api/v1/patients/{patientID}/appointments', query: ['when', 'limit'] },
-  appointmentConfirm: { method: 'POST', path: '/api/v1/patients/{patientID}/appointments/{appointmentID}/confirm' },
-  appointmentCancel: { method: 'POST', path: '/api/v1/patients/{patientID}/appointments/{appointmentID}/cancel', body: 'appointmentCancel' },
-  appointmentReschedule: { method: 'POST', path: '/api/v1/patients/{patientID}/appointments/{appointmentID}/reschedule-request', body: 'appointmentReschedule' },
+  // (the three actions carry an Idempotency-Key per user action, see utils/idem.js)
+  appointmentConfirm: { method: 'POST', path: '/api/v1/patients/{patientID}/appointments/{appointmentID}/confirm', idempotent: true },
+  appointmentCancel: { method: 'POST', path: '/api/v1/patients/{patientID}/appointments/{appointmentID}/cancel', body: 'appointmentCancel', idempotent: true },
+  appointmentReschedule: { method: 'POST', path: '/api/v1/patients/{patientID}/appointments/{appointmentID}/reschedule-request', body: 'appointmentReschedule', idempotent: true },
 
   // questionnaires (answers are sent once: the Idempotency-Key makes a retried submit safe)
   questionnaires: { method: 'GET', path: '/api/v1/patients/{patientID}/questionnaires', query: ['limit'] },
@@ -77,12 +75,12 @@ const E = {
   // notifications centre and subscription messages
   notifications: { method: 'GET', path: '/api/v1/patients/{patientID}/notifications', query: ['cursor', 'limit'] },
   notificationsRead: { method: 'POST', path: '/api/v1/patients/{patientID}/notifications/read', body: 'notificationsRead' },
-  subscriptions: { method: 'POST', path: '/api/v1/subscriptions', body: 'subscriptions' },
+  subscriptions: { method: 'POST', path: '/api/v1/subscriptions', body: 'subscriptions', idempotent: true },
 
-  // data export and account deactivation (contract: issue 11, /work/notes/contract-export.md)
-  exportSummary: { method: 'GET', path: '/api/v1/patients/{patientID}/export/summary', pending: 'issue-11' },
-  exportFhir: { method: 'GET', path: '/api/v1/patients/{patientID}/export', download: true, contentType: 'application/fhir+json', pending: 'issue-11' },
-  deactivate: { method: 'POST', path: '/api/v1/me/deactivate', body: 'deactivate', pending: 'issue-11' }
+  // data export and account deactivation
+  exportSummary: { method: 'GET', path: '/api/v1/patients/{patientID}/export/summary' },
+  exportFhir: { method: 'GET', path: '/api/v1/patients/{patientID}/export', download: true, contentType: 'application/fhir+json' },
+  deactivate: { method: 'POST', path: '/api/v1/me/deactivate', body: 'deactivate' }
 };
 
 Object.keys(E).forEach(function (name) { E[name].name = name; });

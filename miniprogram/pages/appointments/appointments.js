@@ -1,11 +1,14 @@
 // Appointments: the upcoming list, confirm, cancel (a reason is required), and a
 // reschedule request with 1–3 preferred times and a note. Opened from the home card, the
 // notification centre and the appointment_reminder push (?patient=<id>).
+// Each action carries an Idempotency-Key (utils/idem.js): tapping again after a network
+// failure repeats the same action and the server acts once; a new action gets a new key.
 const api = require('../../utils/api');
 const session = require('../../utils/session');
 const format = require('../../utils/format');
 const requests = require('../../utils/requests');
 const subscribe = require('../../utils/subscribe');
+const idem = require('../../utils/idem');
 
 const app = getApp();
 const STATUS = {
@@ -55,13 +58,15 @@ Page({
 
   confirm(e) {
     subscribe.ask(api, ['appointment_reminder']); // a reminder before the visit, asked on this tap
-    return api.request('appointmentConfirm', { params: this.params(e.currentTarget.dataset.id) })
+    const id = e.currentTarget.dataset.id;
+    return idem.send(api, 'appointmentConfirm', id, { params: this.params(id) })
       .then(() => { wx.showToast({ title: '已确认', icon: 'success' }); return this.load(); })
       .catch((err) => api.showError(err));
   },
 
   cancel(e) {
-    const params = this.params(e.currentTarget.dataset.id);
+    const id = e.currentTarget.dataset.id;
+    const params = this.params(id);
     wx.showModal({
       title: '取消预约', editable: true, placeholderText: '请写下取消的原因（必填）',
       confirmText: '取消预约', cancelText: '不取消', confirmColor: '#c92a2a',
@@ -72,7 +77,7 @@ Page({
           wx.showModal({ title: '提示', content: '请写下取消的原因，方便个案管理师为您重新安排。', showCancel: false, confirmText: '知道了' });
           return;
         }
-        api.request('appointmentCancel', { params, data: requests.appointmentCancel(reason) })
+        idem.send(api, 'appointmentCancel', id, { params, data: requests.appointmentCancel(reason) })
           .then(() => { wx.showToast({ title: '已取消', icon: 'success' }); return this.load(); })
           .catch((err) => api.showError(err));
       }
@@ -111,7 +116,7 @@ Page({
     if (incomplete) return this.setData({ 'reschedule.error': '每个期望时间都要选好日期和时间' });
     if (!times.length) return this.setData({ 'reschedule.error': '请至少选择一个方便的时间' });
     if (times.some((t) => Date.parse(t) <= Date.now())) return this.setData({ 'reschedule.error': '期望时间要晚于现在' });
-    return api.request('appointmentReschedule', { params: this.params(r.id), data: requests.appointmentReschedule(times, r.note.trim()) })
+    return idem.send(api, 'appointmentReschedule', r.id, { params: this.params(r.id), data: requests.appointmentReschedule(times, r.note.trim()) })
       .then(() => { this.setData({ reschedule: null }); wx.showToast({ title: '已提交申请', icon: 'success' }); return this.load(); })
       .catch((err) => api.showError(err));
   }

@@ -1,5 +1,5 @@
 // 注销账号: says what happens and what the hospital keeps, asks for the word 注销 to be
-// typed, confirms once more, then calls POST /api/v1/me/deactivate (contract: issue 11).
+// typed, confirms once more, then calls POST /api/v1/me/deactivate.
 // On success every local trace of the account goes (tokens, relative selection, its unsent
 // readings) and the app returns to the login page.
 const api = require('../../utils/api');
@@ -41,10 +41,6 @@ Page({
     return api.request('deactivate', { data: requests.deactivate(this.data.typed.trim(), this.data.reason.trim()) })
       .then((res) => {
         this.setData({ busy: false });
-        if (res === null) { // the server does not offer the route yet
-          wx.showModal({ title: '暂不能在线注销', content: '医院的服务器暂未开通在线注销。如需注销，请在「咨询」里告诉个案管理师。', showCancel: false, confirmText: '知道了' });
-          return;
-        }
         wx.showModal({
           title: '账号已注销', content: res.records_retained_notice, showCancel: false, confirmText: '知道了',
           complete: () => app.endSession()

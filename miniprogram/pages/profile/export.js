@@ -1,7 +1,7 @@
 // 导出我的数据 (PIPL right to a copy): the readable summary of what the export holds, then
 // the FHIR R4 JSON file itself — downloaded with the bearer token, kept under the app's
 // user-data folder and handed to WeChat's file sharing (send to a chat, or save from
-// there). Only the patient's own record can be exported (contract: issue 11).
+// there). Only the patient's own record can be exported.
 const api = require('../../utils/api');
 const session = require('../../utils/session');
 const format = require('../../utils/format');
@@ -11,7 +11,7 @@ const app = getApp();
 function fileName(now) { return 'carepath-export-' + format.localDay(now).replace(/-/g, '') + '.json'; }
 
 Page({
-  data: { loaded: false, own: false, absent: false, summary: null, preparing: false, file: '', fileName: '', canShare: false },
+  data: { loaded: false, own: false, summary: null, preparing: false, file: '', fileName: '', canShare: false },
 
   onShow() {
     app.ready().then((me) => {
@@ -19,9 +19,8 @@ Page({
       this.setData({ own: !!this.pid, canShare: typeof wx.shareFileMessage === 'function' });
       if (!this.pid) return this.setData({ loaded: true });
       return api.request('exportSummary', { params: { patientID: this.pid } }).then((s) => {
-        if (s === null) return this.setData({ loaded: true, absent: true });
         return this.setData({
-          loaded: true, absent: false,
+          loaded: true,
           summary: { title: s.title, generated: format.formatDateTime(s.generated_at), sections: s.sections, retention: s.retention_notice }
         });
       });

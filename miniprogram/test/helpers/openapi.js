@@ -1,45 +1,26 @@
-// The API contract the mini-program is checked against: api/openapi.yaml, plus the
-// fragment of agreed-but-unmerged routes in test/fixtures/pending-contract.yaml (used ONLY
-// for endpoints marked `pending` in utils/endpoints.js; the repository spec wins whenever
-// it has the route). Schemas are checked with Ajv (JSON Schema draft-07) after turning
-// OpenAPI 3.0's `nullable` into JSON Schema.
+// The API contract the mini-program is checked against: api/openapi.yaml, and nothing else.
+// Schemas are checked with Ajv (JSON Schema draft-07) after turning OpenAPI 3.0's
+// `nullable` into JSON Schema.
 const fs = require('fs');
 const path = require('path');
 const yaml = require('js-yaml');
 const Ajv = require('ajv');
 
 const mainSpecPath = path.join(__dirname, '..', '..', '..', 'api', 'openapi.yaml');
-const pendingSpecPath = path.join(__dirname, '..', 'fixtures', 'pending-contract.yaml');
 
 const main = yaml.load(fs.readFileSync(mainSpecPath, 'utf8'));
-const pending = fs.existsSync(pendingSpecPath) ? yaml.load(fs.readFileSync(pendingSpecPath, 'utf8')) : { paths: {} };
-
-// The pending fragment refers to the main spec's shared parameters and responses, so it is
-// resolved inside a merged document (main's definitions always win).
-const merged = JSON.parse(JSON.stringify(main));
-Object.keys(pending.paths || {}).forEach((p) => { if (!merged.paths[p]) merged.paths[p] = pending.paths[p]; });
-['schemas', 'parameters', 'responses'].forEach((k) => {
-  const extra = (pending.components || {})[k] || {};
-  merged.components[k] = Object.assign({}, extra, merged.components[k]);
-});
-
-const METHODS = ['get', 'put', 'post', 'delete', 'patch'];
 
 // findOp: where the endpoint's operation is specified, or null.
 function findOp(ep) {
-  const m = ep.method.toLowerCase();
-  const mainItem = main.paths[ep.path];
-  if (mainItem && mainItem[m]) return { item: mainItem, op: mainItem[m], source: 'main' };
-  if (!ep.pending) return null; // only declared pending endpoints may use the fixture
-  const pItem = (pending.paths || {})[ep.path];
-  if (pItem && pItem[m]) return { item: pItem, op: pItem[m], source: 'pending' };
-  return null;
+  const item = main.paths[ep.path];
+  const op = item && item[ep.method.toLowerCase()];
+  return op ? { item, op } : null;
 }
 
 function resolve(s) {
   let guard = 0;
   while (s && s.$ref && guard++ < 20) {
-    s = s.$ref.replace(/^#\//, '').split('/').reduce((o, k) => (o ? o[k] : undefined), merged);
+    s = s.$ref.replace(/^#\//, '').split('/').reduce((o, k) => (o ? o[k] : undefined), main);
     if (!s) throw new Error('unresolved $ref');
   }
   return s;
@@ -49,7 +30,7 @@ function parameters(found) {
   return [].concat(found.item.parameters || [], found.op.parameters || []).map(resolve);
 }
 
-// toJsonSchema: OpenAPI 3.0 schema object → JSON Schema (nullable, refs into the merged doc).
+// toJsonSchema: OpenAPI 3.0 schema object → JSON Schema (nullable, refs into the spec).
 function toJsonSchema(s) {
   if (Array.isArray(s)) return s.map(toJsonSchema);
   if (!s || typeof s !== 'object') return s;
@@ -83,7 +64,7 @@ ajv.addFormat('int64', { type: 'number', validate: Number.isSafeInteger });
 ajv.addFormat('int32', { type: 'number', validate: (n) => Number.isInteger(n) && Math.abs(n) < 2 ** 31 });
 ajv.addFormat('uri', /^[a-z][a-z0-9+.-]*:/i);
 const specSchemas = { $id: 'spec', components: { schemas: {} } };
-Object.keys(merged.components.schemas).forEach((k) => { specSchemas.components.schemas[k] = toJsonSchema(merged.components.schemas[k]); });
+Object.keys(main.components.schemas).forEach((k) => { specSchemas.components.schemas[k] = toJsonSchema(main.components.schemas[k]); });
 ajv.addSchema(specSchemas);
 
 const compiled = new Map();
@@ -109,4 +90,4 @@ function successResponse(found) {
   return { status: Number(code), contentType: types[0] || null, schema: types[0] ? r.content[types[0]].schema : null };
 }
 
-module.exports = { main, pending, merged, METHODS, findOp, resolve, parameters, check, requestSchema, successResponse, toJsonSchema, mainSpecPath, pendingSpecPath };
+module.exports = { main, findOp, resolve, parameters, check, requestSchema, successResponse, toJsonSchema, mainSpecPath };

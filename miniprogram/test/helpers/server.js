@@ -1,6 +1,7 @@
 // A fake CarePath server for page tests that only speaks the contract: every request must
 // be an endpoint of utils/endpoints.js (matched by method and path), its JSON body must
-// satisfy the spec's request schema, and it is answered with the endpoint's response from
+// satisfy the spec's request schema, an Idempotency-Key is sent exactly where the spec takes
+// one, and it is answered with the endpoint's response from
 // test/fixtures/responses.js (validated against the spec by the contract test) unless the
 // test overrides it. Anything else is recorded in `problems`, which tests assert empty.
 const E = require('../../utils/endpoints');
@@ -36,6 +37,10 @@ function specServer(overrides) {
     } else if (call.data !== undefined && call.data !== null) {
       server.problems.push(route.name + ' sends a body the spec does not take');
     }
+    const key = (call.header || {})['Idempotency-Key'];
+    const takesKey = S.parameters(found).some((x) => x.in === 'header' && x.name === 'Idempotency-Key');
+    if (takesKey && !/^[A-Za-z0-9_.:-]{1,64}$/.test(key || '')) server.problems.push(route.name + ' without a valid Idempotency-Key');
+    if (!takesKey && key !== undefined) server.problems.push(route.name + ' sends an Idempotency-Key the spec does not take');
     server.seen.push(Object.assign({ name: route.name, path: p }, call));
     const o = overrides[route.name];
     const res = typeof o === 'function' ? o(call) : o;
@@ -43,7 +48,7 @@ function specServer(overrides) {
     const ok = S.successResponse(found);
     // the test's answer, else the hand-written fixture, else a full sample generated from the spec
     const data = res !== undefined ? res : RESPONSES[route.name] !== undefined ? RESPONSES[route.name]
-      : ok.schema ? sample(S.merged, ok.schema, true) : undefined;
+      : ok.schema ? sample(S.main, ok.schema, true) : undefined;
     if (res !== undefined && ok.schema) { // a test's own answer must be one the spec allows
       const errs = S.check(ok.schema, data);
       if (errs.length) server.problems.push(route.name + ' response in the test: ' + errs.join('; '));
