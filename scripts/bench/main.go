@@ -79,7 +79,9 @@ type options struct {
 	sockets, rate    int
 	pushPatients     int
 	only             string
+	cpuprofile       string
 	skip             string
+	keep             bool
 }
 
 func run(ctx context.Context, args []string) error {
@@ -103,6 +105,8 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&o.rate, "rate", 20, "messages per second in the messaging scenario")
 	fs.IntVar(&o.pushPatients, "push-patients", 100000, "patients for push planning")
 	fs.StringVar(&o.only, "only", "", "run only the product scenarios whose name contains this")
+	fs.StringVar(&o.cpuprofile, "cpuprofile", "", "write the server's CPU profile (seeded logins and every scenario) to this file; go tool pprof -top <file>")
+	fs.BoolVar(&o.keep, "keep", false, "keep the bench database afterwards (to EXPLAIN the report's statements); drop it yourself")
 	fs.StringVar(&o.skip, "skip", "", "comma-separated parts to skip: messaging,push,embedded,sigterm")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -131,7 +135,11 @@ func run(ctx context.Context, args []string) error {
 	if err := admin.Exec("CREATE DATABASE " + name).Error; err != nil {
 		return err
 	}
-	defer admin.Exec("DROP DATABASE IF EXISTS " + name)
+	if !o.keep {
+		defer admin.Exec("DROP DATABASE IF EXISTS " + name)
+	} else {
+		defer logf("kept database %s", name)
+	}
 	cfg.DBName = name
 	dsn := cfg.FormatDSN()
 	prefix := name + ":"
@@ -185,7 +193,7 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := loadRun(self, LoadSpec{Name: "baseline: plain JSON endpoint", Base: "http://" + jsonSrv.addr, Ops: []Op{{Path: "/json"}}}, o, jsonSrv.pid)
+	r, err := loadRun(self, LoadSpec{Name: "baseline: plain JSON endpoint", Base: "http://" + jsonSrv.addr, Ops: []Op{{Path: "/json"}}}, o, jsonSrv)
 	jsonSrv.stop()
 	if err != nil {
 		return err
@@ -193,10 +201,19 @@ func run(ctx context.Context, args []string) error {
 	rep.add(r)
 
 	// The server under test.
-	srv, err := startChild(self, "serve", "-dsn", dsn, "-redis", o.redis, "-prefix", prefix, "-data", dataDir, "-pool", fmt.Sprint(o.pool))
+	serveArgs := []string{"serve", "-dsn", dsn, "-redis", o.redis, "-prefix", prefix, "-data", dataDir, "-pool", fmt.Sprint(o.pool)}
+	if o.cpuprofile != "" {
+		abs, err := filepath.Abs(o.cpuprofile)
+		if err != nil {
+			return err
+		}
+		serveArgs = append(serveArgs, "-cpuprofile", abs)
+	}
+	srv, err := startChild(self, serveArgs...)
 	if err != nil {
 		return err
 	}
+	srv.counts = true
 	defer srv.stop()
 	base := "http://" + srv.addr
 	tokens, err := loginSample(ctx, seeder, base, h)
@@ -213,7 +230,7 @@ func run(ctx context.Context, args []string) error {
 			continue
 		}
 		sc.Base = base
-		r, err := loadRun(self, sc, o, srv.pid)
+		r, err := loadRun(self, sc, o, srv)
 		if err != nil {
 			return err
 		}
@@ -257,10 +274,11 @@ func logf(format string, args ...any) {
 
 // child is a process the harness started that printed "ready <addr>".
 type child struct {
-	cmd   *exec.Cmd
-	pid   int
-	addr  string
-	lines chan string
+	cmd    *exec.Cmd
+	pid    int
+	addr   string
+	lines  chan string
+	counts bool // answers SIGUSR1 with its SQL statements
 }
 
 func startChild(self string, args ...string) (*child, error) {
@@ -295,6 +313,33 @@ func startChild(self string, args ...string) (*child, error) {
 	return c, nil
 }
 
+// statements asks the server child for the SQL it ran since the last call
+// (nil for a child that does not count them).
+func (c *child) statements() []StmtStat {
+	if !c.counts || c.cmd.ProcessState != nil {
+		return nil
+	}
+	if err := c.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		return nil
+	}
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case line, ok := <-c.lines:
+			if !ok {
+				return nil
+			}
+			if b, ok := strings.CutPrefix(line, "stmts "); ok {
+				var out []StmtStat
+				_ = json.Unmarshal([]byte(b), &out)
+				return out
+			}
+		case <-timeout:
+			return nil
+		}
+	}
+}
+
 // stop ends the child with SIGTERM (once) and waits for it.
 func (c *child) stop() {
 	if c.cmd.ProcessState != nil {
@@ -326,7 +371,7 @@ func rawBaselines(ctx context.Context, self, dsn string, o options, prefix, row 
 }
 
 // loadRun runs one scenario from a load-generator child while watching the server's CPU and RSS.
-func loadRun(self string, s LoadSpec, o options, serverPID int) (Result, error) {
+func loadRun(self string, s LoadSpec, o options, srv *child) (Result, error) {
 	if s.Workers == 0 {
 		s.Workers = o.workers
 	}
@@ -351,9 +396,11 @@ func loadRun(self string, s LoadSpec, o options, serverPID int) (Result, error) 
 	}
 	// Watch the measured part only: skip the warm-up.
 	time.Sleep(s.Warmup)
-	w := watchProc(serverPID)
+	srv.statements() // the warm-up's, discarded
+	w := watchProc(srv.pid)
 	err = cmd.Wait()
 	cpu, peak := w.stop()
+	stmts := srv.statements()
 	if err != nil {
 		return Result{}, fmt.Errorf("load %s: %w", s.Name, err)
 	}
@@ -361,7 +408,7 @@ func loadRun(self string, s LoadSpec, o options, serverPID int) (Result, error) 
 	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
 		return Result{}, fmt.Errorf("load %s: %w", s.Name, err)
 	}
-	r.CPU, r.PeakRSS = cpu, peak
+	r.CPU, r.PeakRSS, r.Stmts = cpu, peak, stmts
 	logf("%-44s %8.0f/s  p50 %7.2f ms  p99 %7.2f ms  errors %d  cpu %.2f  rss %.0f MiB", r.Name, r.RPS(), ms(r.P50), ms(r.P99), r.Errors, cpu, mib(peak))
 	if r.FirstErr != "" {
 		logf("  first error: %s", r.FirstErr)
@@ -495,7 +542,8 @@ func sigtermUnderLoad(self string, srv *child, base string, tokens map[string]st
 		err error
 	}
 	done := make(chan res, 1)
-	go func() { r, err := loadRun(self, spec, o, srv.pid); done <- res{r, err} }()
+	srv.counts = false // the signal would race the SIGTERM
+	go func() { r, err := loadRun(self, spec, o, srv); done <- res{r, err} }()
 	time.Sleep(2 * time.Second)
 	t0 := time.Now()
 	_ = srv.cmd.Process.Signal(syscall.SIGTERM)

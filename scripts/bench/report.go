@@ -158,6 +158,27 @@ func (r *report) markdown(chart string) string {
 			fmt.Fprintf(&b, "\n- %s — %s", res.Name, strings.Join(kv, "; "))
 		}
 	}
+	b.WriteString("\n\n## SQL per request (shapes, most frequent first)\n")
+	for _, res := range r.results {
+		if len(res.Stmts) == 0 || res.Count == 0 {
+			continue
+		}
+		total := 0
+		for _, s := range res.Stmts {
+			total += s.Count
+		}
+		fmt.Fprintf(&b, "\n**%s**: %.1f statements per request\n\n| per request | mean ms | statement |\n|---:|---:|---|\n", res.Name, float64(total)/float64(res.Count))
+		for i, s := range res.Stmts {
+			if i == 12 {
+				break
+			}
+			sql := s.SQL
+			if len(sql) > 220 {
+				sql = sql[:220] + "…"
+			}
+			fmt.Fprintf(&b, "| %.2f | %.2f | `%s` |\n", float64(s.Count)/float64(res.Count), ms(s.Total)/float64(s.Count), strings.ReplaceAll(sql, "|", "\\|"))
+		}
+	}
 	b.WriteString("\n\n![throughput vs baseline](" + chart + ")\n\n")
 	for _, c := range r.children {
 		b.WriteString(c + "\n\n")

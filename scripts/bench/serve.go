@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -39,8 +41,19 @@ func runServe(args []string) error {
 	prefix := fs.String("prefix", "bench:", "Redis key prefix")
 	dataDir := fs.String("data", "", "data directory (dev secrets)")
 	pool := fs.Int("pool", 32, "database pool size (max open = max idle)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the server's whole life to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -53,6 +66,19 @@ func runServe(args []string) error {
 		return err
 	}
 	defer a.Close()
+	stmts, err := countStatements(a.DB)
+	if err != nil {
+		return err
+	}
+	// SIGUSR1: print the statements counted since the last one, and start afresh.
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	go func() {
+		for range usr1 {
+			b, _ := json.Marshal(stmts.take())
+			fmt.Println("stmts " + string(b))
+		}
+	}()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err

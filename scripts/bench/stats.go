@@ -22,8 +22,9 @@ type Result struct {
 	P99      time.Duration   `json:"p99"`
 	FirstErr string          `json:"first_err,omitempty"`
 	Extra    map[string]any  `json:"extra,omitempty"`
-	CPU      float64         `json:"cpu"`     // server CPU seconds used during the scenario ÷ elapsed (1.0 = one core)
+	CPU      float64         `json:"cpu"`      // server CPU seconds used during the scenario ÷ elapsed (1.0 = one core)
 	PeakRSS  int64           `json:"peak_rss"` // bytes, sampled from /proc during the scenario
+	Stmts    []StmtStat      `json:"stmts,omitempty"`
 	lat      []time.Duration // not sent
 }
 

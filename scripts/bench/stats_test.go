@@ -64,3 +64,16 @@ func TestRatioVerdict(t *testing.T) {
 		}
 	}
 }
+
+func TestShape(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"SELECT * FROM `patients` WHERE id = '0193-ab' LIMIT 1", "SELECT * FROM `patients` WHERE id = ? LIMIT ?"},
+		{"SELECT * FROM t WHERE a IN ('x','y', 'z') AND n > 3.5", "SELECT * FROM t WHERE a IN (?…) AND n > ?"},
+		{"SELECT 'it''s'\n\t FROM t2", "SELECT ? FROM t2"},
+		{"INSERT INTO `v2_log` (a) VALUES (1)", "INSERT INTO `v2_log` (a) VALUES (?)"},
+	} {
+		if got := shape(tc.in); got != tc.want {
+			t.Errorf("shape(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
