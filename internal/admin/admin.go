@@ -25,7 +25,9 @@ import (
 	"github.com/carepath/carepath/internal/careplan"
 	"github.com/carepath/carepath/internal/education"
 	"github.com/carepath/carepath/internal/family"
+	"github.com/carepath/carepath/internal/kpi"
 	"github.com/carepath/carepath/internal/messaging"
+	"github.com/carepath/carepath/internal/notify"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/apperr"
 	"github.com/carepath/carepath/internal/platform/web"
@@ -54,9 +56,12 @@ type Deps struct {
 	Alerts       Alerts
 	Vitals       Vitals
 	Appointments Appointments
+	KPIs         *kpi.Service // nil: no KPI section or page
 	Zone         *time.Location
 	Now          func() time.Time
 	Secure       bool // cookies only over HTTPS
+	Care         CareDeps
+	Templates    *notify.Registry // subscription templates, read only
 }
 
 // Handler serves the admin pages.

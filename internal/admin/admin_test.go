@@ -178,9 +178,9 @@ func TestDeskActions(t *testing.T) {
 	if r := post(e, cm1, planBase+"/events", url.Values{"event": {"admission"}, "date": {today}, "csrf_token": {cm1.CSRF}}); r.Status != http.StatusSeeOther && r.Status != http.StatusUnprocessableEntity && r.Status != http.StatusConflict {
 		t.Errorf("record admission: %d %s", r.Status, r.Body)
 	}
-	// Without the alert feature wired, acknowledging is a calm 422 page.
-	if r := post(e, cm1, base+"/alerts/x/acknowledge", url.Values{"csrf_token": {cm1.CSRF}}); r.Status != http.StatusUnprocessableEntity {
-		t.Errorf("acknowledge without alerts: %d", r.Status)
+	// An alert that does not exist is not found (a calm page).
+	if r := post(e, cm1, base+"/alerts/x/acknowledge", url.Values{"csrf_token": {cm1.CSRF}}); r.Status != http.StatusNotFound {
+		t.Errorf("acknowledge an unknown alert: %d", r.Status)
 	}
 	// The page shows the reply, the note, the pushed article.
 	detail := page(t, e, cm1, base, http.StatusOK)

@@ -31,7 +31,8 @@ func artifactsDir(t *testing.T) string {
 }
 
 // TestDeskInRealBrowser drives the desk in headless Chromium as a CM would:
-// log in, read the dashboard, open a patient whose message waits, see a new
+// log in, read the dashboard, open the patient of a fresh critical alert
+// (BP 186/112 reported through the patient API), acknowledge it, see a new
 // message arrive live, reply, and check through the patient's own API that
 // the reply arrived. CI installs Debian's chromium and sets CAREPATH_E2E=require.
 func TestDeskInRealBrowser(t *testing.T) {
@@ -55,6 +56,29 @@ func TestDeskInRealBrowser(t *testing.T) {
 		}
 	}
 	send("e2e-1", "护士您好，今天伤口有点渗液")
+	// A fresh critical alert: the patient reports BP 186/112 through the API.
+	rep := e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/patients/" + p1 + "/observations", Token: patientTok,
+		Headers: map[string]string{"Idempotency-Key": "e2e-bp-1"},
+		Body:    map[string]any{"type": "blood_pressure", "systolic": 186, "diastolic": 112, "measured_at": e.Clock.Now().Add(-time.Minute).Format(time.RFC3339)}})
+	if rep.Status != http.StatusCreated {
+		t.Fatalf("report BP: %d %s", rep.Status, rep.Body)
+	}
+	var reported struct {
+		Alerts []struct {
+			ID       string `json:"id"`
+			Severity string `json:"severity"`
+		} `json:"alerts"`
+	}
+	rep.JSON(t, &reported)
+	alertID := ""
+	for _, a := range reported.Alerts {
+		if a.Severity == "critical" {
+			alertID = a.ID
+		}
+	}
+	if alertID == "" {
+		t.Fatalf("BP 186/112 raised no critical alert: %s", rep.Body)
+	}
 
 	// Chromium's helper processes may still be writing to the profile for a
 	// moment after the browser is told to quit, which would fail t.TempDir's
@@ -125,28 +149,30 @@ func TestDeskInRealBrowser(t *testing.T) {
 		chromedp.Click(`.login button[type=submit]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`#kpi`, chromedp.ByID),
 	)
-	var waiting string
+	var waiting, alerts string
 	step("read the dashboard",
 		chromedp.Text(`#waiting`, &waiting, chromedp.ByID),
+		chromedp.Text(`#alerts tbody tr:first-child`, &alerts, chromedp.ByQuery),
 		shot("dashboard.png"),
 	)
 	if !strings.Contains(waiting, "分钟") && !strings.Contains(waiting, "刚刚") {
 		t.Errorf("dashboard does not show the waiting thread with its waiting time: %q", waiting)
 	}
+	if !strings.Contains(alerts, "危急") {
+		t.Errorf("the first open alert on the dashboard is not the critical one: %q", alerts)
+	}
 
-	step("open patient1 from the waiting list",
-		chromedp.Click(`#waiting a[href^="/admin/patients/`+p1+`"]`, chromedp.ByQuery),
+	step("open patient1 from the critical alert on the dashboard",
+		chromedp.Click(`#alerts tr.sev-critical a[href^="/admin/patients/`+p1+`"]`, chromedp.ByQuery),
 		chromedp.WaitVisible(`#thread-list`, chromedp.ByID),
+		chromedp.WaitVisible(`#alert-`+alertID+` button.ack`, chromedp.ByQuery),
 	)
-	if e.App.Desk.AlertsEnabled() {
-		// With internal/alert wired, patient1 has a fresh critical alert
-		// (raise it above, through the observation API): acknowledge it.
-		step("acknowledge the alert",
-			chromedp.Click(`#alerts button.ack`, chromedp.ByQuery),
-		)
-		waitFor("the alert acknowledged", `!!document.getElementById("alerts") && document.querySelector("#alerts button.ack") === null`)
-	} else {
-		t.Log("alert step skipped: the alert feature is not wired on this branch (admin.NoAlerts); wire internal/alert in app.go and raise a critical alert for patient1 to run it")
+	step("acknowledge the critical alert",
+		chromedp.Click(`#alert-`+alertID+` button.ack`, chromedp.ByQuery),
+	)
+	waitFor("the alert acknowledged", `!!document.getElementById("alert-`+alertID+`") && document.getElementById("alert-`+alertID+`").dataset.status === "acknowledged" && document.querySelector("#alert-`+alertID+` button.ack") === null`)
+	if al, _, err := e.App.Alerts.Get(t.Context(), alertID); err != nil || al.Status != "acknowledged" || al.AcknowledgedBy == nil || *al.AcknowledgedBy != e.Demo.Staff["cm1"] {
+		t.Errorf("after the click the alert is not acknowledged by cm1: %+v %v", al, err)
 	}
 
 	// A new message arrives while the page is open: shown without a reload.

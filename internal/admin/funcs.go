@@ -1,9 +1,14 @@
 package admin
 
 import (
+	"cmp"
 	"fmt"
 	"html/template"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/carepath/carepath/internal/appointment"
 
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/patient"
@@ -48,6 +53,50 @@ func funcs(zone *time.Location, now func() time.Time) template.FuncMap {
 				return "已逾期"
 			}
 			return s
+		},
+		"apptKind":   func(k string) string { return cmp.Or(appointment.Kinds[k], k) },
+		"apptStatus": apptStatus,
+		"alertStatus": func(s string) string {
+			switch s {
+			case "open":
+				return "待处理"
+			case "acknowledged":
+				return "已确认"
+			case "resolved":
+				return "已处理"
+			}
+			return s
+		},
+		"channel":    func(v string) string { return choiceLabel(channelChoices(), v) },
+		"adherence":  func(v string) string { return choiceLabel(adherenceChoices(), v) },
+		"scopes":     scopeNames,
+		"pushStatus": pushStatus,
+		"day":        func(t time.Time) string { return t.In(zone).Format("2006-01-02") },
+		"lastDay":    func(t time.Time) string { return t.In(zone).AddDate(0, 0, -1).Format("2006-01-02") },
+		"localInput": func(t time.Time) string { return t.In(zone).Format("2006-01-02T15:04") },
+		"minutes":    func(from, to time.Time) int { return int(to.Sub(from).Minutes()) },
+		"rfc3339":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"score": func(f *float64) string {
+			if f == nil {
+				return "—"
+			}
+			return strconv.FormatFloat(*f, 'f', -1, 64)
+		},
+		"yesNo": func(b *bool) string {
+			if b == nil {
+				return "—"
+			}
+			if *b {
+				return "已联系上"
+			}
+			return "未联系上"
+		},
+		"dict": func(kv ...any) map[string]any {
+			m := map[string]any{}
+			for i := 0; i+1 < len(kv); i += 2 {
+				m[kv[i].(string)] = kv[i+1]
+			}
+			return m
 		},
 		"deref": func(s *string) string {
 			if s == nil {
@@ -103,4 +152,59 @@ func waiting(seconds int64) string {
 		return fmt.Sprintf("%d 小时 %d 分钟", seconds/3600, seconds%3600/60)
 	}
 	return fmt.Sprintf("%d 天 %d 小时", seconds/86400, seconds%86400/3600)
+}
+
+func apptStatus(s string) string {
+	switch s {
+	case appointment.StatusScheduled:
+		return "待确认"
+	case appointment.StatusConfirmed:
+		return "已确认"
+	case appointment.StatusRescheduleRequested:
+		return "申请改期"
+	case appointment.StatusCancelled:
+		return "已取消"
+	case appointment.StatusCompleted:
+		return "已完成"
+	case appointment.StatusNoShow:
+		return "爽约"
+	}
+	return s
+}
+
+var scopeLabels = map[string]string{
+	"view_plan": "查看计划", "view_vitals": "查看体征", "view_appointments": "查看预约",
+	"message": "发消息", "report": "代为上报", "receive_push": "接收提醒",
+}
+
+// scopeNames shows a family link's comma-separated scopes in words.
+func scopeNames(s string) string {
+	var out []string
+	for _, k := range strings.Split(s, ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			out = append(out, cmp.Or(scopeLabels[k], k))
+		}
+	}
+	if len(out) == 0 {
+		return "无"
+	}
+	return strings.Join(out, "、")
+}
+
+func pushStatus(s string) string {
+	switch s {
+	case "sent":
+		return "已发送"
+	case "queued", "retrying", "deferred":
+		return "待发送"
+	case "failed":
+		return "发送失败"
+	case "no_quota":
+		return "未订阅，未发送"
+	case "capped":
+		return "超出每日上限"
+	case "skipped":
+		return "未发送"
+	}
+	return s
 }

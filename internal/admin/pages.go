@@ -142,11 +142,17 @@ func (h *Handler) Dashboard(c *gin.Context) {
 			appointments[i].PatientName = names[appointments[i].PatientID]
 		}
 	}
+	overdue, err := h.overdueFollowups(c, a, names)
+	if err != nil {
+		web.Error(c, err)
+		return
+	}
 	h.render(c, http.StatusOK, "dashboard.html", h.page(c, "工作台", map[string]any{
-		"Rows": rows, "ByPhase": countBy(rows, func(r CaseRow) (string, string) { return r.Phase, phaseName(r.Phase) }),
+		"Overdue": overdue,
+		"Rows":    rows, "ByPhase": countBy(rows, func(r CaseRow) (string, string) { return r.Phase, phaseName(r.Phase) }),
 		"ByRisk": countBy(rows, func(r CaseRow) (string, string) { return r.RiskLevel, riskName(r.RiskLevel) }),
 		"Alerts": alerts, "AlertsBySeverity": countAlerts(alerts), "AlertsEnabled": h.d.Alerts.Enabled(),
-		"Waiting": waitingThreads, "Appointments": appointments,
+		"Waiting": waitingThreads, "Appointments": appointments, "MyKPIs": h.myKPIs(c, a),
 		"KPI": map[string]any{
 			"Caseload": len(rows), "Waiting": len(waitingThreads),
 			"MedianFirstResponse": median(firstResponses), "HasFirstResponse": len(firstResponses) > 0,
@@ -314,6 +320,9 @@ func (h *Handler) patientData(c *gin.Context, window time.Duration) (map[string]
 		return nil, false
 	}
 	data["Series"] = series
+	if !h.careData(c, g.PatientID, data) {
+		return nil, false
+	}
 	return data, true
 }
 
@@ -410,7 +419,7 @@ func (h *Handler) Summary(c *gin.Context) {
 
 // PathwaysPage handles GET /admin/pathways.
 func (h *Handler) PathwaysPage(c *gin.Context) {
-	h.render(c, http.StatusOK, "pathways.html", h.page(c, "临床路径", map[string]any{"Pathways": h.d.Plans.Pathways().All()}))
+	h.pathwaysPage(c, http.StatusOK, map[string]any{})
 }
 
 // Library handles GET /admin/education.
@@ -427,5 +436,6 @@ func (h *Handler) adminHome(c *gin.Context) {
 	}
 	h.render(c, http.StatusOK, "admin_home.html", h.page(c, "系统管理", map[string]any{
 		"Pathways": len(h.d.Plans.Pathways().All()), "Articles": len(h.d.Education.Library().All()), "Staff": len(accounts),
+		"Templates": h.templateCount(),
 	}))
 }

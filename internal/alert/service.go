@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -323,6 +324,88 @@ func (s *Service) ScanNoReport(ctx context.Context) (int, error) {
 		}
 		after = ids[len(ids)-1]
 	}
+}
+
+// MissedReporting lists the active patients whose plan expects a reading
+// that is days whole local days overdue (the no-report rule with days for
+// its threshold), for the reporting reminder. A patient whose no-report
+// alert the CM turned off (no_report_days 0) is left out.
+func (s *Service) MissedReporting(ctx context.Context, days int) ([]string, error) {
+	const page, workers = 500, 8
+	now := s.now()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	pages := make(chan []string)
+	var mu sync.Mutex
+	var out []string
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for ids := range pages {
+				for _, id := range ids {
+					missed, err := s.missedReporting(ctx, id, days, now)
+					if err != nil {
+						cancel(fmt.Errorf("missed reporting of patient %s: %w", id, err))
+						return
+					}
+					if missed {
+						mu.Lock()
+						out = append(out, id)
+						mu.Unlock()
+					}
+				}
+			}
+		})
+	}
+	after := ""
+	var err error
+	for err == nil {
+		var ids []string
+		if ids, err = s.patients.ActiveIDs(ctx, after, page); err != nil || len(ids) == 0 {
+			break
+		}
+		select {
+		case pages <- ids:
+		case <-ctx.Done():
+		}
+		if len(ids) < page || ctx.Err() != nil {
+			break
+		}
+		after = ids[len(ids)-1]
+	}
+	close(pages)
+	wg.Wait()
+	if cause := context.Cause(ctx); cause != nil {
+		return nil, cause
+	}
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+func (s *Service) missedReporting(ctx context.Context, patientID string, days int, now time.Time) (bool, error) {
+	exps, err := s.reporting.ExpectedReporting(ctx, patientID)
+	if err != nil || len(exps) == 0 {
+		return false, err
+	}
+	l, err := s.Thresholds(ctx, patientID)
+	if err != nil || l.Effective.NoReportDays <= 0 {
+		return false, err
+	}
+	th := l.Effective
+	th.NoReportDays = float64(days)
+	for _, exp := range exps {
+		last, err := s.readings.LastMeasured(ctx, patientID, exp.Type)
+		if err != nil {
+			return false, err
+		}
+		if EvaluateNoReport(th, exp, last, now, s.loc) != nil {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func (s *Service) scanPatient(ctx context.Context, patientID string) (int, error) {

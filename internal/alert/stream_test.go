@@ -3,8 +3,11 @@ package alert_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -106,7 +109,7 @@ func TestNewAlertsReachConnectedCaseManagers(t *testing.T) {
 	p2, p6 := e.Demo.Patients["patient2"], e.Demo.Patients["patient6"]
 	bp := reportAs(t, e, e.LoginWeChat("patient2").AccessToken, p2, bpAt(e, 186, 112, time.Minute)) // cm1's patient
 	ev := s1.next(t)
-	if ev.event != "alert.raised" || ev.id != bp.Alerts[0].ID || !strings.Contains(ev.data, `"severity":"critical"`) || strings.Contains(ev.data, "186") {
+	if ev.event != "alert.raised" || ev.id != bp.Alerts[0].ID || !strings.Contains(ev.data, `"severity":"critical"`) || carriesReading(t, ev.data, 186, 112) {
 		t.Fatalf("cm1 got %+v, want alert %s without values", ev, bp.Alerts[0].ID)
 	}
 	low := reportAs(t, e, e.LoginWeChat("patient6").AccessToken, p6,
@@ -124,4 +127,46 @@ func TestNewAlertsReachConnectedCaseManagers(t *testing.T) {
 			t.Fatal("a stream stayed open after Close")
 		}
 	}
+}
+
+// carriesReading reports whether an event's JSON payload carries a reading:
+// a field named like a value, or a number (or a "186/112"-like text) equal
+// to one of the reading's values. Ids are not searched as text, since a UUID
+// may contain "186".
+func carriesReading(t *testing.T, data string, values ...float64) bool {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(data), &v); err != nil {
+		t.Fatalf("event data is not JSON: %v", err)
+	}
+	found := false
+	var walk func(key string, v any)
+	walk = func(key string, v any) {
+		switch key {
+		case "value", "values", "systolic", "diastolic", "reading", "readings":
+			found = true
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			for k, c := range x {
+				walk(k, c)
+			}
+		case []any:
+			for _, c := range x {
+				walk(key, c)
+			}
+		case float64:
+			if slices.Contains(values, x) {
+				found = true
+			}
+		case string:
+			for _, n := range values {
+				if x == fmt.Sprint(n) || strings.Contains(x, fmt.Sprint(n)+"/") || strings.Contains(x, fmt.Sprint(n)+" mmHg") {
+					found = true
+				}
+			}
+		}
+	}
+	walk("", v)
+	return found
 }

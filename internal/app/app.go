@@ -38,6 +38,7 @@ import (
 	"github.com/carepath/carepath/internal/education"
 	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/followup"
+	"github.com/carepath/carepath/internal/kpi"
 	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/notify"
 	"github.com/carepath/carepath/internal/observation"
@@ -96,6 +97,7 @@ type App struct {
 	Appointments   *appointment.Service
 	Questionnaires *questionnaire.Service
 	Followups      *followup.Service
+	KPIs           *kpi.Service
 	Notify         *notify.Service
 	Desk           *admin.Handler // the CM desk's pages
 
@@ -206,8 +208,15 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		return nil, fmt.Errorf("configs/questionnaires: %w", err)
 	}
 	a.Questionnaires = questionnaire.NewService(questionnaire.NewStore(a.DB), questionnaires, now)
+	a.Questionnaires.SetKeys(a.keys)
+	if err := checkPathwayQuestionnaires(a.Careplan.Pathways(), questionnaires); err != nil {
+		return nil, err
+	}
+	a.Questionnaires.SetSchedule(scheduledQuestionnaires{a.Careplan}, loc)
+	a.Appointments.SetKeys(a.keys)
 	a.Followups = followup.NewService(followup.NewStore(a.DB), followupPlans{a.Careplan}, departmentLeads{a.DB},
 		followup.Config{EscalateAfter: cfg.Followup.EscalateAfter}, loc, now)
+	a.KPIs = kpi.NewService(kpi.NewStore(a.DB), pathwayRhythms{a.Careplan}, loc, now)
 	if err := a.buildNotify(wechat, authStore); err != nil {
 		return nil, err
 	}
@@ -215,11 +224,17 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	if err != nil {
 		return nil, err
 	}
-	// Alerts, vitals and appointments join the desk when their features are
-	// merged: set admin.Deps.Alerts/Vitals/Appointments to adapters here.
+	// The desk sees alerts, vitals and the day's appointments through the
+	// adapters in desk.go, and uses the care services directly.
 	adminH, err := admin.NewHandler(admin.Deps{
 		Auth: authH, Patients: a.Patients, Plans: a.Careplan, Education: a.Education, Messages: a.Messages,
-		Family: a.Family, Audit: a.Audit, Zone: zone, Now: now, Secure: secureCookies,
+		Family: a.Family, Audit: a.Audit, KPIs: a.KPIs, Zone: zone, Now: now, Secure: secureCookies,
+		Alerts:       deskAlerts{svc: a.Alerts},
+		Vitals:       deskVitals{readings: observation.NewStore(a.DB), alerts: a.Alerts, marks: alert.NewStore(a.DB)},
+		Appointments: deskDay{svc: a.Appointments},
+		Care: admin.CareDeps{Appointments: a.Appointments, Followups: a.Followups, Questionnaires: a.Questionnaires,
+			Notify: a.Notify},
+		Templates: a.Notify.Templates(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("admin pages: %w", err)
@@ -239,6 +254,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		Appointments:   appointment.NewHandler(a.Appointments, val),
 		Questionnaires: questionnaire.NewHandler(a.Questionnaires, val),
 		Followups:      followup.NewHandler(a.Followups, val),
+		KPIs:           kpi.NewHandler(a.KPIs),
 		Notify:         notify.NewHandler(a.Notify, household{db: a.DB}, val),
 		Ready: map[string]server.Check{
 			"database": func(ctx context.Context) error { return database.Ping(ctx, a.DB) },
@@ -428,23 +444,9 @@ func (a *App) Worker() *queue.Worker {
 	for taskType, h := range a.Handlers() {
 		w.Handle(taskType, h)
 	}
-	for _, job := range []struct {
-		spec, task, queue string
-	}{
-		{"17 * * * *", auth.TaskPurgeExpired, queue.Low},
-		// Hourly, so a stage whose day has come is entered within the first hour of that day.
-		{"5 * * * *", careplan.TaskAdvance, queue.Default},
-		{"20 * * * *", education.TaskAssignDue, queue.Default},
-		// Every 10 minutes: a reminder row per appointment, slot and start makes reruns harmless.
-		{"*/10 * * * *", appointment.TaskRemind, queue.Default},
-		{"25 * * * *", followup.TaskSync, queue.Default},
-		// Every 15 minutes, so a window closing at local midnight is flagged soon after.
-		{"*/15 * * * *", followup.TaskScanOverdue, queue.Default},
-		// Planned each morning; the quiet hours hold anything due before they end.
-		{"0 7 * * *", notify.TaskDailyReminders, queue.Default},
-	} {
-		if err := w.Every(job.spec, asynq.NewTask(job.task, nil), asynq.Queue(job.queue), asynq.Unique(time.Hour)); err != nil {
-			a.Log.Error("schedule task", "task", job.task, "error", err.Error())
+	for _, job := range PeriodicJobs() {
+		if err := w.Every(job.Spec, asynq.NewTask(job.Task, nil), asynq.Queue(job.Queue), asynq.Unique(time.Hour)); err != nil {
+			a.Log.Error("schedule task", "task", job.Task, "error", err.Error())
 		}
 	}
 	w.Handle(alert.TaskScanNoReport, a.Alerts.HandleScanNoReport)
@@ -459,6 +461,30 @@ func (a *App) Worker() *queue.Worker {
 		a.Log.Error("schedule task", "error", err.Error())
 	}
 	return w
+}
+
+// PeriodicJob is a task the worker's scheduler enqueues on a cron spec (in
+// the hospital's zone), as a unique task: several workers enqueue it once.
+type PeriodicJob struct{ Spec, Task, Queue string }
+
+// PeriodicJobs are the scheduled tasks with a handler in Handlers (the
+// no-report scan and the idempotency purge are scheduled beside them).
+func PeriodicJobs() []PeriodicJob {
+	return []PeriodicJob{
+		{"17 * * * *", auth.TaskPurgeExpired, queue.Low},
+		// Hourly, so a stage whose day has come is entered within the first hour of that day.
+		{"5 * * * *", careplan.TaskAdvance, queue.Default},
+		{"20 * * * *", education.TaskAssignDue, queue.Default},
+		// Every 10 minutes: a reminder row per appointment, slot and start makes reruns harmless.
+		{"*/10 * * * *", appointment.TaskRemind, queue.Default},
+		{"25 * * * *", followup.TaskSync, queue.Default},
+		// Hourly: a scheduled questionnaire goes out in the first hour of its due day (quiet hours hold the push).
+		{"30 * * * *", questionnaire.TaskSendDue, queue.Default},
+		// Every 15 minutes, so a window closing at local midnight is flagged soon after.
+		{"*/15 * * * *", followup.TaskScanOverdue, queue.Default},
+		// Planned each morning; the quiet hours hold anything due before they end.
+		{"0 7 * * *", notify.TaskDailyReminders, queue.Default},
+	}
 }
 
 // Handlers are the worker's task handlers by task type: periodic jobs and
@@ -484,6 +510,7 @@ func (a *App) Handlers() map[string]asynq.HandlerFunc {
 		appointment.TaskRemind:       a.Appointments.RemindHandler(),
 		followup.TaskSync:            a.Followups.SyncHandler(),
 		followup.TaskScanOverdue:     a.Followups.ScanHandler(),
+		questionnaire.TaskSendDue:    a.Questionnaires.SendDueHandler(),
 		family.TaskLinkScopesChanged: a.linkChanged(),
 	}
 }

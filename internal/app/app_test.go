@@ -133,3 +133,25 @@ func TestSeedDemoUsesGivenPassword(t *testing.T) {
 		}
 	}
 }
+
+// TestPeriodicRemindersAreScheduled: the reminders of appointments,
+// follow-up questionnaires and missed reporting are periodic jobs with a
+// handler (unique tasks: see App.Worker).
+func TestPeriodicRemindersAreScheduled(t *testing.T) {
+	a := newApp(t)
+	handlers := a.Handlers()
+	scheduled := map[string]bool{}
+	for _, job := range app.PeriodicJobs() {
+		if handlers[job.Task] == nil {
+			t.Errorf("periodic job %s has no handler", job.Task)
+		}
+		scheduled[job.Task] = true
+	}
+	// appointment.remind writes appointment reminders; notify.daily_reminders
+	// plans questionnaire and missed-reporting reminders.
+	for _, task := range []string{"appointment.remind", "notify.daily_reminders"} {
+		if !scheduled[task] {
+			t.Errorf("%s is not scheduled", task)
+		}
+	}
+}

@@ -10,9 +10,11 @@ import (
 	"github.com/carepath/carepath/internal/careplan"
 	"github.com/carepath/carepath/internal/education"
 	"github.com/carepath/carepath/internal/followup"
+	"github.com/carepath/carepath/internal/kpi"
 	"github.com/carepath/carepath/internal/org"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/apperr"
+	"github.com/carepath/carepath/internal/questionnaire"
 )
 
 // careTeam tells the care plan who a patient's case manager is.
@@ -104,4 +106,57 @@ func (d departmentLeads) LeadOf(ctx context.Context, patientID string) (string, 
 		return "", err
 	}
 	return ids[0], nil
+}
+
+// pathwayRhythms tells the KPIs which readings a pathway's stage asks for.
+// It asks the care plans each time, so a pathway loaded from the desk counts.
+type pathwayRhythms struct{ plans *careplan.Service }
+
+func (r pathwayRhythms) StageVitals(pathway, stage string) []kpi.Vital {
+	p, ok := r.plans.Pathways().Pathway(pathway)
+	if !ok {
+		return nil
+	}
+	i := p.StageIndex(stage)
+	if i < 0 {
+		return nil
+	}
+	var out []kpi.Vital
+	for _, v := range p.Stages[i].Vitals {
+		out = append(out, kpi.Vital{Type: v.Type, EveryDays: v.EveryDays})
+	}
+	return out
+}
+
+// scheduledQuestionnaires tells questionnaires which ones the plans'
+// follow-ups send on their due day.
+type scheduledQuestionnaires struct{ plans *careplan.Service }
+
+func (s scheduledQuestionnaires) ScheduledQuestionnaires(ctx context.Context) ([]questionnaire.Scheduled, error) {
+	list, err := s.plans.FollowupSchedules(ctx)
+	var out []questionnaire.Scheduled
+	for _, fs := range list {
+		for _, it := range fs.Items {
+			if it.Questionnaire != "" && it.DueOn != nil {
+				out = append(out, questionnaire.Scheduled{PatientID: fs.PatientID, PlanID: fs.PlanID, ItemKey: it.Key,
+					Questionnaire: it.Questionnaire, DueOn: *it.DueOn})
+			}
+		}
+	}
+	return out, err
+}
+
+// checkPathwayQuestionnaires refuses to start when a pathway names a
+// questionnaire that is not loaded.
+func checkPathwayQuestionnaires(lib *careplan.Library, qs *questionnaire.Library) error {
+	for _, p := range lib.All() {
+		for _, st := range p.Stages {
+			for _, f := range st.Followups {
+				if _, ok := qs.Get(f.Questionnaire); f.Questionnaire != "" && !ok {
+					return fmt.Errorf("pathway %s: follow-up %s names questionnaire %q, which is not in configs/questionnaires", p.Key, f.Key, f.Questionnaire)
+				}
+			}
+		}
+	}
+	return nil
 }

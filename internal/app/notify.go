@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"gorm.io/gorm"
@@ -19,6 +21,7 @@ import (
 	"github.com/carepath/carepath/internal/notify"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/wx"
+	"github.com/carepath/carepath/internal/questionnaire"
 )
 
 // buildNotify builds the push pipeline from the template registry and the notify settings.
@@ -36,10 +39,66 @@ func (a *App) buildNotify(wechat *wx.Client, accounts *auth.Store) error {
 		return err
 	}
 	a.Notify = notify.NewService(notify.Deps{
-		Store: notify.NewStore(a.DB), Registry: reg, Consents: a.Consents, Sender: wechat, Queue: a.Queue, Now: a.now, Log: a.Log,
+		Store: notify.NewStore(a.DB), Registry: reg, Consents: a.Consents, Sender: wechat, Queue: a.Queue, Keys: a.keys, Now: a.now, Log: a.Log,
 		Household: household{db: a.DB, patients: patient.NewStore(a.DB), family: a.Family.Store(), accounts: accounts},
 	}, notify.Config{Quiet: quiet, DailyCap: a.Config.Notify.DailyCap, MaxRetry: a.Config.Notify.MaxRetry, PushToken: a.Config.WeChat.PushToken})
+	// Planned each morning by notify.TaskDailyReminders (appointment
+	// reminders have their own ten-minute job: their times are not daily).
+	a.Notify.AddReminderSource(questionnaireReminders{a.Questionnaires, loc})
+	a.Notify.AddReminderSource(reportingReminders{a.Alerts, a.Config.Notify.ReportingReminderDays})
 	return nil
+}
+
+// questionnaireRemindOn are the days after the day a questionnaire was
+// given on which a still unanswered one is reminded of (questionnaire_due).
+var questionnaireRemindOn = []int{1, 3, 7}
+
+// questionnaireReminders plans questionnaire_due pushes for the
+// questionnaires still unanswered 1, 3 and 7 days after they were given.
+type questionnaireReminders struct {
+	q   *questionnaire.Service
+	loc *time.Location
+}
+
+func (r questionnaireReminders) DueReminders(ctx context.Context, day time.Time) ([]notify.Request, error) {
+	last := slices.Max(questionnaireRemindOn)
+	list, err := r.q.Pending(ctx, day.AddDate(0, 0, -last))
+	if err != nil {
+		return nil, err
+	}
+	today := day.In(r.loc)
+	var out []notify.Request
+	for _, as := range list {
+		given := as.AssignedAt.In(r.loc)
+		givenDay := time.Date(given.Year(), given.Month(), given.Day(), 0, 0, 0, 0, r.loc)
+		days := int(today.Sub(givenDay).Hours()/24 + 0.5)
+		if !slices.Contains(questionnaireRemindOn, days) {
+			continue
+		}
+		out = append(out, notify.Request{Kind: notify.KindQuestionnaireDue, PatientID: as.PatientID,
+			DedupeKey: "questionnaire_due:" + as.ID + ":" + today.Format("20060102"), At: day})
+	}
+	return out, nil
+}
+
+// reportingReminders plans a reporting_reminder for each patient whose plan
+// expects a reading that is days whole days overdue: one a patient a day.
+type reportingReminders struct {
+	alerts *alert.Service
+	days   int
+}
+
+func (r reportingReminders) DueReminders(ctx context.Context, day time.Time) ([]notify.Request, error) {
+	ids, err := r.alerts.MissedReporting(ctx, r.days)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]notify.Request, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, notify.Request{Kind: notify.KindReportingReminder, PatientID: id,
+			DedupeKey: "reporting_reminder:" + id + ":" + day.Format("20060102"), At: day})
+	}
+	return out, nil
 }
 
 // household answers the push pipeline's questions about who receives a
@@ -69,6 +128,36 @@ func (h household) Recipients(ctx context.Context, patientID string) ([]notify.R
 			if sc == access.ScopeReceivePush {
 				out = append(out, notify.Recipient{UserID: l.UserID, Family: true})
 				break
+			}
+		}
+	}
+	return out, nil
+}
+
+var _ notify.BulkHousehold = household{}
+
+// RecipientsOf is Recipients for many patients, in two queries per 500.
+func (h household) RecipientsOf(ctx context.Context, patientIDs []string) (map[string][]notify.Recipient, error) {
+	out := make(map[string][]notify.Recipient, len(patientIDs))
+	db := h.db.WithContext(ctx)
+	for lo := 0; lo < len(patientIDs); lo += 500 {
+		ids := patientIDs[lo:min(lo+500, len(patientIDs))]
+		var pats []patient.Patient
+		if err := db.Select("id", "user_id").Where("id IN ?", ids).Find(&pats).Error; err != nil {
+			return nil, fmt.Errorf("read patients: %w", err)
+		}
+		for _, p := range pats {
+			if p.UserID != nil && *p.UserID != "" {
+				out[p.ID] = append(out[p.ID], notify.Recipient{UserID: *p.UserID})
+			}
+		}
+		var links []family.Link
+		if err := db.Where("patient_id IN ? AND status = ?", ids, family.StatusActive).Order("created_at").Order("id").Find(&links).Error; err != nil {
+			return nil, fmt.Errorf("read family links: %w", err)
+		}
+		for _, l := range links {
+			if slices.Contains(access.ParseScopes(l.Scopes), access.ScopeReceivePush) {
+				out[l.PatientID] = append(out[l.PatientID], notify.Recipient{UserID: l.UserID, Family: true})
 			}
 		}
 	}

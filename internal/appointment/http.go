@@ -225,13 +225,9 @@ func (h *Handler) Close(c *gin.Context) {
 
 // Confirm handles POST /patients/:patientID/appointments/:appointmentID/confirm.
 func (h *Handler) Confirm(c *gin.Context) {
-	actor, _ := auth.ActorFrom(c)
-	a, err := h.svc.Confirm(c.Request.Context(), actor, access.GrantFrom(c).PatientID, c.Param("appointmentID"))
-	if err != nil {
-		web.Error(c, err)
-		return
-	}
-	web.OK(c, ViewOf(a))
+	h.respond(c, "confirm", nil, func(tx *Service, actor auth.Actor, patientID, id string) (Appointment, error) {
+		return tx.Confirm(c.Request.Context(), actor, patientID, id)
+	})
 }
 
 // Cancel handles POST /patients/:patientID/appointments/:appointmentID/cancel.
@@ -241,13 +237,9 @@ func (h *Handler) Cancel(c *gin.Context) {
 		web.Error(c, err)
 		return
 	}
-	actor, _ := auth.ActorFrom(c)
-	a, err := h.svc.Cancel(c.Request.Context(), actor, access.GrantFrom(c).PatientID, c.Param("appointmentID"), req.Reason)
-	if err != nil {
-		web.Error(c, err)
-		return
-	}
-	web.OK(c, ViewOf(a))
+	h.respond(c, "cancel", req, func(tx *Service, actor auth.Actor, patientID, id string) (Appointment, error) {
+		return tx.Cancel(c.Request.Context(), actor, patientID, id, req.Reason)
+	})
 }
 
 // RequestReschedule handles POST /patients/:patientID/appointments/:appointmentID/reschedule-request.
@@ -257,13 +249,9 @@ func (h *Handler) RequestReschedule(c *gin.Context) {
 		web.Error(c, err)
 		return
 	}
-	actor, _ := auth.ActorFrom(c)
-	a, err := h.svc.RequestReschedule(c.Request.Context(), actor, access.GrantFrom(c).PatientID, c.Param("appointmentID"), req.PreferredTimes, req.Note)
-	if err != nil {
-		web.Error(c, err)
-		return
-	}
-	web.OK(c, ViewOf(a))
+	h.respond(c, "reschedule_request", req, func(tx *Service, actor auth.Actor, patientID, id string) (Appointment, error) {
+		return tx.RequestReschedule(c.Request.Context(), actor, patientID, id, req.PreferredTimes, req.Note)
+	})
 }
 
 // Calendar handles GET /patients/:patientID/calendar.ics.

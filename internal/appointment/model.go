@@ -17,7 +17,7 @@
 //	  "kind":       "appointment_reminder",
 //	  "patient_id": "<patient id>",
 //	  "dedupe_key": "appointment_reminder:<appointment id>:<slot>:<start unix seconds>",
-//	  "at":         "<RFC 3339 UTC instant the reminder was planned>",
+//	  "at":         "<RFC 3339 UTC start of the appointment (the card's time)>",
 //	  "not_before": "<RFC 3339 UTC instant of the slot>",
 //	  "data": {"appointment_id", "slot" (day_before | morning), "kind",
 //	           "starts_at" (RFC 3339), "department", "location"}

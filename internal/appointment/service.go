@@ -9,11 +9,13 @@ import (
 
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/platform/database"
+	"github.com/carepath/carepath/internal/platform/idempotency"
 )
 
 // Service holds the rules of appointments.
 type Service struct {
 	store *Store
+	keys  *idempotency.Store // nil: Idempotency-Key ignored
 	loc   *time.Location
 	now   func() time.Time
 	host  string // the calendar UID domain
@@ -250,6 +252,29 @@ func (s *Service) Requests(ctx context.Context, actor auth.Actor, limit int) ([]
 	return s.store.Requests(ctx, actor, limit)
 }
 
+// Day lists the active appointments of the staff member's patients that
+// start in [from, to).
+func (s *Service) Day(ctx context.Context, actor auth.Actor, from, to time.Time) ([]Appointment, error) {
+	return s.store.Day(ctx, actor, from, to, 500)
+}
+
+// DeclineReschedule is the CM's "the time stays": the request is cleared and
+// the appointment is scheduled again at its time, for the patient to confirm.
+// (Accepting is an Update to one of the preferred times.)
+func (s *Service) DeclineReschedule(ctx context.Context, actor auth.Actor, patientID, id string) (Appointment, error) {
+	a, err := s.store.ByID(ctx, patientID, id)
+	if err != nil {
+		return Appointment{}, err
+	}
+	if a.Status != StatusRescheduleRequested {
+		return Appointment{}, ErrNotRespondable
+	}
+	now := s.now().UTC()
+	return s.transition(ctx, a, []string{StatusRescheduleRequested}, map[string]any{
+		"status": StatusScheduled, "preferred_times": "", "requested_at": nil, "updated_at": now,
+		"responded_by_kind": string(actor.Kind), "responded_by_id": actor.ID}, ErrNotRespondable)
+}
+
 // Calendar exports the patient's upcoming active appointments.
 func (s *Service) Calendar(ctx context.Context, patientID string) ([]byte, error) {
 	list, err := s.store.Upcoming(ctx, patientID, s.now().UTC(), 200)
@@ -272,7 +297,7 @@ type NotifyRequest struct {
 	Kind      string            `json:"kind"`
 	PatientID string            `json:"patient_id"`
 	DedupeKey string            `json:"dedupe_key"`
-	At        time.Time         `json:"at"`         // when the reminder was planned
+	At        time.Time         `json:"at"`         // when the appointment starts (the card's time)
 	NotBefore time.Time         `json:"not_before"` // the slot's time
 	Data      map[string]string `json:"data"`
 }
@@ -288,7 +313,7 @@ func (s *Service) RemindDue(ctx context.Context) (int, error) {
 	n := 0
 	for _, a := range list {
 		for _, r := range DueReminders(a, now, s.loc) {
-			payload := NotifyRequest{Kind: "appointment_reminder", PatientID: a.PatientID, At: now,
+			payload := NotifyRequest{Kind: "appointment_reminder", PatientID: a.PatientID, At: a.StartsAt.UTC(),
 				DedupeKey: DedupeKey(a.ID, r.Slot, a.StartsAt), NotBefore: r.SendAt,
 				Data: map[string]string{"appointment_id": a.ID, "slot": r.Slot, "kind": a.Kind,
 					"starts_at": a.StartsAt.UTC().Format(time.RFC3339), "department": a.Department, "location": a.Location}}

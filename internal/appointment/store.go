@@ -96,6 +96,19 @@ func (s *Store) Requests(ctx context.Context, a auth.Actor, limit int) ([]Appoin
 	return out, err
 }
 
+// Day returns the active appointments of the staff member's patients
+// starting in [from, to), soonest first (the desk's "today").
+func (s *Store) Day(ctx context.Context, a auth.Actor, from, to time.Time, limit int) ([]Appointment, error) {
+	var out []Appointment
+	err := s.db.WithContext(ctx).Table("appointments").Select("appointments.*").
+		Joins("JOIN patients ON patients.id = appointments.patient_id").
+		Scopes(access.StaffPatients(a, "patients")).
+		Where("appointments.status IN ? AND appointments.starts_at >= ? AND appointments.starts_at < ?",
+			[]string{StatusScheduled, StatusConfirmed, StatusRescheduleRequested}, from.UTC(), to.UTC()).
+		Order("appointments.starts_at").Order("appointments.id").Limit(limit).Find(&out).Error
+	return out, err
+}
+
 // Remindable returns active appointments starting in (from, to].
 func (s *Store) Remindable(ctx context.Context, from, to time.Time) ([]Appointment, error) {
 	var out []Appointment

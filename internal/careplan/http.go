@@ -247,7 +247,7 @@ func (h *Handler) Caseload(c *gin.Context) {
 // Pathways handles GET /pathways.
 func (h *Handler) Pathways(c *gin.Context) {
 	resp := PathwayList{Items: []PathwaySummary{}}
-	for _, p := range h.svc.lib.All() {
+	for _, p := range h.svc.Pathways().All() {
 		sum := PathwaySummary{PathwayRef: refOf(p), Source: p.Source, Stages: []StageRef{}}
 		for _, st := range p.Stages {
 			sum.Stages = append(sum.Stages, StageRef{Key: st.Key, Name: st.Name, Phase: st.Phase})
@@ -259,7 +259,7 @@ func (h *Handler) Pathways(c *gin.Context) {
 
 // Pathway handles GET /pathways/:key: the whole template.
 func (h *Handler) Pathway(c *gin.Context) {
-	p, ok := h.svc.lib.Pathway(c.Param("key"))
+	p, ok := h.svc.Pathways().Pathway(c.Param("key"))
 	if !ok {
 		web.Error(c, apperr.NotFound("路径"))
 		return

@@ -152,4 +152,5 @@ var (
 	ErrPlanClosed      = apperr.New(apperr.KindUnprocessable, "plan_closed", "护理计划已结束，不能再修改")
 	ErrTaskNotOwned    = apperr.New(apperr.KindForbidden, "task_not_patient_owned", "该任务由医护人员完成，患者和家属不能标记")
 	ErrSameStage       = apperr.New(apperr.KindUnprocessable, "already_in_stage", "患者已处于该阶段")
+	ErrPathwayInUse    = apperr.New(apperr.KindUnprocessable, "pathway_in_use", "有患者正在使用的路径或阶段不能从路径库中移除")
 )

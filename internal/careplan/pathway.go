@@ -33,6 +33,7 @@ import (
 //	      - {key: preop_tests, title: 完成术前检查, owner: patient, due: {anchor: enrolment, day: 3}}
 //	    followups:                    # contacts by the CM; channel phone | visit | online | questionnaire
 //	      - {key: call_d3, title: 出院第3天电话随访, channel: phone, due: {anchor: discharge, day: 3}}
+//	      - {key: d7, title: 出院第7天用药问卷, channel: questionnaire, due: {anchor: discharge, day: 7}, questionnaire: medication_adherence}
 //	    education:                    # article keys (configs/education/<key>.md), pushed `day` days into the stage
 //	      - {article: tka-before-surgery, day: 0}
 //	    vitals:                       # what the patient reports during the stage, and how often
@@ -89,6 +90,9 @@ type Followup struct {
 	Title   string `yaml:"title" json:"title"`
 	Channel string `yaml:"channel" json:"channel"`
 	Due     Offset `yaml:"due" json:"due"`
+	// Questionnaire (a key of configs/questionnaires, optional) is sent to
+	// the patient on the due day by the questionnaire.send_due job.
+	Questionnaire string `yaml:"questionnaire" json:"questionnaire,omitempty"`
 }
 
 // EducationRef pushes an article some days into the stage.
@@ -219,6 +223,12 @@ func (l *Library) ArticleRefs() map[string]string {
 	return out
 }
 
+// With returns a copy of the library with p added, or in place of the
+// pathway with the same key.
+func (l *Library) With(p *Pathway) *Library {
+	return &Library{l.Set.With(p.Key, p.file, p)}
+}
+
 // LoadPathways reads every *.yaml file in dir of fsys and validates it. The
 // error lists every problem, each naming the file, the path in it and what is wrong.
 func LoadPathways(fsys fs.FS, dir string) (*Library, error) {
@@ -339,6 +349,9 @@ func (p *Pathway) validate() []string {
 			}
 			if !contains(channels, f.Channel) {
 				bad(fp+".channel", "%q is not one of %s", f.Channel, strings.Join(channels, ", "))
+			}
+			if f.Questionnaire != "" && !keyPattern.MatchString(f.Questionnaire) {
+				bad(fp+".questionnaire", "%q is not a questionnaire key", f.Questionnaire)
 			}
 		}
 		for j, e := range s.Education {

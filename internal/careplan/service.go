@@ -3,8 +3,10 @@ package careplan
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -47,7 +49,7 @@ type CareTeam interface {
 // Service holds the rules of care plans.
 type Service struct {
 	store     *Store
-	lib       *Library
+	lib       atomic.Pointer[Library] // swapped whole by ReplacePathways
 	loc       *time.Location
 	now       func() time.Time
 	alerts    AlertCounter
@@ -72,7 +74,8 @@ func (s *Service) SetAlerts(a AlertCounter) { s.alerts = a }
 
 // NewService builds the service.
 func NewService(store *Store, d Deps) *Service {
-	s := &Service{store: store, lib: d.Pathways, loc: d.Location, now: d.Now, alerts: d.Alerts, followups: d.Followups, team: d.Team}
+	s := &Service{store: store, loc: d.Location, now: d.Now, alerts: d.Alerts, followups: d.Followups, team: d.Team}
+	s.lib.Store(d.Pathways)
 	if s.alerts == nil {
 		s.alerts = NoSignals{}
 	}
@@ -83,7 +86,34 @@ func NewService(store *Store, d Deps) *Service {
 }
 
 // Pathways returns the loaded pathways.
-func (s *Service) Pathways() *Library { return s.lib }
+func (s *Service) Pathways() *Library { return s.lib.Load() }
+
+// ReplacePathways puts lib in place of the running library, in this process
+// only (it is not persisted: a restart loads configs/pathways again). Plans
+// keep their pathway and stage keys, so every pathway and stage an active
+// plan is in must still be in lib; otherwise nothing changes.
+func (s *Service) ReplacePathways(ctx context.Context, lib *Library) error {
+	inUse, err := s.store.ActiveStages(ctx)
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, ps := range inUse {
+		p, ok := lib.Pathway(ps.PathwayKey)
+		switch {
+		case !ok:
+			missing = append(missing, ps.PathwayKey)
+		case p.StageIndex(ps.StageKey) < 0:
+			missing = append(missing, ps.PathwayKey+"."+ps.StageKey)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return ErrPathwayInUse.WithDetail("in_use", slices.Compact(missing))
+	}
+	s.lib.Store(lib)
+	return nil
+}
 
 // who made a change, for the history.
 type actorRef struct{ kind, id string }
@@ -102,7 +132,7 @@ type Enrolment struct {
 // Enrol instantiates a pathway for a patient: tasks with the due dates known
 // so far, the stage the patient is in today, and the risk level.
 func (s *Service) Enrol(ctx context.Context, a auth.Actor, patientID string, in Enrolment) (Plan, error) {
-	p, ok := s.lib.Pathway(in.Pathway)
+	p, ok := s.Pathways().Pathway(in.Pathway)
 	if !ok {
 		return Plan{}, apperr.Invalid("pathway", "unknown_pathway", fmt.Sprintf("没有路径 %q", in.Pathway))
 	}
@@ -360,7 +390,7 @@ func (s *Service) SetComorbidities(ctx context.Context, patientID string, codes 
 			return err
 		}
 		for i := range plans {
-			if p, ok := s.lib.Pathway(plans[i].PathwayKey); ok {
+			if p, ok := s.Pathways().Pathway(plans[i].PathwayKey); ok {
 				if err := s.refreshRisk(ctx, tx, &plans[i], p, now); err != nil {
 					return err
 				}
@@ -444,7 +474,7 @@ func (s *Service) refresh(ctx context.Context, planID string) (bool, error) {
 		if err != nil || plan.Status != StatusActive {
 			return err
 		}
-		p, ok := s.lib.Pathway(plan.PathwayKey)
+		p, ok := s.Pathways().Pathway(plan.PathwayKey)
 		if !ok {
 			return nil // a pathway no longer shipped: the plan stays where it is
 		}
@@ -475,7 +505,7 @@ func (s *Service) planOf(ctx context.Context, st *Store, patientID, planID strin
 	if plan.PatientID != patientID {
 		return Plan{}, nil, ErrPlanNotFound
 	}
-	p, ok := s.lib.Pathway(plan.PathwayKey)
+	p, ok := s.Pathways().Pathway(plan.PathwayKey)
 	if !ok {
 		return Plan{}, nil, fmt.Errorf("plan %s: pathway %s is not loaded", plan.ID, plan.PathwayKey)
 	}
@@ -646,7 +676,7 @@ func (s *Service) Position(ctx context.Context, planID string) (Position, bool, 
 }
 
 func (s *Service) positionOf(ctx context.Context, plan Plan) (Position, bool, error) {
-	p, ok := s.lib.Pathway(plan.PathwayKey)
+	p, ok := s.Pathways().Pathway(plan.PathwayKey)
 	idx := -1
 	if ok {
 		idx = p.StageIndex(plan.StageKey)
@@ -699,7 +729,7 @@ func (s *Service) currentStages(ctx context.Context, patientID string) ([]Stage,
 	}
 	var out []Stage
 	for _, plan := range plans {
-		if p, ok := s.lib.Pathway(plan.PathwayKey); ok {
+		if p, ok := s.Pathways().Pathway(plan.PathwayKey); ok {
 			if i := p.StageIndex(plan.StageKey); i >= 0 {
 				out = append(out, p.Stages[i])
 			}
@@ -768,10 +798,11 @@ type FollowupSchedule struct {
 // ScheduledFollowup is one pathway follow-up; DueOn (YYYY-MM-DD, hospital
 // zone) is nil until its anchor event is recorded.
 type ScheduledFollowup struct {
-	Key     string
-	Title   string
-	Channel string
-	DueOn   *string
+	Key           string
+	Title         string
+	Channel       string
+	DueOn         *string
+	Questionnaire string // sent to the patient on the due day; "" for none
 }
 
 // FollowupSchedules returns the pathway follow-ups of every active plan.
@@ -793,9 +824,18 @@ func (s *Service) FollowupSchedules(ctx context.Context) ([]FollowupSchedule, er
 				return nil, err
 			}
 			fs := FollowupSchedule{PatientID: plan.PatientID, PlanID: plan.ID, RiskLevel: plan.RiskLevel}
+			questionnaires := map[string]string{}
+			if p, ok := s.Pathways().Pathway(plan.PathwayKey); ok {
+				for _, st := range p.Stages {
+					for _, f := range st.Followups {
+						questionnaires[f.Key] = f.Questionnaire
+					}
+				}
+			}
 			for _, t := range tasks {
 				if t.Kind == KindFollowup {
-					fs.Items = append(fs.Items, ScheduledFollowup{Key: t.ItemKey, Title: t.Title, Channel: t.Channel, DueOn: t.DueOn})
+					fs.Items = append(fs.Items, ScheduledFollowup{Key: t.ItemKey, Title: t.Title, Channel: t.Channel, DueOn: t.DueOn,
+						Questionnaire: questionnaires[t.ItemKey]})
 				}
 			}
 			out = append(out, fs)

@@ -75,6 +75,20 @@ func (s *Store) ActivePlanIDs(ctx context.Context, after string, limit int) ([]s
 	return ids, err
 }
 
+// PathwayStage is a pathway and one of its stages.
+type PathwayStage struct {
+	PathwayKey string
+	StageKey   string
+}
+
+// ActiveStages lists the pathways and stages active plans are in.
+func (s *Store) ActiveStages(ctx context.Context) ([]PathwayStage, error) {
+	var out []PathwayStage
+	err := s.db.WithContext(ctx).Model(&Plan{}).Where("status = ?", StatusActive).
+		Distinct("pathway_key", "stage_key").Find(&out).Error
+	return out, err
+}
+
 // UpdatePlan sets columns of a plan.
 func (s *Store) UpdatePlan(ctx context.Context, id string, cols map[string]any) error {
 	if err := s.db.WithContext(ctx).Model(&Plan{}).Where("id = ?", id).Updates(cols).Error; err != nil {

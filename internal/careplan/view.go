@@ -137,7 +137,7 @@ func (s *Service) View(ctx context.Context, patientID, planID string) (PlanView,
 }
 
 func (s *Service) view(ctx context.Context, plan Plan) (PlanView, error) {
-	p, ok := s.lib.Pathway(plan.PathwayKey)
+	p, ok := s.Pathways().Pathway(plan.PathwayKey)
 	if !ok {
 		return PlanView{}, fmt.Errorf("plan %s: pathway %s is not loaded", plan.ID, plan.PathwayKey)
 	}
@@ -270,7 +270,7 @@ type PlanSummary struct {
 func (s *Service) summaryOf(plan Plan) PlanSummary {
 	sum := PlanSummary{ID: plan.ID, Status: plan.Status, Pathway: PathwayRef{Key: plan.PathwayKey, Version: plan.PathwayVersion},
 		Stage: StageRef{Key: plan.StageKey}, RiskLevel: plan.RiskLevel, EnrolledAt: plan.CreatedAt, ClosedAt: plan.ClosedAt}
-	if p, ok := s.lib.Pathway(plan.PathwayKey); ok {
+	if p, ok := s.Pathways().Pathway(plan.PathwayKey); ok {
 		sum.Pathway = refOf(p)
 		if i := p.StageIndex(plan.StageKey); i >= 0 {
 			sum.Stage = StageRef{Key: plan.StageKey, Name: p.Stages[i].Name, Phase: p.Stages[i].Phase}
@@ -333,7 +333,7 @@ type CaseloadItem struct {
 // Caseload lists the active plans of a staff member's patients.
 func (s *Service) Caseload(ctx context.Context, q CaseloadQuery) ([]CaseloadItem, error) {
 	if q.Pathway != "" {
-		if _, ok := s.lib.Pathway(q.Pathway); !ok {
+		if _, ok := s.Pathways().Pathway(q.Pathway); !ok {
 			return nil, apperr.Invalid("pathway", "unknown_pathway", fmt.Sprintf("没有路径 %q", q.Pathway))
 		}
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/platform/apperr"
+	"github.com/carepath/carepath/internal/platform/idempotency"
 	"github.com/carepath/carepath/internal/platform/web"
 )
 
@@ -67,20 +68,37 @@ func (h *Handler) Subscribe(c *gin.Context) {
 	for i, r := range req.Results {
 		results[i] = SubscriptionResult{TemplateID: r.TemplateID, Result: r.Result}
 	}
-	subs, err := h.svc.RecordSubscriptions(c.Request.Context(), a, results)
+	key := c.GetHeader(idempotency.Header)
+	if key != "" && !idempotency.ValidKey(key) {
+		web.Error(c, ErrBadKey)
+		return
+	}
+	out, err := h.svc.RecordSubscriptions(c.Request.Context(), a, results, key)
 	if err != nil {
 		web.Error(c, err)
 		return
 	}
+	if out.Replayed {
+		c.Header(idempotency.ReplayedHeader, "true")
+	}
+	c.Data(out.Status, "application/json; charset=utf-8", out.Body)
+}
+
+// SubscriptionsView is the answer to a subscription report.
+type SubscriptionsView struct {
+	Subscriptions []SubscriptionView `json:"subscriptions"`
+}
+
+func (s *Service) subscriptionViews(subs []Subscription) []SubscriptionView {
 	out := make([]SubscriptionView, 0, len(subs))
-	for _, s := range subs {
-		v := SubscriptionView{TemplateID: s.TemplateID, Quota: s.Quota, LongTerm: s.LongTerm, Status: s.Status, UpdatedAt: s.UpdatedAt}
-		if t, ok := h.svc.Registry.ByID(s.TemplateID); ok {
+	for _, sub := range subs {
+		v := SubscriptionView{TemplateID: sub.TemplateID, Quota: sub.Quota, LongTerm: sub.LongTerm, Status: sub.Status, UpdatedAt: sub.UpdatedAt}
+		if t, ok := s.Registry.ByID(sub.TemplateID); ok {
 			v.Kind, v.Type = t.Kind, t.Type
 		}
 		out = append(out, v)
 	}
-	web.OK(c, gin.H{"subscriptions": out})
+	return out
 }
 
 // Signature is WeChat's message-push signature: the SHA-1 of the token,
@@ -122,6 +140,7 @@ type pushEventItem struct {
 	TemplateID            string `json:"TemplateId"`
 	SubscribeStatusString string `json:"SubscribeStatusString"`
 	ErrorCode             int    `json:"ErrorCode"`
+	ErrorStatus           string `json:"ErrorStatus"` // sent events: success, fail:user refuse to accept the msg, fail:system failed
 }
 
 // items reads List, which WeChat sends as an array or, for one item, an object.
@@ -156,7 +175,7 @@ func (h *Handler) Push(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	switch ev.Event {
-	case "subscribe_msg_popup_event", "subscribe_msg_change_event":
+	case "subscribe_msg_popup_event", "subscribe_msg_change_event", "subscribe_msg_sent_event":
 		userID, ok, err := h.accounts.UserIDByOpenID(ctx, ev.FromUserName)
 		if err != nil {
 			web.Error(c, err)
@@ -164,18 +183,24 @@ func (h *Handler) Push(c *gin.Context) {
 		}
 		if ok {
 			for _, it := range ev.items() {
-				if err := h.svc.ApplyWeChatEvent(ctx, userID, ev.Event, it.TemplateID, it.SubscribeStatusString); err != nil {
+				status := it.SubscribeStatusString
+				if ev.Event == "subscribe_msg_sent_event" {
+					// Our own send already recorded its outcome; a failure
+					// reported later is logged, and a user who refuses the
+					// template's messages gets no more of them.
+					if it.ErrorCode == 0 {
+						continue
+					}
+					web.Logger(c).Warn("WeChat reports a subscription message not delivered", "template_id", it.TemplateID, "errcode", it.ErrorCode)
+					status = ""
+					if strings.Contains(it.ErrorStatus, "refuse") {
+						status = ResultReject
+					}
+				}
+				if err := h.svc.ApplyWeChatEvent(ctx, userID, ev.Event, it.TemplateID, status); err != nil {
 					web.Error(c, err)
 					return
 				}
-			}
-		}
-	case "subscribe_msg_sent_event":
-		// Our own send already recorded its outcome; a failure reported later
-		// (e.g. the user blocked the account) is counted for the operator.
-		for _, it := range ev.items() {
-			if it.ErrorCode != 0 {
-				web.Logger(c).Warn("WeChat reports a subscription message not delivered", "template_id", it.TemplateID, "errcode", it.ErrorCode)
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package notify_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -504,6 +505,27 @@ func TestPushEndpointChecksTheSignature(t *testing.T) {
 	}
 	if got := e.quota(t, u1, notify.KindCMMessage); got != 0 {
 		t.Fatalf("a popup accept added a credit: %d", got)
+	}
+	// A send result: delivered changes nothing; refused by the user clears the credits.
+	e.subscribe(t, tok, notify.KindCMMessage, "accept", 2)
+	for i, it := range []map[string]any{
+		{"TemplateId": tmpl.TemplateID, "MsgID": "1", "ErrorCode": 0, "ErrorStatus": "success"},
+		{"TemplateId": tmpl.TemplateID, "MsgID": "2", "ErrorCode": 10002, "ErrorStatus": "fail:system failed"},
+	} {
+		event["Event"], event["List"] = "subscribe_msg_sent_event", it
+		if resp := e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/wechat/push" + signed(fmt.Sprint(4+i), "n4"), Body: event}); resp.Status != http.StatusOK {
+			t.Fatalf("sent event: %d", resp.Status)
+		}
+	}
+	if got := e.quota(t, u1, notify.KindCMMessage); got != 2 {
+		t.Fatalf("quota after sent events without refusal: %d, want 2", got)
+	}
+	event["List"] = []map[string]any{{"TemplateId": tmpl.TemplateID, "MsgID": "3", "ErrorCode": 10001, "ErrorStatus": "fail:user refuse to accept the msg"}}
+	if resp := e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/wechat/push" + signed("6", "n6"), Body: event}); resp.Status != http.StatusOK {
+		t.Fatalf("sent event: %d", resp.Status)
+	}
+	if got := e.quota(t, u1, notify.KindCMMessage); got != 0 {
+		t.Fatalf("quota after the user refused a message: %d, want 0", got)
 	}
 	// Without a configured token every push is refused.
 	e2 := newEnv(t)

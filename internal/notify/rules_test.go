@@ -1,7 +1,9 @@
 package notify
 
 import (
+	"encoding/json"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -130,7 +132,7 @@ func TestShippedRegistryAndItsChecks(t *testing.T) {
 	if err != nil {
 		t.Fatalf("shipped registry: %v", err)
 	}
-	if got := len(reg.Kinds()); got != 6 {
+	if got := len(reg.Kinds()); got != 7 {
 		t.Fatalf("kinds: %v", reg.Kinds())
 	}
 	stage, _ := reg.Template(KindStageBegins)
@@ -142,6 +144,33 @@ func TestShippedRegistryAndItsChecks(t *testing.T) {
 		if data[k] != v {
 			t.Errorf("%s = %q, want %q", k, data[k], v)
 		}
+	}
+	// Every card opens a page the mini-program has (WeChat refuses others).
+	appJSON, err := os.ReadFile("../../miniprogram/app.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var app struct {
+		Pages []string `json:"pages"`
+	}
+	if err := json.Unmarshal(appJSON, &app); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range reg.Kinds() {
+		tm, _ := reg.Template(kind)
+		page, _, _ := strings.Cut(tm.PageFor("p1"), "?")
+		if !slices.Contains(app.Pages, page) {
+			t.Errorf("%s opens %q, not a page of the mini-program", kind, page)
+		}
+	}
+	// The reporting reminder opens the report page and says only that a report is due.
+	rem, ok := reg.Template(KindReportingReminder)
+	if !ok || rem.PageFor("p1") != "pages/report/report?patient=p1" || rem.Priority <= 2 {
+		t.Fatalf("reporting_reminder: %+v", rem)
+	}
+	got := rem.Render(Request{At: time.Date(2026, 11, 22, 17, 0, 0, 0, time.UTC)}, loc)
+	if got["thing1"] != "请记得按计划上报健康数据" || got["date2"] != "2026年11月23日" || len(got) != 2 {
+		t.Fatalf("reporting_reminder renders %v", got)
 	}
 	bad := []struct{ name, yaml, want string }{
 		{"health field", "from: reading", "not a field a push may show"},

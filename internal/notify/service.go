@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/platform/database"
+	"github.com/carepath/carepath/internal/platform/idempotency"
 	"github.com/carepath/carepath/internal/platform/outbox"
 	"github.com/carepath/carepath/internal/platform/queue"
 	"github.com/carepath/carepath/internal/platform/wx"
@@ -34,6 +36,14 @@ type Household interface {
 	Recipients(ctx context.Context, patientID string) ([]Recipient, error)
 	// OpenID is a user's openid, "" if none.
 	OpenID(ctx context.Context, userID string) (string, error)
+}
+
+// BulkHousehold is a Household that can answer Recipients for many patients
+// in a few queries (the day's reminders are planned in pages).
+type BulkHousehold interface {
+	Household
+	// RecipientsOf returns Recipients of each patient, by patient id.
+	RecipientsOf(ctx context.Context, patientIDs []string) (map[string][]Recipient, error)
 }
 
 // Consents tells whether the patient's health-data consent is in force;
@@ -76,6 +86,7 @@ type Deps struct {
 	Consents  Consents
 	Sender    Sender
 	Queue     Enqueuer
+	Keys      *idempotency.Store // makes a retried subscription report count once
 	Now       func() time.Time
 	Log       *slog.Logger
 }
@@ -120,22 +131,37 @@ type SubscriptionResult struct {
 }
 
 // RecordSubscriptions applies what the mini-program reports after
-// wx.requestSubscribeMessage and returns the user's subscriptions.
-func (s *Service) RecordSubscriptions(ctx context.Context, a auth.Actor, results []SubscriptionResult) ([]Subscription, error) {
+// wx.requestSubscribeMessage and returns the response to send: the user's
+// subscriptions. With a key (Idempotency-Key), a retried report replays the
+// first response and adds no credit; the same key with other results is a 409.
+func (s *Service) RecordSubscriptions(ctx context.Context, a auth.Actor, results []SubscriptionResult, key string) (idempotency.Outcome, error) {
 	if a.Kind != auth.KindUser {
-		return nil, ErrNotWeChatUser
+		return idempotency.Outcome{}, ErrNotWeChatUser
 	}
-	now := s.Now().UTC()
-	for _, r := range results {
+	templates := make([]Template, len(results))
+	for i, r := range results {
 		t, ok := s.Registry.ByID(r.TemplateID)
 		if !ok {
-			return nil, ErrUnknownTemplate.WithDetail("template_id", r.TemplateID)
+			return idempotency.Outcome{}, ErrUnknownTemplate.WithDetail("template_id", r.TemplateID)
 		}
-		if err := s.Store.ApplyResult(ctx, a.ID, t, r.Result, now); err != nil {
-			return nil, err
-		}
+		templates[i] = t
 	}
-	return s.Store.Subscriptions(ctx, a.ID)
+	b, _ := json.Marshal(results) // plain strings cannot fail to encode
+	k := idempotency.Key{ActorID: a.ID, Key: key, Hash: idempotency.Hash([]byte("notify.subscriptions"), b)}
+	return s.Keys.Do(ctx, k, func(tx *gorm.DB) (int, any, error) {
+		now := s.Now().UTC()
+		st := NewStore(tx)
+		for i, r := range results {
+			if err := st.ApplyResult(ctx, a.ID, templates[i], r.Result, now); err != nil {
+				return 0, nil, err
+			}
+		}
+		subs, err := st.Subscriptions(ctx, a.ID)
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, SubscriptionsView{Subscriptions: s.subscriptionViews(subs)}, nil
+	})
 }
 
 // ApplyWeChatEvent applies a subscription event from WeChat's message push
@@ -154,11 +180,12 @@ func (s *Service) ApplyWeChatEvent(ctx context.Context, userID, event, templateI
 			return nil
 		}
 		return s.Store.ApplyResult(ctx, userID, t, status, now)
-	case "subscribe_msg_change_event":
+	case "subscribe_msg_change_event", "subscribe_msg_sent_event":
+		// A reject in settings, or a send the user refused: no more sends.
 		if status == ResultReject {
 			return s.Store.ApplyResult(ctx, userID, t, ResultCancelled, now)
 		}
-		if status == ResultAccept && t.LongTerm() {
+		if event == "subscribe_msg_change_event" && status == ResultAccept && t.LongTerm() {
 			return s.Store.ApplyResult(ctx, userID, t, ResultAccept, now)
 		}
 	}
@@ -237,12 +264,19 @@ func (s *Service) recipients(ctx context.Context, req Request) ([]Recipient, err
 	if err != nil {
 		return nil, fmt.Errorf("push recipients: %w", err)
 	}
+	return s.withConsent(ctx, req.PatientID, all)
+}
+
+// withConsent drops the relatives among a patient's recipients unless the
+// patient's health-data consent is active (asked only when there is one).
+func (s *Service) withConsent(ctx context.Context, patientID string, all []Recipient) ([]Recipient, error) {
 	var out []Recipient
 	consentChecked, consented := false, false
+	var err error
 	for _, r := range all {
 		if r.Family {
 			if !consentChecked {
-				if consented, err = s.Consents.HealthDataActive(ctx, req.PatientID); err != nil {
+				if consented, err = s.Consents.HealthDataActive(ctx, patientID); err != nil {
 					return nil, fmt.Errorf("push recipients: %w", err)
 				}
 				consentChecked = true
@@ -332,6 +366,18 @@ func (s *Service) Send(ctx context.Context, pushID string, lastTry bool) error {
 	if openID == "" {
 		return settle(StatusSkipped, "", 0)
 	}
+	// A one-time credit is taken before the send (two sends racing for the
+	// last credit must not both go) and given back unless WeChat accepted it.
+	// A crash between the two costs a credit, never a send WeChat refuses.
+	reserved := false
+	if !t.LongTerm() {
+		if reserved, err = s.Store.Reserve(ctx, p.UserID, p.TemplateID, now); err != nil {
+			return err
+		}
+		if !reserved {
+			return settle(StatusNoQuota, "", 0)
+		}
+	}
 	sendErr := s.Sender.SendSubscribe(ctx, wx.SubscribeMessage{ToOpenID: openID, TemplateID: t.TemplateID,
 		Page: t.PageFor(p.PatientID), Data: t.Render(req, s.cfg.Quiet.Loc)})
 	code := 0
@@ -339,9 +385,15 @@ func (s *Service) Send(ctx context.Context, pushID string, lastTry bool) error {
 	if errors.As(sendErr, &apiErr) {
 		code = apiErr.Code
 	}
+	// The context may be ending (worker shutdown): settle anyway, so the
+	// credit and the push log stay true.
+	ctx = context.WithoutCancel(ctx)
+	settle = func(status, outcome string, code int) error {
+		return s.Store.Settle(ctx, p, status, outcome, code, now, reserved, false)
+	}
 	switch {
 	case sendErr == nil:
-		return s.Store.Settle(ctx, p, StatusSent, StatusSent, 0, now, !t.LongTerm(), false)
+		return s.Store.Settle(ctx, p, StatusSent, StatusSent, 0, now, false, false)
 	case errors.Is(sendErr, wx.ErrNoQuota):
 		return s.Store.Settle(ctx, p, StatusNoQuota, StatusNoQuota, code, now, false, true)
 	case errors.Is(sendErr, wx.ErrBadData):
@@ -353,7 +405,7 @@ func (s *Service) Send(ctx context.Context, pushID string, lastTry bool) error {
 		return settle(StatusFailed, StatusFailed, code)
 	case errors.Is(sendErr, wx.ErrDailyLimit):
 		// WeChat's daily limit for the template: waiting an hour does not help; try the next morning.
-		if err := s.Store.Settle(ctx, p, StatusDeferred, outcomeDeferred, code, now, false, false); err != nil {
+		if err := s.Store.Settle(ctx, p, StatusDeferred, outcomeDeferred, code, now, reserved, false); err != nil {
 			return err
 		}
 		next := s.cfg.Quiet.NextMorning(now)
@@ -380,12 +432,20 @@ func (s *Service) stillReceives(ctx context.Context, p Push) (bool, error) {
 	return slices.ContainsFunc(rs, func(r Recipient) bool { return r.UserID == p.UserID }), nil
 }
 
-// planWorkers is how many requests PlanDailyReminders plans at once.
-const planWorkers = 16
+// Planning in batches: a day's reminders for a large hospital (100,000
+// enrolled patients) are planned in pages; each page is one batch insert of
+// notifications, one batched recipient lookup, one batch insert of pushes and
+// its send tasks enqueued several at once.
+const (
+	planPage       = 500 // requests per page
+	planPages      = 4   // pages planned at once
+	enqueueWorkers = 16  // send tasks enqueued at once per page
+)
 
 // PlanDailyReminders asks every reminder source for the day's reminders and
-// plans them, several at once; it returns how many requests were planned.
-// Several workers running it together push once (the dedupe keys).
+// plans them in pages; it returns how many requests were planned. Several
+// workers running it together push once (the dedupe keys, and the send
+// task's id is the push's).
 func (s *Service) PlanDailyReminders(ctx context.Context) (int, error) {
 	day := s.cfg.Quiet.DayStart(s.Now())
 	var reqs []Request
@@ -398,24 +458,125 @@ func (s *Service) PlanDailyReminders(ctx context.Context) (int, error) {
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	next := make(chan Request)
+	pages := make(chan []Request)
 	var wg sync.WaitGroup
 	var planned atomic.Int64
-	for range planWorkers {
+	for range planPages {
 		wg.Go(func() {
-			for r := range next {
-				if err := s.Handle(ctx, r); err != nil {
+			for page := range pages {
+				n, err := s.HandleBatch(ctx, page)
+				planned.Add(int64(n))
+				if err != nil {
 					cancel(err)
 					return
 				}
-				planned.Add(1)
 			}
 		})
 	}
 feed:
-	for _, r := range reqs {
+	for lo := 0; lo < len(reqs); lo += planPage {
 		select {
-		case next <- r:
+		case pages <- reqs[lo:min(lo+planPage, len(reqs))]:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(pages)
+	wg.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return int(planned.Load()), fmt.Errorf("daily reminders: %w", err)
+	}
+	return int(planned.Load()), nil
+}
+
+// HandleBatch plans many requests as Handle plans one, with a few
+// statements for the whole batch instead of a few per request. A request
+// that is not valid is logged and left out; it returns how many were planned.
+func (s *Service) HandleBatch(ctx context.Context, reqs []Request) (int, error) {
+	now := s.Now().UTC()
+	type planned struct {
+		req     Request
+		t       Template
+		payload string
+	}
+	items := make([]planned, 0, len(reqs))
+	notes := make([]Notification, 0, len(reqs))
+	for _, req := range reqs {
+		t, ok := s.Registry.Template(req.Kind)
+		if !ok || req.PatientID == "" || req.DedupeKey == "" || len(req.DedupeKey) > maxDedupeKeyLen {
+			s.Log.Error("reminder left out: unknown kind or bad dedupe key", "kind", req.Kind, "patient_id", req.PatientID)
+			continue
+		}
+		if req.At.IsZero() {
+			req.At = now
+		}
+		b, err := json.Marshal(req)
+		if err != nil {
+			return 0, fmt.Errorf("encode push: %w", err)
+		}
+		items = append(items, planned{req: req, t: t, payload: string(b)})
+		notes = append(notes, Notification{ID: database.NewID(), PatientID: req.PatientID, DedupeKey: req.DedupeKey,
+			Kind: req.Kind, Title: t.Title, Page: t.PageFor(req.PatientID), CreatedAt: now})
+	}
+	if len(items) == 0 {
+		return 0, nil
+	}
+	if err := s.Store.AddNotifications(ctx, notes); err != nil {
+		return 0, err
+	}
+	var household []string
+	for _, it := range items {
+		if len(it.req.Recipients) == 0 {
+			household = append(household, it.req.PatientID)
+		}
+	}
+	byPatient, err := s.recipientsOf(ctx, household)
+	if err != nil {
+		return 0, err
+	}
+	var pushes []Push
+	for _, it := range items {
+		rs := byPatient[it.req.PatientID]
+		if len(it.req.Recipients) > 0 {
+			rs, _ = s.recipients(ctx, it.req) // named recipients: no lookup
+		}
+		due := now
+		if it.req.NotBefore.After(now) {
+			due = it.req.NotBefore.UTC()
+		}
+		at := s.cfg.Quiet.SendAt(due, it.req.Urgent).UTC()
+		for _, r := range rs {
+			pushes = append(pushes, Push{ID: database.NewID(), DedupeKey: it.req.DedupeKey, UserID: r.UserID, PatientID: it.req.PatientID,
+				Kind: it.req.Kind, TemplateID: it.t.TemplateID, Recipient: recipientRole(r, it.req), Urgent: it.req.Urgent, Payload: it.payload,
+				Status: StatusQueued, ScheduledAt: at, CreatedAt: now, UpdatedAt: now})
+		}
+	}
+	stored, err := s.Store.AddPushes(ctx, pushes)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	next := make(chan Push)
+	var wg sync.WaitGroup
+	for range enqueueWorkers {
+		wg.Go(func() {
+			for p := range next {
+				t, _ := s.Registry.Template(p.Kind)
+				if err := s.enqueue(ctx, p, t, p.ScheduledAt, ""); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		})
+	}
+feed:
+	for _, p := range stored {
+		if Final(p.Status) {
+			continue
+		}
+		select {
+		case next <- p:
 		case <-ctx.Done():
 			break feed
 		}
@@ -423,9 +584,40 @@ feed:
 	close(next)
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil {
-		return int(planned.Load()), fmt.Errorf("daily reminders: %w", err)
+		return 0, err
 	}
-	return int(planned.Load()), nil
+	return len(items), nil
+}
+
+// recipientsOf finds the household recipients of many patients at once
+// when the Household can (BulkHousehold), else one patient at a time.
+// Relatives are kept only while the patient's health-data consent is active.
+func (s *Service) recipientsOf(ctx context.Context, patientIDs []string) (map[string][]Recipient, error) {
+	out := make(map[string][]Recipient, len(patientIDs))
+	if len(patientIDs) == 0 {
+		return out, nil
+	}
+	bulk, ok := s.Household.(BulkHousehold)
+	if !ok {
+		for _, id := range patientIDs {
+			rs, err := s.recipients(ctx, Request{PatientID: id})
+			if err != nil {
+				return nil, err
+			}
+			out[id] = rs
+		}
+		return out, nil
+	}
+	all, err := bulk.RecipientsOf(ctx, patientIDs)
+	if err != nil {
+		return nil, fmt.Errorf("push recipients: %w", err)
+	}
+	for id, rs := range all {
+		if out[id], err = s.withConsent(ctx, id, rs); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // Notifications lists a patient's notification centre.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -97,6 +98,17 @@ func (s *Store) AddNotification(ctx context.Context, n *Notification) error {
 	return nil
 }
 
+// AddNotifications creates many events' in-app notifications, each once.
+func (s *Store) AddNotifications(ctx context.Context, ns []Notification) error {
+	if len(ns) == 0 {
+		return nil
+	}
+	if err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(ns, 500).Error; err != nil {
+		return fmt.Errorf("add notifications: %w", err)
+	}
+	return nil
+}
+
 // Notifications lists a patient's notifications, newest first, before the
 // cursor (an id) when given.
 func (s *Store) Notifications(ctx context.Context, patientID, cursor string, limit int) ([]Notification, error) {
@@ -148,6 +160,41 @@ func (s *Store) AddPush(ctx context.Context, p Push) (Push, error) {
 	return stored, nil
 }
 
+// AddPushes creates many pushes, each unless one exists for its event and
+// recipient, and returns the ones that are stored.
+func (s *Store) AddPushes(ctx context.Context, ps []Push) ([]Push, error) {
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	db := s.db.WithContext(ctx)
+	if err := db.Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(ps, 500).Error; err != nil {
+		return nil, fmt.Errorf("add pushes: %w", err)
+	}
+	keys := make([]string, 0, len(ps))
+	want := make(map[[2]string]bool, len(ps))
+	for _, p := range ps {
+		if !want[[2]string{p.DedupeKey, p.UserID}] {
+			keys = append(keys, p.DedupeKey)
+		}
+		want[[2]string{p.DedupeKey, p.UserID}] = true
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	out := make([]Push, 0, len(ps))
+	for lo := 0; lo < len(keys); lo += 500 {
+		var page []Push
+		if err := db.Where("dedupe_key IN ?", keys[lo:min(lo+500, len(keys))]).Find(&page).Error; err != nil {
+			return nil, fmt.Errorf("read pushes: %w", err)
+		}
+		for _, p := range page {
+			if want[[2]string{p.DedupeKey, p.UserID}] {
+				out = append(out, p)
+			}
+		}
+	}
+	return out, nil
+}
+
 // Push returns one push.
 func (s *Store) Push(ctx context.Context, id string) (Push, error) {
 	var p Push
@@ -196,10 +243,22 @@ func (s *Store) CountSentSince(ctx context.Context, patientID string, t time.Tim
 	return int(n), nil
 }
 
-// Settle records an attempt and moves the push to status. With spend, the
-// recipient's one-time credit for the template goes down by one, in the same
-// transaction and never below zero; with zeroQuota it is cleared (43101).
-func (s *Store) Settle(ctx context.Context, p Push, status, outcome string, errCode int, now time.Time, spend, zeroQuota bool) error {
+// Reserve takes one of userID's one-time credits for a template before a
+// send, atomically: of two sends racing for the last credit, one gets it.
+// False when there is none left.
+func (s *Store) Reserve(ctx context.Context, userID, templateID string, now time.Time) (bool, error) {
+	res := s.db.WithContext(ctx).Model(&Subscription{}).Where("user_id = ? AND template_id = ? AND quota > 0", userID, templateID).
+		Updates(map[string]any{"quota": gorm.Expr("quota - 1"), "updated_at": now})
+	if res.Error != nil {
+		return false, fmt.Errorf("reserve credit: %w", res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+// Settle records an attempt and moves the push to status. With refund, the
+// credit Reserve took goes back (WeChat did not accept the send), in the
+// same transaction; with zeroQuota the credits are cleared (43101).
+func (s *Store) Settle(ctx context.Context, p Push, status, outcome string, errCode int, now time.Time, refund, zeroQuota bool) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		ch := map[string]any{"status": status, "err_code": errCode, "updated_at": now}
 		if outcome != "" {
@@ -216,13 +275,13 @@ func (s *Store) Settle(ctx context.Context, p Push, status, outcome string, errC
 		}
 		sub := tx.Model(&Subscription{}).Where("user_id = ? AND template_id = ?", p.UserID, p.TemplateID)
 		switch {
-		case spend:
-			if err := sub.Where("quota > 0").Updates(map[string]any{"quota": gorm.Expr("quota - 1"), "updated_at": now}).Error; err != nil {
-				return fmt.Errorf("spend credit: %w", err)
-			}
 		case zeroQuota:
 			if err := sub.Updates(map[string]any{"quota": 0, "long_term": false, "updated_at": now}).Error; err != nil {
 				return fmt.Errorf("clear credit: %w", err)
+			}
+		case refund:
+			if err := sub.Updates(map[string]any{"quota": gorm.Expr("quota + 1"), "updated_at": now}).Error; err != nil {
+				return fmt.Errorf("refund credit: %w", err)
 			}
 		}
 		return nil

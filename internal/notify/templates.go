@@ -95,7 +95,7 @@ func ParseRegistry(b []byte) (*Registry, error) {
 		}
 		r.byKind[kind], r.byID[t.TemplateID] = t, t
 	}
-	for _, kind := range []string{KindStageBegins, KindAppointmentReminder, KindCMMessage, KindQuestionnaireDue, KindEducationReady, KindReadingAttention} {
+	for _, kind := range []string{KindStageBegins, KindAppointmentReminder, KindCMMessage, KindQuestionnaireDue, KindEducationReady, KindReadingAttention, KindReportingReminder} {
 		if _, ok := doc.Templates[kind]; !ok {
 			errs = append(errs, fmt.Errorf("no template for kind %s", kind))
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/platform/idempotency"
 	"github.com/carepath/carepath/internal/platform/web"
 )
 
@@ -155,13 +156,22 @@ func (h *Handler) Answer(c *gin.Context) {
 		web.Error(c, err)
 		return
 	}
+	key := c.GetHeader(idempotency.Header)
+	if err := idempotency.CheckKey(key); err != nil {
+		web.Error(c, err)
+		return
+	}
 	actor, _ := auth.ActorFrom(c)
-	a, err := h.svc.Answer(c.Request.Context(), actor, access.GrantFrom(c).PatientID, c.Param("assignmentID"), req.Answers)
+	out, err := h.svc.AnswerOnce(c.Request.Context(), actor, key, access.GrantFrom(c).PatientID, c.Param("assignmentID"), req.Answers,
+		func(a Assignment) any { return h.view(a) })
 	if err != nil {
 		web.Error(c, err)
 		return
 	}
-	web.OK(c, h.view(a))
+	if out.Replayed {
+		c.Header(idempotency.ReplayedHeader, "true")
+	}
+	c.Data(out.Status, "application/json; charset=utf-8", out.Body)
 }
 
 // Flagged handles GET /questionnaires/flagged: responses past their threshold, of the caller's patients.

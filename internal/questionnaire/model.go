@@ -34,6 +34,7 @@ type Assignment struct {
 	Questionnaire  string
 	Version        int
 	FollowupID     *string
+	ScheduleKey    *string // plan id:follow-up key when a pathway's schedule sent it
 	AssignedByKind string
 	AssignedByID   string
 	AssignedAt     time.Time

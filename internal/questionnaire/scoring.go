@@ -202,22 +202,3 @@ func Score(d *Definition, answers map[string]any) Result {
 		a.AtMost != nil && score <= *a.AtMost || a.Below != nil && score < *a.Below
 	return r
 }
-
-// NPS is the Net Promoter Score of 0–10 answers: the percentage of
-// promoters (9–10) minus the percentage of detractors (0–6), from −100 to
-// 100; ok is false with no answers.
-func NPS(answers []float64) (nps float64, ok bool) {
-	if len(answers) == 0 {
-		return 0, false
-	}
-	promoters, detractors := 0, 0
-	for _, a := range answers {
-		switch {
-		case a >= 9:
-			promoters++
-		case a <= 6:
-			detractors++
-		}
-	}
-	return math.Round(float64(promoters-detractors)/float64(len(answers))*1000) / 10, true
-}

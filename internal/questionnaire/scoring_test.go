@@ -141,23 +141,3 @@ func long(n int) string {
 	}
 	return string(b)
 }
-
-func TestNPS(t *testing.T) {
-	for _, tc := range []struct {
-		answers []float64
-		want    float64
-		ok      bool
-	}{
-		{nil, 0, false},
-		{[]float64{10, 9, 8, 7, 6, 0}, 0, true},               // 2 promoters, 2 detractors of 6
-		{[]float64{10, 10, 10, 9}, 100, true},                 // all promoters
-		{[]float64{9, 8, 3}, 0, true},                         // 1 − 1 of 3
-		{[]float64{10, 9, 9, 8, 7, 7, 6, 5, 10, 9}, 30, true}, // 5 promoters, 2 detractors of 10
-		{[]float64{6, 6, 7}, -66.7, true},                     // −2 of 3
-	} {
-		got, ok := questionnaire.NPS(tc.answers)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("NPS(%v) = %v, %v; want %v, %v", tc.answers, got, ok, tc.want, tc.ok)
-		}
-	}
-}

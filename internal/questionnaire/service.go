@@ -7,13 +7,23 @@ import (
 
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/platform/database"
+	"github.com/carepath/carepath/internal/platform/idempotency"
 )
 
 // Service holds the rules of questionnaires.
 type Service struct {
 	store *Store
-	lib   *Library
-	now   func() time.Time
+	keys  *idempotency.Store // nil: Idempotency-Key ignored
+
+	schedules Schedules      // nil: no scheduled sending
+	loc       *time.Location // the hospital's zone, for due days
+	lib       *Library
+	now       func() time.Time
+}
+
+// Pending lists the pending assignments given since t, for reminders.
+func (s *Service) Pending(ctx context.Context, since time.Time) ([]Assignment, error) {
+	return s.store.PendingSince(ctx, since)
 }
 
 // NewService builds the service.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -27,6 +28,18 @@ func (s *Store) Create(ctx context.Context, a *Assignment) error {
 		return fmt.Errorf("assign questionnaire: %w", err)
 	}
 	return nil
+}
+
+// PendingSince lists the pending assignments given since t (id, patient and
+// time only), oldest first.
+func (s *Store) PendingSince(ctx context.Context, t time.Time) ([]Assignment, error) {
+	var out []Assignment
+	err := s.db.WithContext(ctx).Select("id", "patient_id", "questionnaire", "assigned_at").
+		Where("status = ? AND assigned_at >= ?", StatusPending, t).Order("assigned_at").Order("id").Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("list pending questionnaires: %w", err)
+	}
+	return out, nil
 }
 
 // ByID returns an assignment of the patient.

@@ -145,6 +145,10 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	v1.Patient(http.MethodGet, "/patients/:patientID/questionnaires/:assignmentID", access.VitalsRead, d.Questionnaires.Get)
 	v1.Patient(http.MethodPost, "/patients/:patientID/questionnaires/:assignmentID/answers", access.VitalsReport, d.Questionnaires.Answer)
 
+	// KPIs: aggregates over the caller's scope (a CM's caseload, a lead's
+	// department, an admin's hospital: access.AggregatePatients); no patient rows.
+	v1.Staff(http.MethodGet, "/kpis", allStaff, d.KPIs.Get)
+
 	// Notifications: the client reports subscription results; WeChat's
 	// message push (the signature over the push token is the authorization);
 	// the patient's in-app notification centre and the care team's push log.
@@ -174,7 +178,18 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	adm.StaffPatient(http.MethodPost, "/patients/:patientID/education", clinical, access.PlanManage, d.Admin.PushArticle)
 	adm.StaffPatient(http.MethodPost, "/patients/:patientID/alerts/:alertID/acknowledge", clinical, access.ClinicalManage, d.Admin.AcknowledgeAlert)
 	adm.StaffPatient(http.MethodPost, "/patients/:patientID/alerts/:alertID/resolve", clinical, access.ClinicalManage, d.Admin.ResolveAlert)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/appointments", clinical, access.AppointmentsManage, d.Admin.CreateAppointment)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/appointments/:appointmentID", clinical, access.AppointmentsManage, d.Admin.UpdateAppointment)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/appointments/:appointmentID/accept", clinical, access.AppointmentsManage, d.Admin.AcceptReschedule)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/appointments/:appointmentID/decline", clinical, access.AppointmentsManage, d.Admin.DeclineReschedule)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/followups/:followupID/outcome", clinical, access.ClinicalManage, d.Admin.RecordFollowup)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/followups/:followupID/reschedule", clinical, access.ClinicalManage, d.Admin.RescheduleFollowup)
+	adm.Staff(http.MethodGet, "/appointments/requests", clinical, d.Admin.AppointmentRequests)
+	adm.Staff(http.MethodGet, "/kpis", allStaff, d.Admin.KPIsPage)
 	adm.Staff(http.MethodGet, "/pathways", allStaff, d.Admin.PathwaysPage)
+	adm.Staff(http.MethodPost, "/pathways/validate", admins, d.Admin.ValidatePathway)
+	adm.Staff(http.MethodPost, "/pathways/load", admins, d.Admin.LoadPathway)
+	adm.Staff(http.MethodGet, "/templates", admins, d.Admin.TemplatesPage)
 	adm.Staff(http.MethodGet, "/education", allStaff, d.Admin.Library)
 	adm.Staff(http.MethodGet, "/staff", admins, d.Admin.StaffPage)
 	adm.Staff(http.MethodPost, "/staff", admins, d.Admin.CreateStaff)

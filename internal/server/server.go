@@ -24,6 +24,7 @@ import (
 	"github.com/carepath/carepath/internal/education"
 	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/followup"
+	"github.com/carepath/carepath/internal/kpi"
 	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/notify"
 	"github.com/carepath/carepath/internal/observation"
@@ -50,6 +51,7 @@ type Deps struct {
 	Appointments   *appointment.Handler
 	Questionnaires *questionnaire.Handler
 	Followups      *followup.Handler
+	KPIs           *kpi.Handler
 	Notify         *notify.Handler
 	AccessLog      *audit.Handler
 	Observations   *observation.Handler

@@ -61,6 +61,7 @@ describe('subscribe-message helper', () => {
     ]);
     // The server is told template ids and answers only; kinds stay on the phone.
     expect(wx._calls[0].data).toEqual({ results: r.map(({ template_id, result }) => ({ template_id, result })) });
+    expect(wx._calls[0].header['Idempotency-Key']).toMatch(/^sub-[A-Za-z0-9_.:-]{1,60}$/);
   });
 
   test('nothing configured: nothing asked', async () => {

@@ -5,6 +5,7 @@
 // credit per accept); a failed report never bothers the user.
 const config = require('../config');
 const requests = require('./requests');
+const ids = require('./ids');
 
 const MAX_PER_CALL = 3;
 
@@ -34,7 +35,8 @@ function ask(api, kinds) {
     const results = tpls.filter(function (t) { return typeof res[t.id] === 'string'; })
       .map(function (t) { return { kind: t.kind, template_id: t.id, result: res[t.id] }; });
     if (!results.length) return [];
-    return api.request('subscriptions', { data: requests.subscriptions(results) })
+    // One key per report: a retry (after a token refresh) adds no second credit.
+    return api.request('subscriptions', { data: requests.subscriptions(results), idempotencyKey: ids.newId('sub') })
       .catch(function () { return null; }) // never bother the user with this
       .then(function () { return results; });
   });

@@ -73,3 +73,19 @@ func Load[T any](fsys fs.FS, pattern, what string, parse Parse[T]) (*Set[T], err
 	sort.Strings(s.keys)
 	return s, nil
 }
+
+// With returns a copy of the set with v under key (from file), added or in
+// place of the entry with that key; the set itself is unchanged.
+func (s *Set[T]) With(key, file string, v T) *Set[T] {
+	out := &Set[T]{byKey: make(map[string]T, len(s.byKey)+1), files: make(map[string]string, len(s.files)+1)}
+	for k, e := range s.byKey {
+		out.byKey[k], out.files[k] = e, s.files[k]
+	}
+	if _, ok := out.byKey[key]; !ok {
+		out.keys = append(out.keys, key)
+	}
+	out.keys = append(out.keys, s.keys...)
+	out.byKey[key], out.files[key] = v, file
+	sort.Strings(out.keys)
+	return out
+}

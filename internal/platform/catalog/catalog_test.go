@@ -49,3 +49,22 @@ func TestLoadReportsEveryProblemWithItsFile(t *testing.T) {
 		t.Errorf("an empty catalog must be an error naming it, got %v", err)
 	}
 }
+
+func TestWithAddsOrReplacesAndLeavesTheSetAlone(t *testing.T) {
+	fsys := fstest.MapFS{"x/a.txt": {Data: []byte("alpha")}, "x/b.txt": {Data: []byte("beta")}}
+	s, err := Load(fsys, "x/*.txt", "things", parseKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	added := s.With("aa", "y/aa.txt", "new")
+	if got := strings.Join(added.All(), ","); got != "new,alpha,beta" {
+		t.Errorf("after adding aa: %s, want new,alpha,beta", got)
+	}
+	replaced := added.With("beta", "y/b.txt", "BETA")
+	if got := strings.Join(replaced.All(), ","); got != "new,alpha,BETA" {
+		t.Errorf("after replacing beta: %s, want new,alpha,BETA", got)
+	}
+	if got := strings.Join(s.All(), ","); got != "alpha,beta" {
+		t.Errorf("the original set changed: %s", got)
+	}
+}

@@ -92,6 +92,9 @@ type Notify struct {
 	MaxRetry int `koanf:"max_retry"`
 	// Templates is a YAML file replacing the shipped configs/notify/templates.yaml; "" keeps it.
 	Templates string `koanf:"templates"`
+	// ReportingReminderDays: a patient whose plan expects a reading that is
+	// this many whole days overdue gets a reporting_reminder (one a day).
+	ReportingReminderDays int `koanf:"reporting_reminder_days"`
 }
 
 type Auth struct {
@@ -197,7 +200,7 @@ func Defaults() Config {
 		Followup: Followup{EscalateAfter: 48 * time.Hour},
 		Family:   Family{InvitationTTL: 72 * time.Hour, CodeAttemptsPerUser: 10, CodeAttemptsPerIP: 50, CodeAttemptWindow: 15 * time.Minute},
 		Consent:  Consent{PrivacyPolicyVersion: "2026-01", HealthDataVersion: "2026-01"},
-		Notify:   Notify{QuietStart: "21:30", QuietEnd: "08:00", DailyCap: 3, MaxRetry: 8},
+		Notify:   Notify{QuietStart: "21:30", QuietEnd: "08:00", DailyCap: 3, MaxRetry: 8, ReportingReminderDays: 1},
 	}
 }
 
@@ -361,6 +364,9 @@ func (n Notify) validate() []error {
 	}
 	if n.MaxRetry < 0 {
 		errs = append(errs, errors.New("notify.max_retry must not be negative"))
+	}
+	if n.ReportingReminderDays < 1 || n.ReportingReminderDays > 60 {
+		errs = append(errs, errors.New("notify.reporting_reminder_days must be 1..60"))
 	}
 	return errs
 }

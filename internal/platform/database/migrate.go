@@ -21,6 +21,7 @@ func Migrations() []*gormigrate.Migration {
 		m0008Family(),
 		m0006Notify(),
 		m0007Appointments(), // after 0008: issue 7 merged later; the list order is the order applied
+		m0009QuestionnaireSchedule(),
 	}
 }
 

@@ -191,3 +191,14 @@ func (s *Store) Purge(ctx context.Context) (int64, error) {
 	}
 	return res.RowsAffected, nil
 }
+
+// ErrBadKey answers a key that is not ValidKey.
+var ErrBadKey = apperr.Invalid(Header, "invalid_idempotency_key", "幂等键必须是 1 到 64 个字母、数字或 - _ . : 字符")
+
+// CheckKey is nil for no key or a valid one, else ErrBadKey.
+func CheckKey(k string) error {
+	if k != "" && !ValidKey(k) {
+		return ErrBadKey
+	}
+	return nil
+}

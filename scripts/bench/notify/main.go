@@ -2,7 +2,8 @@
 // with a WeChat account and one credit for the follow-up questionnaire
 // template; two planners (as two workers would) plan the day's reminders at
 // once and enqueue them on asynq; a worker sends them to the fake WeChat
-// server. It reports the planning time, the send throughput, and checks
+// server. It reports the planning time, the send throughput (and a raw
+// Redis LPUSH+RPOP baseline measured in the same run, with the ratio), and checks
 // that every patient got exactly one message: no duplicates, none lost.
 //
 //	go run ./scripts/bench/notify -n 100000
@@ -149,6 +150,18 @@ func run() error {
 		return err
 	}
 	queued := info.Pending + info.Scheduled
+	// Printed at once: sending takes much longer on a busy machine.
+	backend := "MariaDB + Redis"
+	if o.embedded {
+		backend = "SQLite + in-process Redis"
+	}
+	fmt.Printf("backend: %s\n", backend)
+	fmt.Printf("patients: %d (seeded in %s)\n", o.patients, seedTime.Round(time.Millisecond))
+	fmt.Printf("planned by two planners at once: %d + %d requests in %s (%.0f/s); tasks queued: %d\n",
+		counts[0], counts[1], planTime.Round(time.Millisecond), float64(o.patients)/planTime.Seconds(), queued)
+	if planTime > 60*time.Second {
+		fmt.Printf("planning took more than 60 s\n")
+	}
 
 	fmt.Fprintln(os.Stderr, "sending…")
 	w := queue.NewWorkerOn(rdb, map[string]int{qname: 1}, o.concurrency, time.UTC, quiet)
@@ -188,21 +201,52 @@ func run() error {
 	db.Model(&notify.Push{}).Where("kind = ?", notify.KindQuestionnaireDue).Count(&pushes)
 	db.Model(&notify.Notification{}).Where("kind = ?", notify.KindQuestionnaireDue).Count(&notifications)
 	db.Model(&notify.Push{}).Where("kind = ? AND status <> ?", notify.KindQuestionnaireDue, notify.StatusSent).Count(&other)
-	backend := "MariaDB + Redis"
-	if o.embedded {
-		backend = "SQLite + in-process Redis"
+	fmt.Fprintln(os.Stderr, "raw Redis baseline…")
+	pairs, pairTime, err := redisBaseline(ctx, rdb, prefix+"baseline", o.patients, o.concurrency)
+	if err != nil {
+		return err
 	}
-	fmt.Printf("backend: %s\n", backend)
-	fmt.Printf("patients: %d (seeded in %s)\n", o.patients, seedTime.Round(time.Millisecond))
-	fmt.Printf("planned by two planners at once: %d + %d requests in %s (%.0f/s); tasks queued: %d\n",
-		counts[0], counts[1], planTime.Round(time.Millisecond), float64(o.patients)/planTime.Seconds(), queued)
 	fmt.Printf("push rows: %d, notifications: %d, not sent: %d\n", pushes, notifications, other)
 	fmt.Printf("sent: %d messages to %d openids in %s (%.0f/s), duplicates: %d, lost: %d\n",
 		len(msgs), len(perOpenID), sendTime.Round(time.Millisecond), float64(len(msgs))/sendTime.Seconds(), dups, o.patients-len(perOpenID))
+	sendRate, pairRate := float64(len(msgs))/sendTime.Seconds(), float64(pairs)/pairTime.Seconds()
+	fmt.Printf("raw Redis LPUSH+RPOP, %d clients: %d pairs in %s (%.0f pairs/s); sends / raw pairs: %.3f×\n",
+		o.concurrency, pairs, pairTime.Round(time.Millisecond), pairRate, sendRate/pairRate)
 	if dups > 0 || len(perOpenID) != o.patients || int(pushes) != o.patients {
 		return fmt.Errorf("duplicates or losses")
 	}
 	return nil
+}
+
+// redisBaseline measures what the same Redis does with no queue library:
+// n LPUSH+RPOP pairs of a send task's size by c clients at once.
+func redisBaseline(ctx context.Context, rdb redis.UniversalClient, key string, n, c int) (int, time.Duration, error) {
+	defer rdb.Del(ctx, key)
+	payload := strings.Repeat("x", 64)
+	var wg sync.WaitGroup
+	errs := make(chan error, c)
+	start := time.Now()
+	for w := range c {
+		wg.Go(func() {
+			for i := w; i < n; i += c {
+				if err := rdb.LPush(ctx, key, payload).Err(); err != nil {
+					errs <- err
+					return
+				}
+				if err := rdb.RPop(ctx, key).Err(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(errs)
+	if err := <-errs; err != nil {
+		return 0, 0, fmt.Errorf("redis baseline: %w", err)
+	}
+	return n, elapsed, nil
 }
 
 // seed inserts n patients, their WeChat accounts and one credit each for
