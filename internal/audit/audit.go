@@ -50,6 +50,7 @@ type Store struct {
 	// the queue in one multi-row INSERT every interval, when it is full, before
 	// every read, and on StopBatching (shutdown), so no event is lost on SIGTERM.
 	mu      sync.Mutex
+	flushMu sync.Mutex // one flush at a time: a reader's flush waits for one in flight
 	queue   []Event
 	max     int
 	kick    chan struct{}
@@ -145,6 +146,10 @@ func (s *Store) StopBatching(ctx context.Context) error {
 // Flush writes the queued events now, in one multi-row INSERT per 500.
 // On failure they stay queued for the next flush.
 func (s *Store) Flush(ctx context.Context) error {
+	// Held across the write, so a read that flushes first also waits for a
+	// batch the ticker took a moment ago and has not committed yet.
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
 	s.mu.Lock()
 	batch := s.queue
 	s.queue = nil
