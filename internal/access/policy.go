@@ -149,39 +149,54 @@ func (p *Policy) Check(ctx context.Context, a auth.Actor, perm Permission, patie
 	if err != nil {
 		return Grant{}, err
 	}
+	g, needLink, err := decide(a, r, pt)
+	if !needLink {
+		return g, err
+	}
+	var link linkRow
+	err = p.db.WithContext(ctx).Table("family_links").Select("scopes").
+		Where("patient_id = ? AND user_id = ? AND status = ?", pt.ID, a.ID, "active").Take(&link).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return Grant{}, ErrPatientNotFound
+	}
+	if err != nil {
+		return Grant{}, fmt.Errorf("access: load family link: %w", err)
+	}
+	return decideFamily(r, pt, link)
+}
+
+// decide is the policy's decision on what is loaded so far: the grant or
+// the denial, or needLink when only the caller's family link can tell.
+func decide(a auth.Actor, r rule, pt patientRow) (g Grant, needLink bool, err error) {
 	switch a.Kind {
 	case auth.KindUser:
 		if pt.UserID != nil && *pt.UserID == a.ID {
 			if r.patient {
-				return Grant{PatientID: pt.ID, Relation: RelationSelf}, nil
+				return Grant{PatientID: pt.ID, Relation: RelationSelf}, false, nil
 			}
-			return Grant{}, ErrPatientNotFound
+			return Grant{}, false, ErrPatientNotFound
 		}
 		if r.family == "" {
-			return Grant{}, ErrPatientNotFound
+			return Grant{}, false, ErrPatientNotFound
 		}
-		var link linkRow
-		err := p.db.WithContext(ctx).Table("family_links").Select("scopes").
-			Where("patient_id = ? AND user_id = ? AND status = ?", pt.ID, a.ID, "active").Take(&link).Error
-		if errors.Is(err, gorm.ErrRecordNotFound) {
-			return Grant{}, ErrPatientNotFound
-		}
-		if err != nil {
-			return Grant{}, fmt.Errorf("access: load family link: %w", err)
-		}
-		scopes := ParseScopes(link.Scopes)
-		if r.family != anyLink && !hasScope(scopes, r.family) {
-			return Grant{}, ErrPatientNotFound
-		}
-		return Grant{PatientID: pt.ID, Relation: RelationFamily, Scopes: scopes}, nil
+		return Grant{}, true, nil
 	case auth.KindStaff:
 		if r.staff && staffCovers(a, pt) {
-			return Grant{PatientID: pt.ID, Relation: RelationStaff}, nil
+			return Grant{PatientID: pt.ID, Relation: RelationStaff}, false, nil
 		}
-		return Grant{}, ErrPatientNotFound
+		return Grant{}, false, ErrPatientNotFound
 	default:
+		return Grant{}, false, ErrPatientNotFound
+	}
+}
+
+// decideFamily decides for a relative with an active link.
+func decideFamily(r rule, pt patientRow, link linkRow) (Grant, error) {
+	scopes := ParseScopes(link.Scopes)
+	if r.family != anyLink && !hasScope(scopes, r.family) {
 		return Grant{}, ErrPatientNotFound
 	}
+	return Grant{PatientID: pt.ID, Relation: RelationFamily, Scopes: scopes}, nil
 }
 
 func (p *Policy) loadPatient(ctx context.Context, patientID string) (patientRow, error) {

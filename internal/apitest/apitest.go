@@ -356,3 +356,12 @@ func (e *Env) DeliverEvents() []string {
 	}
 	return topics
 }
+
+// FlushAudit writes the audit events still queued in the app's batch, for a
+// test that reads the audit_events table directly (the access log flushes by itself).
+func (e *Env) FlushAudit() {
+	e.t.Helper()
+	if err := e.App.Audit.Flush(context.Background()); err != nil {
+		e.t.Fatalf("flush audit events: %v", err)
+	}
+}

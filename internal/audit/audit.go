@@ -6,6 +6,7 @@ package audit
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -45,6 +46,18 @@ func (Event) TableName() string { return "audit_events" }
 type Store struct {
 	db  *gorm.DB
 	now func() time.Time
+
+	// Batching (StartBatching): Record queues the event and a flusher writes
+	// the queue in one multi-row INSERT every interval, when it is full, before
+	// every read, and on StopBatching (shutdown), so no event is lost on SIGTERM.
+	mu      sync.Mutex
+	flushMu sync.Mutex // one flush at a time: a reader's flush waits for one in flight
+	queue   []Event
+	max     int
+	kick    chan struct{}
+	stop    chan struct{}
+	stopped chan struct{}
+	onError func(n int, err error)
 }
 
 // NewStore returns a Store over db.
@@ -67,14 +80,101 @@ func (s *Store) Record(ctx context.Context, e Event) error {
 	if len(e.Action) > 255 { // a route template; never longer in practice, but an event must not be lost for it
 		e.Action = e.Action[:255]
 	}
+	s.mu.Lock()
+	if s.stop != nil {
+		s.queue = append(s.queue, e)
+		full := len(s.queue) >= s.max
+		s.mu.Unlock()
+		if full {
+			select {
+			case s.kick <- struct{}{}:
+			default:
+			}
+		}
+		return nil
+	}
+	s.mu.Unlock()
 	if err := s.db.WithContext(ctx).Create(&e).Error; err != nil {
 		return fmt.Errorf("record audit event: %w", err)
 	}
 	return nil
 }
 
+// StartBatching makes Record queue events and write them in batches of up
+// to max rows, every interval. A failed batch is retried at the next flush
+// (onError is told); StopBatching writes what is queued. Each request then
+// pays no commit of its own for its audit event; the events of the last
+// interval are at risk only if the process dies without shutting down.
+func (s *Store) StartBatching(interval time.Duration, max int, onError func(n int, err error)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stop != nil {
+		return
+	}
+	s.max, s.onError = max, onError
+	s.kick, s.stop, s.stopped = make(chan struct{}, 1), make(chan struct{}), make(chan struct{})
+	go func(stop, stopped, kick chan struct{}) {
+		defer close(stopped)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			case <-kick:
+			}
+			_ = s.Flush(context.Background())
+		}
+	}(s.stop, s.stopped, s.kick)
+}
+
+// StopBatching stops the flusher and writes every queued event; Record
+// writes at once afterwards. It returns the error of the last write.
+func (s *Store) StopBatching(ctx context.Context) error {
+	s.mu.Lock()
+	stop, stopped := s.stop, s.stopped
+	s.stop = nil // new events are written at once from here on
+	s.mu.Unlock()
+	if stop == nil {
+		return nil
+	}
+	close(stop)
+	<-stopped
+	return s.Flush(ctx)
+}
+
+// Flush writes the queued events now, in one multi-row INSERT per 500.
+// On failure they stay queued for the next flush.
+func (s *Store) Flush(ctx context.Context) error {
+	// Held across the write, so a read that flushes first also waits for a
+	// batch the ticker took a moment ago and has not committed yet.
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
+	s.mu.Lock()
+	batch := s.queue
+	s.queue = nil
+	s.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	if err := s.db.WithContext(ctx).CreateInBatches(batch, 500).Error; err != nil {
+		s.mu.Lock()
+		s.queue = append(batch, s.queue...)
+		s.mu.Unlock()
+		if s.onError != nil {
+			s.onError(len(batch), err)
+		}
+		return fmt.Errorf("flush %d audit events: %w", len(batch), err)
+	}
+	return nil
+}
+
 // ForPatient lists the newest events about a patient.
 func (s *Store) ForPatient(ctx context.Context, patientID string, limit int) ([]Event, error) {
+	if err := s.Flush(ctx); err != nil {
+		return nil, err
+	}
 	var events []Event
 	err := s.db.WithContext(ctx).Where("patient_id = ?", patientID).
 		Order("created_at DESC").Order("id DESC").Limit(limit).Find(&events).Error
@@ -92,6 +192,9 @@ type AccessQuery struct {
 // Access lists successful actions on a patient's data by others (staff and
 // family), newest first.
 func (s *Store) Access(ctx context.Context, q AccessQuery) ([]Event, error) {
+	if err := s.Flush(ctx); err != nil {
+		return nil, err
+	}
 	db := s.db.WithContext(ctx).Where("patient_id = ? AND result = ?", q.PatientID, ResultOK)
 	if q.ExcludeUserID != "" {
 		db = db.Where("NOT (actor_kind = ? AND actor_id = ?)", "user", q.ExcludeUserID)

@@ -309,6 +309,7 @@ func TestInvitationFlowWithTwoWeChatUsers(t *testing.T) {
 
 	// Writes by the patient are audited; the logs hold no code and no name.
 	var writes int64
+	e.FlushAudit() // audit events are written in batches
 	e.App.DB.Table("audit_events").Where("patient_id = ? AND actor_kind = ? AND action LIKE ?", p5, "user", "POST %/family/%").Count(&writes)
 	if writes < 4 {
 		t.Fatalf("%d audited family writes by the patient, want the invitations, the revocations and the withdrawals", writes)
@@ -582,6 +583,7 @@ func TestGuessingCodesIsRateLimitedAndLogged(t *testing.T) {
 		}
 	}
 	var denied int64
+	e.FlushAudit() // audit events are written in batches
 	e.App.DB.Table("audit_events").Where("actor_id = ? AND action = ? AND result = ?",
 		guesser.userID, "GET /api/v1/family/invitations/:code", "denied").Count(&denied)
 	if denied != 10 {

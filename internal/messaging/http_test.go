@@ -267,6 +267,7 @@ func TestThreadAccessForEveryParticipant(t *testing.T) {
 	}
 	// Family reads are audited; the patient's own reads are not.
 	var n int64
+	e.FlushAudit() // audit events are written in batches
 	e.App.DB.Table("audit_events").Where("actor_id = ? AND action = ?", e.Demo.Users["fake-openid-family1"],
 		"GET /api/v1/patients/:patientID/thread/messages").Count(&n)
 	if n == 0 {

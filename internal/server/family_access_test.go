@@ -214,6 +214,7 @@ func policyDenial(resp apitest.Response) bool {
 func auditCount(t *testing.T, e *apitest.Env, actorID, action string) int64 {
 	t.Helper()
 	var n int64
+	e.FlushAudit() // audit events are written in batches
 	if err := e.App.DB.Table("audit_events").Where("actor_id = ? AND action = ?", actorID, action).Count(&n).Error; err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// LoadSpec is what the orchestrator hands the load generator (a child
+// process, so the server's CPU and memory are its own).
+type LoadSpec struct {
+	Name     string        `json:"name"`
+	Base     string        `json:"base"`
+	Workers  int           `json:"workers"`
+	Warmup   time.Duration `json:"warmup"`
+	Duration time.Duration `json:"duration"`
+	// Ops: each iteration picks one at random (e.g. one per patient).
+	Ops []Op `json:"ops"`
+	// StopOnRefused: the SIGTERM scenario; once the listener is gone
+	// (connection refused) the worker stops: that request was never accepted.
+	StopOnRefused bool `json:"stop_on_refused"`
+}
+
+// Op is one request, or a group sent in parallel (a screen's calls); the
+// latency of a group is that of its slowest request.
+type Op struct {
+	Method  string `json:"method,omitempty"`
+	Path    string `json:"path,omitempty"`
+	Token   string `json:"token,omitempty"`
+	Cookie  string `json:"cookie,omitempty"`
+	Reading bool   `json:"reading,omitempty"` // POST a fresh blood pressure with a fresh Idempotency-Key
+	Group   []Op   `json:"group,omitempty"`
+	InOrder bool   `json:"in_order,omitempty"` // the group's requests one after another (paging), not in parallel
+}
+
+func runLoad(args []string) error {
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	specPath := fs.String("spec", "", "JSON load spec")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	b, err := os.ReadFile(*specPath)
+	if err != nil {
+		return err
+	}
+	var s LoadSpec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConns: s.Workers * 8, MaxIdleConnsPerHost: s.Workers * 8}}
+	if s.Warmup > 0 {
+		drive(client, s, s.Warmup)
+	}
+	r := drive(client, s, s.Duration)
+	return json.NewEncoder(os.Stdout).Encode(r)
+}
+
+var keySeq atomic.Int64
+
+func drive(client *http.Client, s LoadSpec, d time.Duration) Result {
+	var mu sync.Mutex
+	res := Result{Name: s.Name, Extra: map[string]any{}}
+	var all []time.Duration
+	refused := 0
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < s.Workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+			var lat []time.Duration
+			errs, ref, first := 0, 0, ""
+			for time.Now().Before(deadline) {
+				op := s.Ops[rng.IntN(len(s.Ops))]
+				t0 := time.Now()
+				err := do(client, s.Base, op, rng)
+				if err != nil {
+					if s.StopOnRefused && strings.Contains(err.Error(), "connection refused") {
+						ref++
+						break
+					}
+					errs++
+					if first == "" {
+						first = err.Error()
+					}
+					continue
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			mu.Lock()
+			all = append(all, lat...)
+			res.Errors += errs
+			refused += ref
+			if res.FirstErr == "" {
+				res.FirstErr = first
+			}
+			mu.Unlock()
+		}(w)
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	summarise(&res, all)
+	if s.StopOnRefused {
+		res.Extra["refused_after_close"] = refused
+	}
+	return res
+}
+
+func do(client *http.Client, base string, op Op, rng *rand.Rand) error {
+	if len(op.Group) > 0 && op.InOrder {
+		for _, g := range op.Group {
+			if err := do(client, base, g, rng); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(op.Group) > 0 {
+		errc := make(chan error, len(op.Group))
+		for _, g := range op.Group {
+			go func(g Op) { errc <- do(client, base, g, rng2(rng)) }(g)
+		}
+		var errs []error
+		for range op.Group {
+			errs = append(errs, <-errc)
+		}
+		return errors.Join(errs...)
+	}
+	var body io.Reader
+	method := op.Method
+	if op.Reading {
+		body = bytes.NewReader(reading(rng, time.Now()))
+		method = http.MethodPost
+	}
+	if method == "" {
+		method = http.MethodGet
+	}
+	req, err := http.NewRequest(method, base+op.Path, body)
+	if err != nil {
+		return err
+	}
+	if op.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+op.Token)
+	}
+	if op.Cookie != "" {
+		req.Header.Set("Cookie", op.Cookie)
+	}
+	if op.Reading {
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", fmt.Sprintf("bench-%d-%d-%d", os.Getpid(), time.Now().UnixNano(), keySeq.Add(1)))
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("%s %s: %s", method, op.Path, resp.Status)
+	}
+	return nil
+}
+
+// rng2 gives a goroutine of a group a generator of its own (rand.Rand is not safe to share).
+func rng2(r *rand.Rand) *rand.Rand { return rand.New(rand.NewPCG(r.Uint64(), r.Uint64())) }
+
+// reading is a blood pressure taken in the last six days; one in twenty is
+// critical, so alerts are raised and then folded.
+func reading(rng *rand.Rand, now time.Time) []byte {
+	sys, dia := 110+rng.IntN(30), 70+rng.IntN(18)
+	if rng.IntN(20) == 0 {
+		sys, dia = 182+rng.IntN(20), 100+rng.IntN(15)
+	}
+	at := now.Add(-time.Duration(rng.IntN(6*24*60)) * time.Minute).Format(time.RFC3339)
+	b, _ := json.Marshal(map[string]any{"type": "blood_pressure", "systolic": sys, "diastolic": dia, "pulse": 60 + rng.IntN(30), "measured_at": at, "source": "device"})
+	return b
+}

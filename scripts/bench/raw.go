@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql"
+	"github.com/redis/go-redis/v9"
+)
+
+// runJSONServer is the plain JSON endpoint baseline: net/http, one small
+// JSON body, no middleware. It prints its address and serves until SIGTERM.
+func runJSONServer(args []string) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok"})
+	})
+	fmt.Println("ready", ln.Addr().String())
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	srv := &http.Server{Handler: mux}
+	go func() { <-ctx.Done(); _ = srv.Close() }()
+	if err := srv.Serve(ln); err != http.ErrServerClosed {
+		return err
+	}
+	return nil
+}
+
+// runRaw measures the database and Redis baselines with plain clients
+// (database/sql, go-redis) and prints one JSON Result per line.
+func runRaw(args []string) error {
+	fs := flag.NewFlagSet("raw", flag.ContinueOnError)
+	dsn := fs.String("dsn", "", "DSN of the bench database")
+	addr := fs.String("redis", "127.0.0.1:6379", "Redis address")
+	prefix := fs.String("prefix", "bench:", "Redis key prefix")
+	workers := fs.Int("workers", 16, "concurrent clients")
+	d := fs.Duration("duration", 5*time.Second, "time per baseline")
+	row := fs.String("row", "", "id of a patients row for the one-row SELECT")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	db, err := sql.Open("mysql", *dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(*workers)
+	db.SetMaxIdleConns(*workers)
+	if _, err := db.Exec("CREATE TABLE IF NOT EXISTS bench_baseline (id BIGINT AUTO_INCREMENT PRIMARY KEY, patient_id VARCHAR(36) NOT NULL, v VARCHAR(64) NOT NULL, created_at DATETIME(3) NOT NULL) ENGINE=InnoDB"); err != nil {
+		return err
+	}
+	defer db.Exec("DROP TABLE IF EXISTS bench_baseline")
+	sel, err := db.PrepareContext(ctx, "SELECT id, status, risk_level FROM patients WHERE id = ?")
+	if err != nil {
+		return err
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: *addr, PoolSize: *workers * 2})
+	defer rdb.Close()
+	out := json.NewEncoder(os.Stdout)
+	emit := func(r Result) { _ = out.Encode(r) }
+
+	emit(measure("raw: one-row prepared SELECT", *workers, *d, func(int) error {
+		var id, status, risk string
+		return sel.QueryRowContext(ctx, *row).Scan(&id, &status, &risk)
+	}))
+	emit(measure("raw: single INSERT in a transaction", *workers, *d, func(int) error {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO bench_baseline (patient_id, v, created_at) VALUES (?, ?, ?)", *row, "120/80", time.Now().UTC()); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+		return tx.Commit()
+	}))
+	emit(measure("raw: Redis PING", *workers, *d, func(int) error { return rdb.Ping(ctx).Err() }))
+	list := *prefix + "baseline:list"
+	emit(measure("raw: Redis LPUSH+RPOP pair", *workers, *d, func(int) error {
+		if err := rdb.LPush(ctx, list, "job").Err(); err != nil {
+			return err
+		}
+		return rdb.RPop(ctx, list).Err()
+	}))
+	rdb.Del(ctx, list)
+	// PUBLISH → subscriber: each worker has a channel of its own and waits
+	// for its message before publishing the next (a round trip).
+	subs := make([]*redis.PubSub, *workers)
+	chans := make([]<-chan *redis.Message, *workers)
+	for i := range subs {
+		subs[i] = rdb.Subscribe(ctx, *prefix+"baseline:ch:"+strconv.Itoa(i))
+		if _, err := subs[i].Receive(ctx); err != nil {
+			return err
+		}
+		chans[i] = subs[i].Channel()
+		defer subs[i].Close()
+	}
+	emit(measure("raw: Redis PUBLISH→subscriber", *workers, *d, func(w int) error {
+		if err := rdb.Publish(ctx, *prefix+"baseline:ch:"+strconv.Itoa(w), "m").Err(); err != nil {
+			return err
+		}
+		select {
+		case <-chans[w]:
+			return nil
+		case <-time.After(5 * time.Second):
+			return fmt.Errorf("message not received")
+		}
+	}))
+	return nil
+}
+
+// measure runs f from workers goroutines for d (after a short warm-up).
+func measure(name string, workers int, d time.Duration, f func(w int) error) Result {
+	run := func(d time.Duration) Result {
+		var mu sync.Mutex
+		var all []time.Duration
+		r := Result{Name: name}
+		deadline := time.Now().Add(d)
+		start := time.Now()
+		var wg sync.WaitGroup
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func(w int) {
+				defer wg.Done()
+				var lat []time.Duration
+				errs, first := 0, ""
+				for time.Now().Before(deadline) {
+					t0 := time.Now()
+					if err := f(w); err != nil {
+						errs++
+						if first == "" {
+							first = err.Error()
+						}
+						continue
+					}
+					lat = append(lat, time.Since(t0))
+				}
+				mu.Lock()
+				all = append(all, lat...)
+				r.Errors += errs
+				if r.FirstErr == "" {
+					r.FirstErr = first
+				}
+				mu.Unlock()
+			}(w)
+		}
+		wg.Wait()
+		r.Elapsed = time.Since(start)
+		summarise(&r, all)
+		return r
+	}
+	run(d / 5)
+	return run(d)
+}
