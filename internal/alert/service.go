@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -30,6 +29,46 @@ type PlanThresholds interface {
 // (the care-plan feature; NoPlan until it is wired).
 type ReportingPlan interface {
 	ExpectedReporting(ctx context.Context, patientID string) ([]Expectation, error)
+}
+
+// PatientPlan is what a patient's plan says, as PlanThresholds and
+// ReportingPlan would answer for them.
+type PatientPlan struct {
+	Thresholds   map[string]float64
+	Expectations []Expectation
+}
+
+// PlanPages answers PlanThresholds and ReportingPlan for a page of patients
+// at once (a few queries, not a few per patient); patients without a plan
+// may be absent from the map.
+type PlanPages interface {
+	PlansOf(ctx context.Context, patientIDs []string) (map[string]PatientPlan, error)
+}
+
+// onePlanAtATime answers PlanPages from the per-patient interfaces, for
+// plans that cannot answer a page at once.
+type onePlanAtATime struct {
+	plan      PlanThresholds
+	reporting ReportingPlan
+}
+
+func (p onePlanAtATime) PlansOf(ctx context.Context, patientIDs []string) (map[string]PatientPlan, error) {
+	out := make(map[string]PatientPlan, len(patientIDs))
+	for _, id := range patientIDs {
+		exps, err := p.reporting.ExpectedReporting(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if len(exps) == 0 {
+			continue
+		}
+		over, err := p.plan.ThresholdOverrides(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("pathway thresholds: %w", err)
+		}
+		out[id] = PatientPlan{Thresholds: over, Expectations: exps}
+	}
+	return out, nil
 }
 
 // NoPlan is the plan of a patient without a care plan: no threshold
@@ -78,6 +117,7 @@ type Service struct {
 	patients  Patients
 	plan      PlanThresholds
 	reporting ReportingPlan
+	pages     PlanPages
 	loc       *time.Location
 	now       func() time.Time
 }
@@ -88,8 +128,11 @@ type Deps struct {
 	Patients  Patients
 	Plan      PlanThresholds
 	Reporting ReportingPlan
-	Location  *time.Location
-	Now       func() time.Time
+	// Pages answers Plan and Reporting a page of patients at a time for the
+	// scans; without it they ask Plan and Reporting one patient at a time.
+	Pages    PlanPages
+	Location *time.Location
+	Now      func() time.Time
 }
 
 // NewService builds the service.
@@ -100,7 +143,11 @@ func NewService(store *Store, d Deps) *Service {
 	if d.Reporting == nil {
 		d.Reporting = NoPlan{}
 	}
-	return &Service{store: store, readings: d.Readings, patients: d.Patients, plan: d.Plan, reporting: d.Reporting, loc: d.Location, now: d.Now}
+	if d.Pages == nil {
+		d.Pages = onePlanAtATime{plan: d.Plan, reporting: d.Reporting}
+	}
+	return &Service{store: store, readings: d.Readings, patients: d.Patients, plan: d.Plan, reporting: d.Reporting,
+		pages: d.Pages, loc: d.Location, now: d.Now}
 }
 
 // Layers are the thresholds of a patient, layer by layer.
@@ -124,6 +171,11 @@ func (s *Service) Thresholds(ctx context.Context, patientID string) (Layers, err
 	if err != nil {
 		return Layers{}, err
 	}
+	return layers(pathway, rows), nil
+}
+
+// layers stacks the defaults, a pathway's overrides and a patient's.
+func layers(pathway map[string]float64, rows []Override) Layers {
 	l := Layers{Defaults: Defaults(), Pathway: Overrides{}, Patient: Overrides{}}
 	for k, v := range pathway {
 		if k = CanonicalKey(k); specOfOK(k) {
@@ -138,7 +190,7 @@ func (s *Service) Thresholds(ctx context.Context, patientID string) (Layers, err
 		}
 	}
 	l.Effective = l.Defaults.With(l.Pathway).With(l.Patient)
-	return l, nil
+	return l
 }
 
 // SetOverrides replaces a patient's per-patient overrides (a CM's decision).
@@ -331,81 +383,83 @@ func (s *Service) ScanNoReport(ctx context.Context) (int, error) {
 // its threshold), for the reporting reminder. A patient whose no-report
 // alert the CM turned off (no_report_days 0) is left out.
 func (s *Service) MissedReporting(ctx context.Context, days int) ([]string, error) {
-	const page, workers = 500, 8
+	const page = 1000
 	now := s.now()
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	pages := make(chan []string)
-	var mu sync.Mutex
 	var out []string
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for ids := range pages {
-				for _, id := range ids {
-					missed, err := s.missedReporting(ctx, id, days, now)
-					if err != nil {
-						cancel(fmt.Errorf("missed reporting of patient %s: %w", id, err))
-						return
-					}
-					if missed {
-						mu.Lock()
-						out = append(out, id)
-						mu.Unlock()
-					}
-				}
-			}
-		})
-	}
 	after := ""
-	var err error
-	for err == nil {
-		var ids []string
-		if ids, err = s.patients.ActiveIDs(ctx, after, page); err != nil || len(ids) == 0 {
-			break
+	for {
+		ids, err := s.patients.ActiveIDs(ctx, after, page)
+		if err != nil {
+			return nil, err
 		}
-		select {
-		case pages <- ids:
-		case <-ctx.Done():
+		missed, err := s.missedReporting(ctx, ids, days, now)
+		if err != nil {
+			return nil, err
 		}
-		if len(ids) < page || ctx.Err() != nil {
+		out = append(out, missed...)
+		if len(ids) < page {
 			break
 		}
 		after = ids[len(ids)-1]
-	}
-	close(pages)
-	wg.Wait()
-	if cause := context.Cause(ctx); cause != nil {
-		return nil, cause
-	}
-	if err != nil {
-		return nil, err
 	}
 	slices.Sort(out)
 	return out, nil
 }
 
-func (s *Service) missedReporting(ctx context.Context, patientID string, days int, now time.Time) (bool, error) {
-	exps, err := s.reporting.ExpectedReporting(ctx, patientID)
-	if err != nil || len(exps) == 0 {
-		return false, err
+// missedReporting applies the no-report rule to a page of patients with
+// three queries: their plans, their per-patient overrides and, grouped,
+// their last reading of each expected type.
+func (s *Service) missedReporting(ctx context.Context, ids []string, days int, now time.Time) ([]string, error) {
+	if len(ids) == 0 {
+		return nil, nil
 	}
-	l, err := s.Thresholds(ctx, patientID)
-	if err != nil || l.Effective.NoReportDays <= 0 {
-		return false, err
+	plans, err := s.pages.PlansOf(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("plans of %d patients: %w", len(ids), err)
 	}
-	th := l.Effective
-	th.NoReportDays = float64(days)
-	for _, exp := range exps {
-		last, err := s.readings.LastMeasured(ctx, patientID, exp.Type)
-		if err != nil {
-			return false, err
+	var expecting, types []string
+	for _, id := range ids {
+		p := plans[id]
+		if len(p.Expectations) == 0 {
+			continue
 		}
-		if EvaluateNoReport(th, exp, last, now, s.loc) != nil {
-			return true, nil
+		expecting = append(expecting, id)
+		for _, exp := range p.Expectations {
+			if !slices.Contains(types, exp.Type) {
+				types = append(types, exp.Type)
+			}
 		}
 	}
-	return false, nil
+	if len(expecting) == 0 {
+		return nil, nil
+	}
+	overrides, err := s.store.OverridesOf(ctx, expecting)
+	if err != nil {
+		return nil, err
+	}
+	last, err := s.readings.LastMeasuredOf(ctx, expecting, types)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, id := range expecting {
+		th := layers(plans[id].Thresholds, overrides[id]).Effective
+		if th.NoReportDays <= 0 {
+			continue // the CM (or the pathway) turned the no-report alert off
+		}
+		th.NoReportDays = float64(days)
+		for _, exp := range plans[id].Expectations {
+			var at *time.Time
+			if t, ok := last[id][exp.Type]; ok {
+				at = &t
+			}
+			if EvaluateNoReport(th, exp, at, now, s.loc) != nil {
+				out = append(out, id)
+				break
+			}
+		}
+	}
+	return out, nil
 }
 
 func (s *Service) scanPatient(ctx context.Context, patientID string) (int, error) {

@@ -204,6 +204,24 @@ func (s *Store) Overrides(ctx context.Context, patientID string) ([]Override, er
 	return rows, nil
 }
 
+// OverridesOf loads the per-patient overrides of several patients in one
+// query, keyed by patient.
+func (s *Store) OverridesOf(ctx context.Context, patientIDs []string) (map[string][]Override, error) {
+	out := map[string][]Override{}
+	if len(patientIDs) == 0 {
+		return out, nil
+	}
+	var rows []Override
+	err := s.db.WithContext(ctx).Where("patient_id IN ?", patientIDs).Order("patient_id, threshold_key").Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("load threshold overrides: %w", err)
+	}
+	for _, r := range rows {
+		out[r.PatientID] = append(out[r.PatientID], r)
+	}
+	return out, nil
+}
+
 // ReplaceOverrides sets a patient's overrides to exactly o.
 func (s *Store) ReplaceOverrides(ctx context.Context, patientID string, o Overrides, by string, now time.Time) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {

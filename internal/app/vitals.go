@@ -28,7 +28,7 @@ func buildVitals(db *gorm.DB, patients *patient.Service, staff *auth.Store, plan
 	readings := observation.NewStore(db)
 	alerts := alert.NewService(alert.NewStore(db), alert.Deps{
 		Readings: readings, Patients: patientDirectory{patients: patients, staff: staff},
-		Plan: plans, Reporting: planReporting{plans: plans}, Location: loc, Now: now,
+		Plan: plans, Reporting: planReporting{plans: plans}, Pages: planReporting{plans: plans}, Location: loc, Now: now,
 	})
 	obs := observation.NewService(readings, idempotency.NewStore(db, now), observation.Deps{
 		Alerter: alerts, Targets: alerts, Checklist: observation.DefaultChecklist{}, Location: loc, Now: now,
@@ -51,6 +51,26 @@ func (r planReporting) ExpectedReporting(ctx context.Context, patientID string) 
 	out := make([]alert.Expectation, len(exps))
 	for i, e := range exps {
 		out[i] = alert.Expectation{Type: e.Type, EveryDays: e.EveryDays, Since: since}
+	}
+	return out, nil
+}
+
+// PlansOf answers the same for a page of patients with one query.
+func (r planReporting) PlansOf(ctx context.Context, patientIDs []string) (map[string]alert.PatientPlan, error) {
+	reps, err := r.plans.ReportingOf(ctx, patientIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]alert.PatientPlan, len(reps))
+	for id, rep := range reps {
+		if len(rep.Vitals) == 0 {
+			continue
+		}
+		exps := make([]alert.Expectation, len(rep.Vitals))
+		for i, e := range rep.Vitals {
+			exps[i] = alert.Expectation{Type: e.Type, EveryDays: e.EveryDays, Since: rep.Since}
+		}
+		out[id] = alert.PatientPlan{Thresholds: rep.Thresholds, Expectations: exps}
 	}
 	return out, nil
 }

@@ -786,6 +786,50 @@ func (s *Service) ExpectedReporting(ctx context.Context, patientID string) ([]Vi
 	return MergeVitals(lists...), nil
 }
 
+// Reporting is what a patient's active plans say for the no-report rule:
+// the merged threshold overrides and expected vitals of their current
+// stages, and when those expectations began (as ThresholdOverrides,
+// ExpectedReporting and ReportingSince, for one patient).
+type Reporting struct {
+	Thresholds map[string]float64
+	Vitals     []VitalExpectation
+	Since      time.Time
+}
+
+// ReportingOf answers ThresholdOverrides, ExpectedReporting and
+// ReportingSince for a page of patients with one query. Patients without
+// an active plan are absent from the map.
+func (s *Service) ReportingOf(ctx context.Context, patientIDs []string) (map[string]Reporting, error) {
+	plans, err := s.store.ActivePlansOfPatients(ctx, patientIDs)
+	if err != nil {
+		return nil, err
+	}
+	byPatient := map[string][]Plan{}
+	for _, plan := range plans {
+		byPatient[plan.PatientID] = append(byPatient[plan.PatientID], plan)
+	}
+	out := make(map[string]Reporting, len(byPatient))
+	for id, ps := range byPatient {
+		var r Reporting
+		var sets []map[string]float64
+		var lists [][]VitalExpectation
+		for _, plan := range ps {
+			if plan.StageEnteredAt.After(r.Since) {
+				r.Since = plan.StageEnteredAt
+			}
+			if p, ok := s.Pathways().Pathway(plan.PathwayKey); ok {
+				if i := p.StageIndex(plan.StageKey); i >= 0 {
+					sets = append(sets, p.Stages[i].Thresholds)
+					lists = append(lists, p.Stages[i].Vitals)
+				}
+			}
+		}
+		r.Thresholds, r.Vitals = MergeThresholds(sets...), MergeVitals(lists...)
+		out[id] = r
+	}
+	return out, nil
+}
+
 // FollowupSchedule is an active plan's follow-ups from its pathway, with the
 // risk level in force, for the follow-up feature to schedule.
 type FollowupSchedule struct {

@@ -67,6 +67,21 @@ func (s *Store) PlansOf(ctx context.Context, patientID string, activeOnly bool) 
 	return out, nil
 }
 
+// ActivePlansOfPatients returns the active plans of several patients in one
+// query (ix_care_plans_patient), newest first per patient.
+func (s *Store) ActivePlansOfPatients(ctx context.Context, patientIDs []string) ([]Plan, error) {
+	if len(patientIDs) == 0 {
+		return nil, nil
+	}
+	var out []Plan
+	err := s.db.WithContext(ctx).Where("patient_id IN ? AND status = ?", patientIDs, StatusActive).
+		Order("patient_id, id DESC").Find(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("list active plans of %d patients: %w", len(patientIDs), err)
+	}
+	return out, nil
+}
+
 // ActivePlanIDs pages through active plans by id.
 func (s *Store) ActivePlanIDs(ctx context.Context, after string, limit int) ([]string, error) {
 	var ids []string

@@ -315,14 +315,15 @@ func (s *Service) enqueue(ctx context.Context, p Push, t Template, at time.Time,
 // Send makes one attempt at a push. A nil error settles it (sent, or
 // refused for good); an error asks the queue to retry later.
 func (s *Service) Send(ctx context.Context, pushID string, lastTry bool) error {
-	p, err := s.Store.Push(ctx, pushID)
+	now := s.Now().UTC()
+	st, err := s.Store.SendState(ctx, pushID, s.cfg.Quiet.DayStart(now).UTC())
 	if err != nil {
 		return err
 	}
+	p := st.Push
 	if Final(p.Status) {
 		return nil // sent at most once
 	}
-	now := s.Now().UTC()
 	settle := func(status, outcome string, code int) error {
 		return s.Store.Settle(ctx, p, status, outcome, code, now, false, false)
 	}
@@ -344,19 +345,11 @@ func (s *Service) Send(ctx context.Context, pushID string, lastTry bool) error {
 		}
 	}
 	if !p.Urgent {
-		sent, err := s.Store.CountSentSince(ctx, p.PatientID, s.cfg.Quiet.DayStart(now).UTC())
-		if err != nil {
-			return err
-		}
-		if !WithinCap(t.Priority, false, sent, s.cfg.DailyCap) {
+		if !WithinCap(t.Priority, false, st.SentToday, s.cfg.DailyCap) {
 			return settle(StatusCapped, "", 0)
 		}
 	}
-	sub, found, err := s.Store.Subscription(ctx, p.UserID, p.TemplateID)
-	if err != nil {
-		return err
-	}
-	if !found || !CanSend(sub, t.LongTerm()) {
+	if !st.SubFound || !CanSend(st.Sub, t.LongTerm()) {
 		return settle(StatusNoQuota, "", 0)
 	}
 	openID, err := s.Household.OpenID(ctx, p.UserID)

@@ -208,6 +208,56 @@ func (s *Store) Push(ctx context.Context, id string) (Push, error) {
 	return p, nil
 }
 
+// SendState is what a send checks before it goes: the push, the recipient's
+// subscription to its template (found false when there is none) and how many
+// of the patient's pushes WeChat accepted since the start of the day.
+type SendState struct {
+	Push      Push
+	Sub       Subscription
+	SubFound  bool
+	SentToday int
+}
+
+// SendState loads the push, its subscription and the day's sent count in one
+// query (the send path's checks were three round trips). The credit is still
+// taken atomically by Reserve; this read only decides whether to try.
+func (s *Store) SendState(ctx context.Context, pushID string, dayStart time.Time) (SendState, error) {
+	var row struct {
+		Push        `gorm:"embedded"`
+		SubID       *string
+		SubQuota    *int
+		SubLongTerm *bool
+		SubStatus   *string
+		SentToday   int
+	}
+	err := s.db.WithContext(ctx).Table("push_log AS p").
+		Select(`p.*, s.id AS sub_id, s.quota AS sub_quota, s.long_term AS sub_long_term, s.status AS sub_status,
+			(SELECT COUNT(*) FROM push_log AS c WHERE c.patient_id = p.patient_id AND c.status = ? AND c.sent_at >= ?) AS sent_today`,
+			StatusSent, dayStart).
+		Joins("LEFT JOIN push_subscriptions AS s ON s.user_id = p.user_id AND s.template_id = p.template_id").
+		Where("p.id = ?", pushID).Limit(1).Scan(&row).Error
+	if err != nil {
+		return SendState{}, fmt.Errorf("read push: %w", err)
+	}
+	if row.ID == "" {
+		return SendState{}, apperr.NotFound("推送记录")
+	}
+	st := SendState{Push: row.Push, SentToday: row.SentToday, SubFound: row.SubID != nil}
+	if st.SubFound {
+		st.Sub = Subscription{ID: *row.SubID, UserID: row.UserID, TemplateID: row.TemplateID}
+		if row.SubQuota != nil {
+			st.Sub.Quota = *row.SubQuota
+		}
+		if row.SubLongTerm != nil {
+			st.Sub.LongTerm = *row.SubLongTerm
+		}
+		if row.SubStatus != nil {
+			st.Sub.Status = *row.SubStatus
+		}
+	}
+	return st, nil
+}
+
 // Pushes lists a patient's pushes, newest first.
 func (s *Store) Pushes(ctx context.Context, patientID, cursor string, limit int) ([]Push, error) {
 	q := s.db.WithContext(ctx).Where("patient_id = ?", patientID)

@@ -153,6 +153,66 @@ func (s *Store) Daily(ctx context.Context, patientID, typ, fromDay string) ([]Da
 	return out, nil
 }
 
+// LastMeasuredOf returns, for several patients and types at once, when each
+// patient last measured each type (absent when never): one grouped query
+// answered from ix_observations_series (patient_id, type, measured_at).
+func (s *Store) LastMeasuredOf(ctx context.Context, patientIDs, types []string) (map[string]map[string]time.Time, error) {
+	out := map[string]map[string]time.Time{}
+	if len(patientIDs) == 0 || len(types) == 0 {
+		return out, nil
+	}
+	rows, err := s.db.WithContext(ctx).Model(&Reading{}).Select("patient_id, type, MAX(measured_at)").
+		Where("patient_id IN ? AND type IN ?", patientIDs, types).Group("patient_id, type").Rows()
+	if err != nil {
+		return nil, fmt.Errorf("last readings: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var patientID, typ string
+		var last aggTime
+		if err := rows.Scan(&patientID, &typ, &last); err != nil {
+			return nil, fmt.Errorf("last readings: %w", err)
+		}
+		m := out[patientID]
+		if m == nil {
+			m = map[string]time.Time{}
+			out[patientID] = m
+		}
+		m[typ] = last.t
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("last readings: %w", err)
+	}
+	return out, nil
+}
+
+// aggTime scans an aggregate of a time column: MySQL returns a time, SQLite
+// (no declared type on an aggregate) the text it stored.
+type aggTime struct{ t time.Time }
+
+func (a *aggTime) Scan(v any) error {
+	switch x := v.(type) {
+	case time.Time:
+		a.t = x
+		return nil
+	case []byte:
+		return a.parse(string(x))
+	case string:
+		return a.parse(x)
+	}
+	return fmt.Errorf("scan %T as a time", v)
+}
+
+func (a *aggTime) parse(s string) error {
+	for _, layout := range []string{"2006-01-02 15:04:05.999999999-07:00", time.RFC3339Nano, "2006-01-02 15:04:05.999999999"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			a.t = t
+			return nil
+		}
+	}
+	return fmt.Errorf("parse time %q", s)
+}
+
 // LastMeasured returns when the patient last measured a type.
 func (s *Store) LastMeasured(ctx context.Context, patientID, typ string) (*time.Time, error) {
 	r, ok, err := s.Latest(ctx, patientID, typ)
