@@ -105,6 +105,11 @@ func New(t testing.TB, configure ...func(*config.Config)) *Env {
 	t.Cleanup(func() { f.Close() })
 	cfg := config.Defaults()
 	cfg.DataDir = t.TempDir()
+	// Every test request comes from one IP and many tests log in often: the
+	// abuse limits are raised far out of reach unless a test sets its own.
+	l := &cfg.Limits
+	l.StaffLoginPerIP, l.WeChatLoginPerIP, l.RefreshPerIP = 100000, 100000, 100000
+	l.MessagesPerUser, l.MessagesPerIP, l.UploadsPerUser, l.InvitationsPerUser = 100000, 100000, 100000, 100000
 	for _, f := range configure {
 		f(&cfg)
 	}

@@ -255,7 +255,9 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	}
 	a.Desk = adminH
 	a.Engine, err = server.New(server.Deps{
-		Log: log, Registry: registry, Guard: a.Guard, Auth: authH, Docs: docs, Admin: adminH,
+		Limits: server.NewLimits(ratelimit.New(a.Redis, a.redisPrefix), cfg.Limits),
+		HTTPS:  strings.HasPrefix(cfg.HTTP.PublicURL, "https://"),
+		Log:    log, Registry: registry, Guard: a.Guard, Auth: authH, Docs: docs, Admin: adminH,
 		Patients:  patient.NewHandler(a.Patients, a.Family.Store(), a.Auth, authStore, val),
 		Careplan:  careplan.NewHandler(a.Careplan, val),
 		Education: education.NewHandler(a.Education, val),

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"image"
+	"image/png"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -394,7 +396,46 @@ func multipartBody(t *testing.T, fields map[string]string, file []byte) (string,
 	return buf.String(), w.FormDataContentType()
 }
 
-var pngBytes = append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), bytes.Repeat([]byte{7}, 200)...)
+var pngBytes = func() []byte {
+	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
+	for i := range img.Pix {
+		img.Pix[i] = byte(i * 7)
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		panic(err)
+	}
+	return buf.Bytes()
+}()
+
+// TestUploadsAreImagesThroughAndThrough: the sniffed type is not enough; a
+// PNG header in front of an executable, an HTML page named .png, and a
+// truncated PNG are all refused and nothing is stored.
+func TestUploadsAreImagesThroughAndThrough(t *testing.T) {
+	e := newEnv(t)
+	p1 := e.Demo.Patients["patient1"]
+	patient, cm := e.user("patient1"), e.staff("cm1")
+	upload := func(id string, data []byte) apitest.Response {
+		body, ct := multipartBody(t, map[string]string{"client_msg_id": id}, data)
+		r := patient.req(http.MethodPost, threadPath(p1)+"/messages", body)
+		r.Headers = map[string]string{"Content-Type": ct}
+		return e.Do(r)
+	}
+	exe := append([]byte("MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff"), bytes.Repeat([]byte("This program cannot be run in DOS mode."), 20)...)
+	cases := map[string][]byte{
+		"png header, exe body": append(append([]byte{}, pngBytes[:33]...), exe...),
+		"html named png":       []byte("<!doctype html><html><script>alert(1)</script></html>"),
+		"exe":                  exe,
+		"truncated png":        pngBytes[:len(pngBytes)-20],
+	}
+	for name, data := range cases {
+		wantStatus(t, name, upload(strings.NewReplacer(" ", "-", ",", "").Replace(name), data), http.StatusBadRequest, "unsupported_image_type")
+	}
+	if p := e.list(cm, p1, "?after=0"); len(p.Items) != 0 {
+		t.Fatalf("refused uploads were stored: %s", texts(p))
+	}
+	wantStatus(t, "a real png", upload("real", pngBytes), http.StatusCreated, "")
+}
 
 func TestImagesAreServedOnlyThroughExpiringSignedLinks(t *testing.T) {
 	e := newEnv(t)

@@ -3,8 +3,13 @@ package messaging
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"image"
+	_ "image/gif"
+	_ "image/jpeg"
+	_ "image/png"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -112,6 +117,24 @@ type Draft struct {
 
 var clientMsgIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
 
+// wholeImage reports whether b is an image of type ct through and through:
+// the sniffed header is not enough (a PNG header can front an executable or
+// an HTML page), so PNG, JPEG and GIF are decoded in full, after a check of
+// their dimensions against decompression bombs. WebP, which the standard
+// library cannot decode, must at least be a well-formed RIFF WEBP container.
+func wholeImage(ct string, b []byte) bool {
+	if ct == "image/webp" {
+		return len(b) >= 16 && string(b[:4]) == "RIFF" && string(b[8:12]) == "WEBP" &&
+			int(binary.LittleEndian.Uint32(b[4:8])) == len(b)-8
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
+	if err != nil || cfg.Width < 1 || cfg.Height < 1 || cfg.Width*cfg.Height > 50_000_000 {
+		return false
+	}
+	_, _, err = image.Decode(bytes.NewReader(b))
+	return err == nil
+}
+
 var imageTypes = map[string]bool{"image/jpeg": true, "image/png": true, "image/webp": true, "image/gif": true}
 
 func senderRole(a auth.Actor, g access.Grant) string {
@@ -168,7 +191,7 @@ func (s *Service) prepare(ctx context.Context, a auth.Actor, g access.Grant, d D
 			return Message{}, errImageTooLarge(s.cfg.MaxImageBytes)
 		}
 		ct := http.DetectContentType(d.Image)
-		if !imageTypes[ct] {
+		if !imageTypes[ct] || !wholeImage(ct, d.Image) {
 			return Message{}, ErrImageType
 		}
 		m.BlobType, m.BlobSize = ct, int64(len(d.Image))

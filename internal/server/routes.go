@@ -26,9 +26,9 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	root.Public(http.MethodGet, "/api/openapi.yaml", d.Docs.Spec)
 
 	v1 := d.Guard.Group(e.Group("/api/v1"))
-	v1.Public(http.MethodPost, "/auth/wechat/login", d.Auth.WeChatLogin)
-	v1.Public(http.MethodPost, "/auth/refresh", d.Auth.Refresh)
-	v1.Public(http.MethodPost, "/auth/staff/login", d.Auth.StaffLogin)
+	v1.Public(http.MethodPost, "/auth/wechat/login", d.Limits.wechatLogin(d.Auth.WeChatLogin))
+	v1.Public(http.MethodPost, "/auth/refresh", d.Limits.refresh(d.Auth.Refresh))
+	v1.Public(http.MethodPost, "/auth/staff/login", d.Limits.staffLogin(d.Auth.StaffLogin))
 	v1.Authenticated(http.MethodPost, "/auth/logout", d.Auth.Logout)
 
 	v1.Authenticated(http.MethodGet, "/me", d.Patients.Me)
@@ -57,9 +57,9 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	v1.Patient(http.MethodPut, "/patients/:patientID/family/members/:linkID/scopes", access.FamilyManage, d.Family.ChangeScopes)
 	v1.Patient(http.MethodPost, "/patients/:patientID/family/members/:linkID/revoke", access.FamilyManage, d.Family.Revoke)
 	v1.Patient(http.MethodGet, "/patients/:patientID/family/invitations", access.FamilyManage, d.Family.Invitations)
-	v1.Patient(http.MethodPost, "/patients/:patientID/family/invitations", access.FamilyManage, d.Family.Invite)
+	v1.Patient(http.MethodPost, "/patients/:patientID/family/invitations", access.FamilyManage, d.Limits.invitations(d.Family.Invite))
 	v1.Patient(http.MethodPost, "/patients/:patientID/family/invitations/:invitationID/withdraw", access.FamilyManage, d.Family.WithdrawInvitation)
-	v1.Patient(http.MethodPost, "/patients/:patientID/family/registrations", access.PatientWrite, d.Family.Register)
+	v1.Patient(http.MethodPost, "/patients/:patientID/family/registrations", access.PatientWrite, d.Limits.invitations(d.Family.Register))
 	// Addressed by code, not patient: the service checks the caller is a
 	// WeChat user, rate-limits guessing per user and IP, and audits each attempt.
 	v1.Authenticated(http.MethodGet, "/family/invitations/:code", d.Family.Preview)
@@ -92,7 +92,7 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	// signed image links (the signature is the authorization).
 	v1.Patient(http.MethodGet, "/patients/:patientID/thread", access.MessagesRead, d.Messages.Thread)
 	v1.Patient(http.MethodGet, "/patients/:patientID/thread/messages", access.MessagesRead, d.Messages.Messages)
-	v1.Patient(http.MethodPost, "/patients/:patientID/thread/messages", access.MessagesSend, d.Messages.Send)
+	v1.Patient(http.MethodPost, "/patients/:patientID/thread/messages", access.MessagesSend, d.Limits.messages(d.Messages.Send))
 	v1.Patient(http.MethodPost, "/patients/:patientID/thread/messages/:messageID/recall", access.MessagesSend, d.Messages.Recall)
 	v1.Patient(http.MethodPost, "/patients/:patientID/thread/read", access.MessagesRead, d.Messages.Read)
 	v1.Patient(http.MethodPost, "/patients/:patientID/thread/transfer", access.ClinicalManage, d.Messages.Transfer)
@@ -168,14 +168,14 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	// services' errors (CSRF 403, caseload 404, expired session 401) as pages.
 	adm := d.Guard.Group(e.Group("/admin", d.Admin.HTMLErrors))
 	adm.Public(http.MethodGet, "/login", d.Admin.LoginPage)
-	adm.Public(http.MethodPost, "/login", d.Admin.Login)
+	adm.Public(http.MethodPost, "/login", d.Limits.staffLogin(d.Admin.Login))
 	adm.Public(http.MethodGet, "/static/*file", d.Admin.Static)
 	adm.Authenticated(http.MethodPost, "/logout", d.Admin.Logout)
 	adm.Staff(http.MethodGet, "", allStaff, d.Admin.Dashboard)
 	adm.Staff(http.MethodGet, "/patients", clinical, d.Admin.Patients)
 	adm.StaffPatient(http.MethodGet, "/patients/:patientID", clinical, access.PatientRead, d.Admin.Patient)
 	adm.StaffPatient(http.MethodGet, "/patients/:patientID/summary", clinical, access.PatientRead, d.Admin.Summary)
-	adm.StaffPatient(http.MethodPost, "/patients/:patientID/messages", clinical, access.MessagesSend, d.Admin.Reply)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/messages", clinical, access.MessagesSend, d.Limits.messages(d.Admin.Reply))
 	adm.StaffPatient(http.MethodPost, "/patients/:patientID/plans", clinical, access.PlanManage, d.Admin.Enrol)
 	adm.StaffPatient(http.MethodPost, "/patients/:patientID/plans/:planID/events", clinical, access.PlanManage, d.Admin.RecordEvent)
 	adm.StaffPatient(http.MethodPost, "/patients/:patientID/plans/:planID/transitions", clinical, access.PlanManage, d.Admin.Transition)

@@ -31,6 +31,7 @@ import (
 	"github.com/carepath/carepath/internal/notify"
 	"github.com/carepath/carepath/internal/observation"
 	"github.com/carepath/carepath/internal/patient"
+	"github.com/carepath/carepath/internal/platform/config"
 	"github.com/carepath/carepath/internal/platform/web"
 	"github.com/carepath/carepath/internal/questionnaire"
 )
@@ -64,6 +65,15 @@ type Deps struct {
 	Docs           *Docs
 	Ready          map[string]Check
 	TrustedProxies []string
+	// Limits are the abuse limits, counted by Counter (nil: none, in unit tests of the router).
+	Limits *limits
+	// HTTPS: the service is served over HTTPS (HSTS is sent).
+	HTTPS bool
+}
+
+// NewLimits returns the abuse limits for Deps.
+func NewLimits(counter Counter, cfg config.Limits) *limits {
+	return &limits{counter: counter, cfg: cfg}
 }
 
 // New returns the engine with every route mounted.
@@ -76,7 +86,8 @@ func New(d Deps) (*gin.Engine, error) {
 	e.HandleMethodNotAllowed = true
 	e.ContextWithFallback = true
 	metrics := web.NewMetrics(d.Registry)
-	e.Use(web.RequestID(d.Log), web.Recover(), web.AccessLog(), metrics.Middleware(), web.Deadline(30*time.Second))
+	e.Use(web.RequestID(d.Log), web.Recover(), web.AccessLog(), metrics.Middleware(), web.Deadline(30*time.Second),
+		web.SecurityHeaders(d.HTTPS), web.BodyLimit(web.DefaultMaxBody, ownsBodyLimit))
 	e.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, web.ErrorBody{Error: web.ErrorDetail{Code: "route_not_found", Message: "请求的接口不存在"}})
 	})
@@ -85,6 +96,12 @@ func New(d Deps) (*gin.Engine, error) {
 	})
 	mountRoutes(e, d)
 	return e, nil
+}
+
+// ownsBodyLimit: image uploads are bounded by messaging.max_image_bytes in
+// their handler (413 image_too_large), not by the 1 MiB JSON limit.
+func ownsBodyLimit(c *gin.Context) bool {
+	return c.FullPath() == "/api/v1/patients/:patientID/thread/messages" && isUpload(c)
 }
 
 func healthz(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) }

@@ -22,6 +22,7 @@ const (
 	KindUnprocessable      // well-formed but breaks a business rule (422)
 	KindRateLimited        // too many attempts (429)
 	KindUnavailable        // a dependency is down (503)
+	KindTooLarge           // the request body is over its size limit (413)
 )
 
 // Error is a classified error with a stable code and a message for the user (zh-CN).
@@ -117,3 +118,8 @@ func KindOf(err error) Kind {
 
 // Is reports whether err is classified as kind.
 func Is(err error, kind Kind) bool { return err != nil && KindOf(err) == kind }
+
+// TooLarge says the request body is over its limit.
+func TooLarge(code, message string) *Error {
+	return &Error{Kind: KindTooLarge, Code: code, Message: message}
+}

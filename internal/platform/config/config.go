@@ -31,6 +31,7 @@ type Config struct {
 	Auth     Auth     `koanf:"auth"`
 	Crypto   Crypto   `koanf:"crypto"`
 	Family   Family   `koanf:"family"`
+	Limits   Limits   `koanf:"limits"`
 	Followup Followup `koanf:"followup"`
 	Audit    Audit    `koanf:"audit"`
 	Consent  Consent  `koanf:"consent"`
@@ -141,6 +142,31 @@ type Family struct {
 	CodeAttemptWindow   time.Duration `koanf:"code_attempt_window"`
 }
 
+// Limits are the abuse limits: hits per Window counted in Redis (so every
+// instance shares them), per caller IP and per user. Over a limit the answer
+// is 429 with Retry-After. If Redis is down, login routes answer 503 (fail
+// closed: a password or code2session without a counter could be hammered);
+// message sends, uploads and invitations go on without the count (fail open,
+// logged), so patients can still reach the care team.
+type Limits struct {
+	Window             time.Duration `koanf:"window"`
+	StaffLoginPerIP    int           `koanf:"staff_login_per_ip"`
+	WeChatLoginPerIP   int           `koanf:"wechat_login_per_ip"` // code2session calls
+	RefreshPerIP       int           `koanf:"refresh_per_ip"`
+	MessagesPerUser    int           `koanf:"messages_per_user"`
+	MessagesPerIP      int           `koanf:"messages_per_ip"`
+	UploadsPerUser     int           `koanf:"uploads_per_user"`
+	InvitationsPerUser int           `koanf:"invitations_per_user"`
+}
+
+func (l Limits) validate() []error {
+	if l.Window < time.Second || l.StaffLoginPerIP < 1 || l.WeChatLoginPerIP < 1 || l.RefreshPerIP < 1 ||
+		l.MessagesPerUser < 1 || l.MessagesPerIP < 1 || l.UploadsPerUser < 1 || l.InvitationsPerUser < 1 {
+		return []error{errors.New("limits.window must be at least 1s and every limits.* count at least 1")}
+	}
+	return nil
+}
+
 type Consent struct {
 	// PrivacyPolicyVersion is the version of the privacy policy (隐私政策) users must accept.
 	PrivacyPolicyVersion string `koanf:"privacy_policy_version"`
@@ -209,8 +235,12 @@ func Defaults() Config {
 		Followup: Followup{EscalateAfter: 48 * time.Hour},
 		Audit:    Audit{RetentionDays: 365},
 		Family:   Family{InvitationTTL: 72 * time.Hour, CodeAttemptsPerUser: 10, CodeAttemptsPerIP: 50, CodeAttemptWindow: 15 * time.Minute},
-		Consent:  Consent{PrivacyPolicyVersion: "2026-01", HealthDataVersion: "2026-01"},
-		Notify:   Notify{QuietStart: "21:30", QuietEnd: "08:00", DailyCap: 3, MaxRetry: 8, ReportingReminderDays: 1},
+		Limits: Limits{
+			Window: time.Minute, StaffLoginPerIP: 20, WeChatLoginPerIP: 60, RefreshPerIP: 120,
+			MessagesPerUser: 30, MessagesPerIP: 300, UploadsPerUser: 10, InvitationsPerUser: 5,
+		},
+		Consent: Consent{PrivacyPolicyVersion: "2026-01", HealthDataVersion: "2026-01"},
+		Notify:  Notify{QuietStart: "21:30", QuietEnd: "08:00", DailyCap: 3, MaxRetry: 8, ReportingReminderDays: 1},
 	}
 }
 
@@ -311,6 +341,7 @@ func (c Config) Validate() error {
 	}
 	errs = append(errs, c.Messaging.validate()...)
 	errs = append(errs, c.Notify.validate()...)
+	errs = append(errs, c.Limits.validate()...)
 	if c.Auth.LockoutThreshold < 1 {
 		errs = append(errs, errors.New("auth.lockout_threshold must be at least 1"))
 	}

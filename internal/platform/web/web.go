@@ -47,6 +47,7 @@ var statusOf = map[apperr.Kind]int{
 	apperr.KindUnprocessable: http.StatusUnprocessableEntity,
 	apperr.KindRateLimited:   http.StatusTooManyRequests,
 	apperr.KindUnavailable:   http.StatusServiceUnavailable,
+	apperr.KindTooLarge:      http.StatusRequestEntityTooLarge,
 }
 
 // Status is the HTTP status for err.
@@ -172,7 +173,7 @@ func decodeError(err error) error {
 		return apperr.Invalid(typeErr.Field, "invalid_field_type",
 			fmt.Sprintf("字段 %s 的类型错误，应为 %s", typeErr.Field, typeErr.Type.String()))
 	case errors.As(err, &tooBig):
-		return apperr.Invalid("", "body_too_large", "请求体过大")
+		return ErrBodyTooLarge
 	default:
 		return apperr.Invalid("", "malformed_json", "请求体无法解析")
 	}
