@@ -183,6 +183,7 @@ func TestExportBundleIsValidFHIR(t *testing.T) {
 	if refs < len(b.Entry)-1 {
 		t.Errorf("only %d references for %d entries: every resource but Patient should point at the patient", refs, len(b.Entry))
 	}
+	e.FlushAudit()
 	var n int64
 	e.App.DB.Table("audit_events").Where("patient_id = ? AND action = ? AND object_type = ?", p1, "GET /api/v1/patients/:patientID/export", "fhir_bundle").Count(&n)
 	if n != 1 {
