@@ -11,6 +11,7 @@ import (
 	"github.com/carepath/carepath/internal/appointment"
 
 	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/notify"
 	"github.com/carepath/carepath/internal/patient"
 )
 
@@ -71,6 +72,7 @@ func funcs(zone *time.Location, now func() time.Time) template.FuncMap {
 		"adherence":  func(v string) string { return choiceLabel(adherenceChoices(), v) },
 		"scopes":     scopeNames,
 		"pushStatus": pushStatus,
+		"pushKind":   pushKind,
 		"day":        func(t time.Time) string { return t.In(zone).Format("2006-01-02") },
 		"lastDay":    func(t time.Time) string { return t.In(zone).AddDate(0, 0, -1).Format("2006-01-02") },
 		"localInput": func(t time.Time) string { return t.In(zone).Format("2006-01-02T15:04") },
@@ -190,6 +192,20 @@ func scopeNames(s string) string {
 	}
 	return strings.Join(out, "、")
 }
+
+// pushKindLabels name each kind of push in the push log.
+var pushKindLabels = map[string]string{
+	notify.KindStageBegins:         "阶段开始",
+	notify.KindAppointmentReminder: "预约提醒",
+	notify.KindCMMessage:           "管理师新消息",
+	notify.KindQuestionnaireDue:    "问卷待填写",
+	notify.KindEducationReady:      "健康教育",
+	notify.KindReadingAttention:    "健康提醒",
+	notify.KindReportingReminder:   "上报提醒",
+}
+
+// pushKind shows a push kind in words; an unknown kind shows as it is.
+func pushKind(kind string) string { return cmp.Or(pushKindLabels[kind], kind) }
 
 func pushStatus(s string) string {
 	switch s {
