@@ -220,6 +220,9 @@ type SearchQuery struct {
 
 // Search lists events matching q, newest first (ids are time-ordered UUIDv7).
 func (s *Store) Search(ctx context.Context, q SearchQuery) ([]Event, error) {
+	if err := s.Flush(ctx); err != nil {
+		return nil, err
+	}
 	db := s.db.WithContext(ctx).Model(&Event{})
 	if q.PatientID != "" {
 		db = db.Where("patient_id = ?", q.PatientID)
