@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -68,52 +67,22 @@ func runLoad(args []string) error {
 var keySeq atomic.Int64
 
 func drive(client *http.Client, s LoadSpec, d time.Duration) Result {
-	var mu sync.Mutex
-	res := Result{Name: s.Name, Extra: map[string]any{}}
-	var all []time.Duration
-	refused := 0
-	deadline := time.Now().Add(d)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for w := 0; w < s.Workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
-			var lat []time.Duration
-			errs, ref, first := 0, 0, ""
-			for time.Now().Before(deadline) {
-				op := s.Ops[rng.IntN(len(s.Ops))]
-				t0 := time.Now()
-				err := do(client, s.Base, op, rng)
-				if err != nil {
-					if s.StopOnRefused && strings.Contains(err.Error(), "connection refused") {
-						ref++
-						break
-					}
-					errs++
-					if first == "" {
-						first = err.Error()
-					}
-					continue
-				}
-				lat = append(lat, time.Since(t0))
-			}
-			mu.Lock()
-			all = append(all, lat...)
-			res.Errors += errs
-			refused += ref
-			if res.FirstErr == "" {
-				res.FirstErr = first
-			}
-			mu.Unlock()
-		}(w)
+	rngs := make([]*rand.Rand, s.Workers)
+	for w := range rngs {
+		rngs[w] = rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
 	}
-	wg.Wait()
-	res.Elapsed = time.Since(start)
-	summarise(&res, all)
+	var refused atomic.Int64
+	res := closedLoop(s.Name, s.Workers, d, func(w int) error {
+		rng := rngs[w]
+		err := do(client, s.Base, s.Ops[rng.IntN(len(s.Ops))], rng)
+		if err != nil && s.StopOnRefused && strings.Contains(err.Error(), "connection refused") {
+			refused.Add(1)
+			return errStopWorker
+		}
+		return err
+	})
 	if s.StopOnRefused {
-		res.Extra["refused_after_close"] = refused
+		res.Extra["refused_after_close"] = int(refused.Load())
 	}
 	return res
 }

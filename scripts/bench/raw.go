@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -128,44 +129,54 @@ func runRaw(args []string) error {
 
 // measure runs f from workers goroutines for d (after a short warm-up).
 func measure(name string, workers int, d time.Duration, f func(w int) error) Result {
-	run := func(d time.Duration) Result {
-		var mu sync.Mutex
-		var all []time.Duration
-		r := Result{Name: name}
-		deadline := time.Now().Add(d)
-		start := time.Now()
-		var wg sync.WaitGroup
-		for w := 0; w < workers; w++ {
-			wg.Add(1)
-			go func(w int) {
-				defer wg.Done()
-				var lat []time.Duration
-				errs, first := 0, ""
-				for time.Now().Before(deadline) {
-					t0 := time.Now()
-					if err := f(w); err != nil {
-						errs++
-						if first == "" {
-							first = err.Error()
-						}
-						continue
+	closedLoop(name, workers, d/5, f)
+	return closedLoop(name, workers, d, f)
+}
+
+// errStopWorker, returned by a closed loop's f, ends that worker without
+// counting an error.
+var errStopWorker = errors.New("stop this worker")
+
+// closedLoop runs f back to back from workers goroutines for d and
+// summarises the latencies of the calls that succeeded.
+func closedLoop(name string, workers int, d time.Duration, f func(w int) error) Result {
+	var mu sync.Mutex
+	var all []time.Duration
+	r := Result{Name: name, Extra: map[string]any{}}
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			var lat []time.Duration
+			errs, first := 0, ""
+			for time.Now().Before(deadline) {
+				t0 := time.Now()
+				if err := f(w); err != nil {
+					if errors.Is(err, errStopWorker) {
+						break
 					}
-					lat = append(lat, time.Since(t0))
+					errs++
+					if first == "" {
+						first = err.Error()
+					}
+					continue
 				}
-				mu.Lock()
-				all = append(all, lat...)
-				r.Errors += errs
-				if r.FirstErr == "" {
-					r.FirstErr = first
-				}
-				mu.Unlock()
-			}(w)
-		}
-		wg.Wait()
-		r.Elapsed = time.Since(start)
-		summarise(&r, all)
-		return r
+				lat = append(lat, time.Since(t0))
+			}
+			mu.Lock()
+			all = append(all, lat...)
+			r.Errors += errs
+			if r.FirstErr == "" {
+				r.FirstErr = first
+			}
+			mu.Unlock()
+		}(w)
 	}
-	run(d / 5)
-	return run(d)
+	wg.Wait()
+	r.Elapsed = time.Since(start)
+	summarise(&r, all)
+	return r
 }
