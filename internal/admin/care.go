@@ -245,14 +245,10 @@ func (h *Handler) AppointmentRequests(c *gin.Context) {
 		web.Error(c, err)
 		return
 	}
-	rows, err := h.caseload(c, a)
+	_, names, err := h.caseloadNames(c, a)
 	if err != nil {
 		web.Error(c, err)
 		return
-	}
-	names := map[string]string{}
-	for _, r := range rows {
-		names[r.ID] = r.Name
 	}
 	out := make([]RequestRow, len(list))
 	for i, ap := range list {

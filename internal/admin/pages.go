@@ -93,20 +93,30 @@ func phaseName(p string) string {
 
 // Dashboard handles GET /admin: the CM's day at a glance. Administrators,
 // who read no records, see the organisation overview instead.
+// caseloadNames is the caller's caseload with each patient's name by id,
+// for rows that carry only a patient id.
+func (h *Handler) caseloadNames(c *gin.Context, a auth.Actor) ([]CaseRow, map[string]string, error) {
+	rows, err := h.caseload(c, a)
+	if err != nil {
+		return nil, nil, err
+	}
+	names := make(map[string]string, len(rows))
+	for _, r := range rows {
+		names[r.ID] = r.Name
+	}
+	return rows, names, nil
+}
+
 func (h *Handler) Dashboard(c *gin.Context) {
 	a, _ := auth.ActorFrom(c)
 	if a.Role == auth.RoleAdmin {
 		h.adminHome(c)
 		return
 	}
-	rows, err := h.caseload(c, a)
+	rows, names, err := h.caseloadNames(c, a)
 	if err != nil {
 		web.Error(c, err)
 		return
-	}
-	names := map[string]string{}
-	for _, r := range rows {
-		names[r.ID] = r.Name
 	}
 	alerts, err := h.d.Alerts.Open(ctx(c), a)
 	if err != nil {
