@@ -63,10 +63,7 @@ func (h *Handler) respond(c *gin.Context, op string, body any, work func(tx *Ser
 		web.Error(c, err)
 		return
 	}
-	if out.Replayed {
-		c.Header(idempotency.ReplayedHeader, "true")
-	}
-	c.Data(out.Status, "application/json; charset=utf-8", out.Body)
+	out.Write(c.Writer)
 }
 
 func grantPatient(c *gin.Context) string { return access.GrantFrom(c).PatientID }

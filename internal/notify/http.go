@@ -69,8 +69,8 @@ func (h *Handler) Subscribe(c *gin.Context) {
 		results[i] = SubscriptionResult{TemplateID: r.TemplateID, Result: r.Result}
 	}
 	key := c.GetHeader(idempotency.Header)
-	if key != "" && !idempotency.ValidKey(key) {
-		web.Error(c, ErrBadKey)
+	if err := idempotency.CheckKey(key); err != nil {
+		web.Error(c, err)
 		return
 	}
 	out, err := h.svc.RecordSubscriptions(c.Request.Context(), a, results, key)
@@ -78,10 +78,7 @@ func (h *Handler) Subscribe(c *gin.Context) {
 		web.Error(c, err)
 		return
 	}
-	if out.Replayed {
-		c.Header(idempotency.ReplayedHeader, "true")
-	}
-	c.Data(out.Status, "application/json; charset=utf-8", out.Body)
+	out.Write(c.Writer)
 }
 
 // SubscriptionsView is the answer to a subscription report.

@@ -172,7 +172,6 @@ func (Notification) TableName() string { return "notifications" }
 var (
 	ErrUnknownTemplate = apperr.Invalid("template_id", "unknown_template", "未知的订阅消息模板")
 	ErrNotWeChatUser   = apperr.New(apperr.KindForbidden, "wechat_user_only", "仅微信用户可订阅消息")
-	ErrBadKey          = apperr.Invalid("Idempotency-Key", "invalid_idempotency_key", "幂等键必须是 1 到 64 个字母、数字或 - _ . : 字符")
 	ErrBadSignature    = apperr.New(apperr.KindForbidden, "bad_signature", "签名校验失败")
 	errBadRequest      = errors.New("notify: invalid request")
 )

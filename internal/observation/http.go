@@ -26,14 +26,6 @@ func reporter(c *gin.Context) Reporter {
 	return Reporter{Actor: a, Grant: access.GrantFrom(c)}
 }
 
-// writeOutcome sends a fresh or replayed idempotent response as stored.
-func writeOutcome(c *gin.Context, out idempotency.Outcome) {
-	if out.Replayed {
-		c.Header(idempotency.ReplayedHeader, "true")
-	}
-	c.Data(out.Status, "application/json; charset=utf-8", out.Body)
-}
-
 // Report handles POST /api/v1/patients/:patientID/observations. The
 // Idempotency-Key header (or the body's id) makes a retry return the first result.
 func (h *Handler) Report(c *gin.Context) {
@@ -59,7 +51,7 @@ func (h *Handler) Report(c *gin.Context) {
 		web.Error(c, err)
 		return
 	}
-	writeOutcome(c, out)
+	out.Write(c.Writer)
 }
 
 // BatchRequest is a mini-program's offline queue.

@@ -168,10 +168,7 @@ func (h *Handler) Answer(c *gin.Context) {
 		web.Error(c, err)
 		return
 	}
-	if out.Replayed {
-		c.Header(idempotency.ReplayedHeader, "true")
-	}
-	c.Data(out.Status, "application/json; charset=utf-8", out.Body)
+	out.Write(c.Writer)
 }
 
 // Flagged handles GET /questionnaires/flagged: responses past their threshold, of the caller's patients.

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"gorm.io/gorm"
@@ -65,6 +66,16 @@ type Outcome struct {
 	Status   int
 	Body     []byte // JSON
 	Replayed bool
+}
+
+// Write sends the stored answer as it was first given, marking a replay.
+func (o Outcome) Write(w http.ResponseWriter) {
+	if o.Replayed {
+		w.Header().Set(ReplayedHeader, "true")
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(o.Status)
+	_, _ = w.Write(o.Body)
 }
 
 // ValidKey reports whether k is an acceptable client key: 1 to 64 characters
