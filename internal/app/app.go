@@ -165,10 +165,15 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		TokenSecret: secrets.tokenSecret, AccessTTL: cfg.Auth.AccessTTL, RefreshTTL: cfg.Auth.RefreshTTL,
 		StaffSessionTTL: cfg.Auth.StaffSessionTTL, StaffIdleTimeout: cfg.Auth.StaffIdleTimeout,
 		LockoutThreshold: cfg.Auth.LockoutThreshold, LockoutDuration: cfg.Auth.LockoutDuration,
+		SessionCacheTTL: cfg.Auth.SessionCacheTTL,
 	}, now)
 	if err != nil {
 		return nil, err
 	}
+	a.Auth.UseRevocations(cache.NewPubSub(a.Redis, a.redisPrefix), log)
+	listenCtx, stopListening := context.WithCancel(context.Background())
+	go a.Auth.ListenRevocations(listenCtx, 5*time.Second)
+	a.closers = append(a.closers, stopListening)
 	a.Patients = patient.NewService(patient.NewStore(a.DB), sealer, now)
 	a.Consents = consent.NewService(a.DB, consent.Config{
 		PrivacyPolicyVersion: cfg.Consent.PrivacyPolicyVersion, HealthDataVersion: cfg.Consent.HealthDataVersion,
@@ -266,7 +271,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		Consents:  consent.NewHandler(a.Consents, authStore, val),
 		Export: export.NewHandler(export.NewService(export.NewStore(a.DB), sealer,
 			catalogNames{pathways: a.Careplan.Pathways(), questionnaires: a.Questionnaires.Library()}, now), a.Audit, loc),
-		Account:        account.NewHandler(account.NewService(a.DB, authStore, a.Notify.Store, a.Family, now), val),
+		Account:        account.NewHandler(account.NewService(a.DB, authStore, a.Auth, a.Notify.Store, a.Family, now), val),
 		AccessLog:      audit.NewHandler(a.Audit, accessLogDirectory{patients: a.Patients, accounts: authStore, family: a.Family.Store()}),
 		Observations:   observation.NewHandler(a.Observations, val),
 		Alerts:         alert.NewHandler(a.Alerts, a.AlertStream, policy, a.Audit, val),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/carepath/carepath/internal/platform/apperr"
@@ -32,6 +33,9 @@ type Config struct {
 	StaffIdleTimeout time.Duration
 	LockoutThreshold int
 	LockoutDuration  time.Duration
+	// SessionCacheTTL > 0 lets Authenticate trust a checked bearer session
+	// that long, once ListenRevocations is subscribed.
+	SessionCacheTTL time.Duration
 }
 
 // Service runs logins and checks credentials.
@@ -43,6 +47,10 @@ type Service struct {
 	signer    tokenSigner
 	dummyHash string
 	now       func() time.Time
+
+	sessions    *sessionCache
+	revocations Revocations
+	log         *slog.Logger
 }
 
 // NewService builds the auth service. now is the clock (time.Now in production).
@@ -56,6 +64,7 @@ func NewService(store *Store, wechat WeChat, sealer Sealer, cfg Config, now func
 		// Compared against when a username does not exist, so that a missing
 		// account takes as long to reject as a wrong password.
 		dummyHash: HashPassword(randomSecret(16)),
+		log:       slog.New(slog.DiscardHandler),
 	}, nil
 }
 
@@ -147,6 +156,7 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (Tokens, error) {
 			if err := s.store.RevokeSession(ctx, sid, "refresh_reuse", now); err != nil {
 				return Tokens{}, err
 			}
+			s.forget(ctx, sid)
 		}
 		return Tokens{}, ErrRefreshReused
 	case errors.Is(err, errNotFound):
@@ -167,7 +177,11 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (Tokens, error) {
 
 // Logout ends the actor's session: its access and refresh tokens, or its cookie.
 func (s *Service) Logout(ctx context.Context, a Actor) error {
-	return s.store.RevokeSession(ctx, a.SessionID, "logout", s.now().UTC())
+	if err := s.store.RevokeSession(ctx, a.SessionID, "logout", s.now().UTC()); err != nil {
+		return err
+	}
+	s.forget(ctx, a.SessionID)
+	return nil
 }
 
 // Authenticate checks a bearer access token and returns its actor. The
@@ -179,6 +193,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Actor, error)
 	if err != nil {
 		return Actor{}, err
 	}
+	if a, ok := s.sessions.get(claims.SessionID, now); ok && a.ID == claims.Subject && a.Kind == claims.Kind {
+		return a, nil
+	}
 	sess, err := s.store.SessionByID(ctx, claims.SessionID)
 	if errors.Is(err, errNotFound) {
 		return Actor{}, ErrTokenInvalid
@@ -189,7 +206,12 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Actor, error)
 	if sess.RevokedAt != nil || sess.SubjectID != claims.Subject || sess.SubjectKind != claims.Kind || sess.Kind != SessionToken {
 		return Actor{}, ErrTokenInvalid
 	}
-	return s.actor(ctx, claims.Kind, claims.Subject, sess.ID)
+	a, err := s.actor(ctx, claims.Kind, claims.Subject, sess.ID)
+	if err != nil {
+		return Actor{}, err
+	}
+	s.sessions.put(a, now)
+	return a, nil
 }
 
 func (s *Service) actor(ctx context.Context, kind ActorKind, id, sessionID string) (Actor, error) {
@@ -389,5 +411,9 @@ func (s *Service) DisableStaff(ctx context.Context, a Actor, id string) error {
 	if id == a.ID {
 		return apperr.New(apperr.KindUnprocessable, "cannot_disable_self", "不能停用自己的账号")
 	}
-	return s.store.DisableStaff(ctx, a.HospitalID, id, s.now().UTC())
+	if err := s.store.DisableStaff(ctx, a.HospitalID, id, s.now().UTC()); err != nil {
+		return err
+	}
+	s.SessionsEnded(ctx, KindStaff, id)
+	return nil
 }
