@@ -40,6 +40,7 @@ import (
 	"github.com/carepath/carepath/internal/export"
 	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/followup"
+	"github.com/carepath/carepath/internal/home"
 	"github.com/carepath/carepath/internal/kpi"
 	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/notify"
@@ -274,6 +275,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		Account:        account.NewHandler(account.NewService(a.DB, authStore, a.Auth, a.Notify.Store, a.Family, now), val),
 		AccessLog:      audit.NewHandler(a.Audit, accessLogDirectory{patients: a.Patients, accounts: authStore, family: a.Family.Store()}),
 		Observations:   observation.NewHandler(a.Observations, val),
+		Home:           home.NewHandler(a.Careplan, a.Appointments, a.Messages, a.Education, a.Observations),
 		Alerts:         alert.NewHandler(a.Alerts, a.AlertStream, policy, a.Audit, val),
 		Appointments:   appointment.NewHandler(a.Appointments, val),
 		Questionnaires: questionnaire.NewHandler(a.Questionnaires, val),
