@@ -193,8 +193,8 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Actor, error)
 	if err != nil {
 		return Actor{}, err
 	}
-	if a, ok := s.sessions.get(claims.SessionID, now); ok && a.ID == claims.Subject && a.Kind == claims.Kind {
-		return a, nil
+	if e, ok := s.sessions.get(claims.SessionID, now); ok && e.actor.ID == claims.Subject && e.actor.Kind == claims.Kind {
+		return e.actor, nil
 	}
 	sess, err := s.store.SessionByID(ctx, claims.SessionID)
 	if errors.Is(err, errNotFound) {
@@ -210,7 +210,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Actor, error)
 	if err != nil {
 		return Actor{}, err
 	}
-	s.sessions.put(a, now)
+	s.sessions.put(sess.ID, cachedSession{actor: a}, now)
 	return a, nil
 }
 
@@ -314,7 +314,15 @@ func lockedError(until, now time.Time) error {
 // Sessions end after StaffSessionTTL, or after StaffIdleTimeout without use.
 func (s *Service) AuthenticateCookie(ctx context.Context, cookie string) (Actor, string, error) {
 	now := s.now().UTC()
-	sess, err := s.store.SessionBySecret(ctx, hashSecret(cookie))
+	hash := hashSecret(cookie)
+	key := cookieKey(hash)
+	if e, ok := s.sessions.get(key, now); ok && now.Before(e.expiresAt) && now.Sub(e.lastSeen) <= s.cfg.StaffIdleTimeout {
+		if err := s.touch(ctx, key, e.actor.SessionID, e.lastSeen, now); err != nil {
+			return Actor{}, "", err
+		}
+		return e.actor, e.csrf, nil
+	}
+	sess, err := s.store.SessionBySecret(ctx, hash)
 	if errors.Is(err, errNotFound) {
 		return Actor{}, "", ErrTokenInvalid
 	}
@@ -326,20 +334,34 @@ func (s *Service) AuthenticateCookie(ctx context.Context, cookie string) (Actor,
 	}
 	if now.Sub(sess.LastSeenAt) > s.cfg.StaffIdleTimeout {
 		_ = s.store.RevokeSession(ctx, sess.ID, "idle", now)
+		s.forget(ctx, sess.ID)
 		return Actor{}, "", ErrTokenExpired
 	}
 	a, err := s.actor(ctx, sess.SubjectKind, sess.SubjectID, sess.ID)
 	if err != nil {
 		return Actor{}, "", err
 	}
-	// Writing last_seen_at on every request would make every read a write;
-	// a minute's resolution is plenty for an idle timeout of many minutes.
-	if now.Sub(sess.LastSeenAt) > time.Minute {
-		if err := s.store.TouchSession(ctx, sess.ID, now); err != nil {
-			return Actor{}, "", err
-		}
+	s.sessions.put(key, cachedSession{actor: a, csrf: sess.CSRFToken, expiresAt: sess.ExpiresAt, lastSeen: sess.LastSeenAt}, now)
+	if err := s.touch(ctx, key, sess.ID, sess.LastSeenAt, now); err != nil {
+		return Actor{}, "", err
 	}
 	return a, sess.CSRFToken, nil
+}
+
+// touch records use of a cookie session for the idle timeout. Writing
+// last_seen_at on every request would make every read a write; a minute's
+// resolution is plenty for an idle timeout of many minutes. (Each instance
+// touches by its own last write, so the database's time is never older than
+// a minute behind the newest use anywhere.)
+func (s *Service) touch(ctx context.Context, key, sessionID string, lastSeen, now time.Time) error {
+	if now.Sub(lastSeen) <= time.Minute {
+		return nil
+	}
+	if err := s.store.TouchSession(ctx, sessionID, now); err != nil {
+		return err
+	}
+	s.sessions.seen(key, now)
+	return nil
 }
 
 // BindPhone resolves a getPhoneNumber code and stores the phone on the user,

@@ -22,42 +22,49 @@ const RevocationChannel = "auth.revoked"
 // checked against the database every time until entries expire.
 const sessionCacheLimit = 100_000
 
-// sessionCache remembers, for a short TTL, that a bearer session was valid
-// and whose it was, so that a request costs no session and account reads.
-// A revocation on this instance evicts at once; on other instances through
-// Revocations, or at worst after the TTL.
+// sessionCache remembers, for a short TTL, that a session was valid and
+// whose it was, so that a request costs no session and account reads.
+// Bearer sessions are found by session id, admin-page cookies by
+// "cookie:" + the cookie's hash. A revocation on this instance evicts at
+// once; on other instances through Revocations, or at worst after the TTL.
 type sessionCache struct {
 	ttl time.Duration
 
-	mu        sync.RWMutex
-	live      bool // subscribed to revocations: entries may be trusted
-	bySession map[string]cachedSession
+	mu      sync.RWMutex
+	live    bool // subscribed to revocations: entries may be trusted
+	entries map[string]cachedSession
 }
 
 type cachedSession struct {
 	actor Actor
 	until time.Time
+	// Cookie sessions only: what AuthenticateCookie checks besides the account.
+	csrf      string
+	expiresAt time.Time
+	lastSeen  time.Time
 }
 
 func newSessionCache(ttl time.Duration) *sessionCache {
-	return &sessionCache{ttl: ttl, bySession: map[string]cachedSession{}}
+	return &sessionCache{ttl: ttl, entries: map[string]cachedSession{}}
 }
 
-func (c *sessionCache) get(sessionID string, now time.Time) (Actor, bool) {
+func cookieKey(secretHash string) string { return "cookie:" + secretHash }
+
+func (c *sessionCache) get(key string, now time.Time) (cachedSession, bool) {
 	if c == nil {
-		return Actor{}, false
+		return cachedSession{}, false
 	}
 	c.mu.RLock()
-	e, ok := c.bySession[sessionID]
+	e, ok := c.entries[key]
 	live := c.live
 	c.mu.RUnlock()
 	if !live || !ok || !now.Before(e.until) {
-		return Actor{}, false
+		return cachedSession{}, false
 	}
-	return e.actor, true
+	return e, true
 }
 
-func (c *sessionCache) put(a Actor, now time.Time) {
+func (c *sessionCache) put(key string, e cachedSession, now time.Time) {
 	if c == nil {
 		return
 	}
@@ -66,38 +73,48 @@ func (c *sessionCache) put(a Actor, now time.Time) {
 	if !c.live {
 		return
 	}
-	if len(c.bySession) >= sessionCacheLimit {
+	if len(c.entries) >= sessionCacheLimit {
 		c.dropExpired(now)
-		if len(c.bySession) >= sessionCacheLimit {
+		if len(c.entries) >= sessionCacheLimit {
 			return
 		}
 	}
-	c.bySession[a.SessionID] = cachedSession{actor: a, until: now.Add(c.ttl)}
+	e.until = now.Add(c.ttl)
+	c.entries[key] = e
+}
+
+// seen records a cookie session's new last-seen time without extending the entry.
+func (c *sessionCache) seen(key string, at time.Time) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[key]; ok {
+		e.lastSeen = at
+		c.entries[key] = e
+	}
 }
 
 func (c *sessionCache) dropExpired(now time.Time) {
-	for id, e := range c.bySession {
+	for k, e := range c.entries {
 		if !now.Before(e.until) {
-			delete(c.bySession, id)
+			delete(c.entries, k)
 		}
 	}
 }
 
 // forget evicts a revocation: a session id, or every session of a subject
-// ("user:<id>", "staff:<id>").
+// ("user:<id>", "staff:<id>"). Revocations are rare; a scan is fine.
 func (c *sessionCache) forget(key string) {
 	if c == nil {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.bySession[key]; ok {
-		delete(c.bySession, key)
-		return
-	}
-	for id, e := range c.bySession {
-		if subjectKey(e.actor.Kind, e.actor.ID) == key {
-			delete(c.bySession, id)
+	for k, e := range c.entries {
+		if k == key || e.actor.SessionID == key || subjectKey(e.actor.Kind, e.actor.ID) == key {
+			delete(c.entries, k)
 		}
 	}
 }
@@ -107,7 +124,7 @@ func (c *sessionCache) reset(live bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.live = live
-	clear(c.bySession)
+	clear(c.entries)
 }
 
 func subjectKey(kind ActorKind, id string) string { return string(kind) + ":" + id }

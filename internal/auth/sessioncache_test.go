@@ -85,4 +85,28 @@ func TestSessionCacheIsInvalidatedOnEveryInstance(t *testing.T) {
 	if got := me(b, bystander.AccessToken).Status; got != http.StatusOK {
 		t.Fatalf("an unrelated cached session answered %d after another account's deactivation, want 200", got)
 	}
+
+	// The desk's cookie sessions: a logout through a ends the cookie on b,
+	// and an administrator disabling an account ends all its sessions.
+	desk := a.LoginStaff("cm1")
+	cookieMe := func(e *apitest.Env, s apitest.StaffSession) int {
+		return e.Do(apitest.Request{Method: http.MethodGet, Path: "/api/v1/me", Cookie: s.Cookie}).Status
+	}
+	if got := cookieMe(b, desk); got != http.StatusOK {
+		t.Fatalf("cookie GET /me on b: %d", got)
+	}
+	if resp := a.Do(apitest.Request{Method: http.MethodPost, Path: logoutPath, Cookie: desk.Cookie, CSRF: desk.CSRF}); resp.Status >= 300 {
+		t.Fatalf("staff logout: %d %s", resp.Status, resp.Body)
+	}
+	waitFor(t, "b refuses the logged-out cookie", func() bool { return cookieMe(b, desk) == http.StatusUnauthorized })
+
+	disabled := a.LoginStaff("cm2")
+	if got := cookieMe(b, disabled); got != http.StatusOK {
+		t.Fatalf("cookie GET /me on b: %d", got)
+	}
+	admin := a.LoginStaff("admin")
+	if resp := a.Do(apitest.Request{Method: http.MethodPost, Path: "/admin/staff/" + a.Demo.Staff["cm2"] + "/disable", Cookie: admin.Cookie, CSRF: admin.CSRF}); resp.Status >= 400 {
+		t.Fatalf("disable cm2: %d %s", resp.Status, resp.Body)
+	}
+	waitFor(t, "b refuses the disabled account's cookie", func() bool { return cookieMe(b, disabled) == http.StatusUnauthorized })
 }
