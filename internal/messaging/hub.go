@@ -94,7 +94,7 @@ type outbound struct {
 type client struct {
 	id      string
 	actor   auth.Actor
-	send    chan outbound
+	send    *mailbox
 	dropped atomic.Bool
 	kick    func(reason string) // closes the connection; must not block
 	shut    func()              // closes with 1001 at shutdown; may block briefly
@@ -104,13 +104,48 @@ type client struct {
 // full is disconnected (it reconnects with its cursor and loses nothing),
 // so one slow reader never holds up the others.
 func (c *client) offer(o outbound) {
-	select {
-	case c.send <- o:
-	default:
-		if c.dropped.CompareAndSwap(false, true) {
-			c.kick("slow consumer")
-		}
+	if !c.send.put(o) && c.dropped.CompareAndSwap(false, true) {
+		c.kick("slow consumer")
 	}
+}
+
+// mailbox is a socket's queue of frames. It grows with the backlog up to
+// limit instead of reserving limit slots up front: thousands of idle sockets
+// hold no buffer (a channel of 256 frames cost 14 KiB per socket).
+type mailbox struct {
+	mu    sync.Mutex
+	queue []outbound
+	limit int
+	ready chan struct{} // holds one signal while frames wait
+}
+
+func newMailbox(limit int) *mailbox {
+	return &mailbox{limit: limit, ready: make(chan struct{}, 1)}
+}
+
+// put queues o unless limit frames already wait.
+func (m *mailbox) put(o outbound) bool {
+	m.mu.Lock()
+	if len(m.queue) >= m.limit {
+		m.mu.Unlock()
+		return false
+	}
+	m.queue = append(m.queue, o)
+	m.mu.Unlock()
+	select {
+	case m.ready <- struct{}{}:
+	default: // already signalled
+	}
+	return true
+}
+
+// take returns the waiting frames, oldest first, and empties the queue.
+func (m *mailbox) take() []outbound {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	q := m.queue
+	m.queue = nil
+	return q
 }
 
 // HubOptions tune the hub.

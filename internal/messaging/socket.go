@@ -67,7 +67,7 @@ func (s *Service) Serve(w http.ResponseWriter, r *http.Request, a auth.Actor) {
 	defer cancel()
 	cn := &conn{svc: s, hub: s.hub, ws: ws, subs: map[string]*subscription{}, ctrl: make(chan clientFrame, 16),
 		staff: a.Kind == auth.KindStaff}
-	cn.c = &client{id: s.hub.nextID(), actor: a, send: make(chan outbound, s.hub.opts.SendBuffer),
+	cn.c = &client{id: s.hub.nextID(), actor: a, send: newMailbox(s.hub.opts.SendBuffer),
 		kick: func(reason string) {
 			cancel()
 			go ws.Close(websocket.StatusTryAgainLater, reason)
@@ -133,9 +133,11 @@ func (cn *conn) pump(ctx context.Context) {
 			if cn.handle(ctx, f) != nil {
 				return
 			}
-		case o := <-cn.c.send:
-			if cn.forward(ctx, o) != nil {
-				return
+		case <-cn.c.send.ready:
+			for _, o := range cn.c.send.take() {
+				if cn.forward(ctx, o) != nil {
+					return
+				}
 			}
 		case <-ticker.C:
 			pctx, cancel := context.WithTimeout(ctx, hb)
