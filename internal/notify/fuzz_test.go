@@ -142,6 +142,7 @@ func FuzzPushUnsigned(f *testing.F) {
 		}
 	})
 }
+
 // FuzzSignature: the signature does not depend on the order of its parts
 // and changes with the token.
 func FuzzSignature(f *testing.F) {
