@@ -185,10 +185,10 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	if err := a.buildCare(authStore); err != nil {
 		return nil, err
 	}
-	v := buildVitals(a.DB, a.Patients, authStore, a.Careplan, a.loc, now)
+	a.keys = idempotency.NewStore(a.DB, now).Sealed(sealer)
+	v := buildVitals(a.DB, a.keys, a.Patients, authStore, a.Careplan, a.loc, now)
 	a.Observations, a.Alerts = v.Observations, v.Alerts
 	a.Careplan.SetAlerts(a.Alerts) // recent critical alerts raise the risk score
-	a.keys = idempotency.NewStore(a.DB, now).Sealed(sealer)
 
 	secureCookies := len(cfg.HTTP.PublicURL) > 8 && cfg.HTTP.PublicURL[:8] == "https://"
 	authH := auth.NewHandler(a.Auth, val, secureCookies)

@@ -1,9 +1,12 @@
 package app_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/carepath/carepath/internal/apitest"
 )
@@ -110,6 +113,29 @@ func TestFollowupNotesAndAnswersSealedAtRest(t *testing.T) {
 		t.Error("the answered pain questionnaire has no score of 9 in the clear")
 	}
 	readsBack(t, e, followups, questionnaires)
+
+	// An idempotent vitals report: the stored first response (the reading) is
+	// sealed, and a retry replays it in the clear.
+	tok := e.LoginWeChat("patient1").AccessToken
+	report := func() apitest.Response {
+		return e.Do(apitest.Request{Method: http.MethodPost, Path: strings.TrimSuffix(followups, "/followups") + "/observations", Token: tok,
+			Headers: map[string]string{"Idempotency-Key": "seal-bp-1"},
+			Body:    map[string]any{"type": "blood_pressure", "systolic": 151, "diastolic": 97, "measured_at": e.Clock.Now().Format(time.RFC3339)}})
+	}
+	first, retry := report(), report()
+	if first.Status != http.StatusCreated || retry.Status != first.Status || !bytes.Equal(first.Body, retry.Body) || !strings.Contains(string(retry.Body), "151") {
+		t.Errorf("idempotent report: %d %s, retry %d %s", first.Status, first.Body, retry.Status, retry.Body)
+	}
+	var responses [][]byte
+	e.App.DB.Raw("SELECT response FROM idempotency_keys").Scan(&responses)
+	if len(responses) < 2 {
+		t.Fatalf("%d stored idempotent responses, want the answer's and the report's", len(responses))
+	}
+	for _, r := range responses {
+		if json.Valid(r) {
+			t.Errorf("an idempotent response stored in the clear: %.80s", r)
+		}
+	}
 }
 
 // TestResealOldRows: rows written in the clear by an older version read as
