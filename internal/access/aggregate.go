@@ -43,6 +43,12 @@ func AggregateScope(a auth.Actor) string {
 // records: use it ONLY inside queries that return aggregates or audit
 // events (AuditEvents), never to select patient rows for a response.
 func AggregatePatients(a auth.Actor, table string) func(*gorm.DB) *gorm.DB {
+	return aggregate(a, table, "assigned_cm_id")
+}
+
+// aggregate restricts a table with hospital_id and department_id columns to
+// a's aggregate scope; for a CM, to the rows whose own column is their id.
+func aggregate(a auth.Actor, table, own string) func(*gorm.DB) *gorm.DB {
 	col := func(c string) string { return table + "." + c }
 	return func(db *gorm.DB) *gorm.DB {
 		scope := AggregateScope(a)
@@ -52,7 +58,7 @@ func AggregatePatients(a auth.Actor, table string) func(*gorm.DB) *gorm.DB {
 		db = db.Where(col("hospital_id")+" = ?", a.HospitalID)
 		switch scope {
 		case AggregateCaseload:
-			return db.Where(col("assigned_cm_id")+" = ?", a.ID)
+			return db.Where(col(own)+" = ?", a.ID)
 		case AggregateDepartment:
 			return db.Where(col("department_id")+" = ?", a.DepartmentID)
 		default:
@@ -65,22 +71,7 @@ func AggregatePatients(a auth.Actor, table string) func(*gorm.DB) *gorm.DB {
 // in a's aggregate scope: a CM themselves, a lead's department, an admin's
 // whole hospital.
 func AggregateStaff(a auth.Actor, table string) func(*gorm.DB) *gorm.DB {
-	col := func(c string) string { return table + "." + c }
-	return func(db *gorm.DB) *gorm.DB {
-		scope := AggregateScope(a)
-		if scope == "" {
-			return db.Where("1 = 0")
-		}
-		db = db.Where(col("hospital_id")+" = ?", a.HospitalID)
-		switch scope {
-		case AggregateCaseload:
-			return db.Where(col("id")+" = ?", a.ID)
-		case AggregateDepartment:
-			return db.Where(col("department_id")+" = ?", a.DepartmentID)
-		default:
-			return db
-		}
-	}
+	return aggregate(a, table, "id")
 }
 
 // AuditEvents restricts a query on the audit log (table) to the events a's

@@ -10,6 +10,7 @@ import (
 
 	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/platform/database"
 	"github.com/carepath/carepath/internal/platform/outbox"
 	"github.com/carepath/carepath/internal/platform/queue"
 )
@@ -83,30 +84,12 @@ func (s *Store) sealFields(fields map[string]any) error {
 
 // Reseal seals the outcome text of up to batch rows written in the clear
 // (before migration 0012) and returns how many it sealed; 0 means done.
-// A row sealed meanwhile by another run is left alone.
 func (s *Store) Reseal(ctx context.Context, batch int) (int, error) {
 	if s.sealer == nil {
 		return 0, errors.New("followup: reseal needs a sealer")
 	}
-	var rows []Followup
-	err := s.db.WithContext(ctx).Where("notes_sealed = ? AND (symptoms <> '' OR problems <> '' OR next_action <> '')", false).
-		Order("id").Limit(batch).Find(&rows).Error
-	if err != nil {
-		return 0, fmt.Errorf("find unsealed follow-ups: %w", err)
-	}
-	n := 0
-	for _, f := range rows {
-		fields := map[string]any{"symptoms": f.Symptoms, "problems": f.Problems, "next_action": f.NextAction}
-		if err := s.sealFields(fields); err != nil {
-			return n, err
-		}
-		res := s.db.WithContext(ctx).Model(&Followup{}).Where("id = ? AND notes_sealed = ?", f.ID, false).Updates(fields)
-		if res.Error != nil {
-			return n, fmt.Errorf("reseal follow-up %s: %w", f.ID, res.Error)
-		}
-		n += int(res.RowsAffected)
-	}
-	return n, nil
+	return database.Reseal(ctx, s.db, database.Sealed{Table: "followups", Flag: "notes_sealed",
+		Columns: []string{"symptoms", "problems", "next_action"}}, s.sealer.Seal, batch)
 }
 
 // CreateIfMissing inserts f unless the patient has a follow-up with its item key.

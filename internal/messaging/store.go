@@ -59,31 +59,13 @@ func (s *Store) openOne(m Message) (Message, error) {
 }
 
 // Reseal seals the text of up to batch messages written in the clear
-// (before migration 0010) and returns how many it sealed; 0 means done. A
-// row sealed meanwhile by another run is left alone.
+// (before migration 0010) and returns how many it sealed; 0 means done.
 func (s *Store) Reseal(ctx context.Context, batch int) (int, error) {
 	if s.sealer == nil {
 		return 0, errors.New("messaging: reseal needs a sealer")
 	}
-	var rows []Message
-	if err := s.db.WithContext(ctx).Select("id", "body").Where("body_sealed = ? AND body <> ''", false).
-		Order("id").Limit(batch).Find(&rows).Error; err != nil {
-		return 0, fmt.Errorf("find unsealed messages: %w", err)
-	}
-	n := 0
-	for _, m := range rows {
-		sealed, err := s.sealer.Seal(m.Body)
-		if err != nil {
-			return n, fmt.Errorf("seal message: %w", err)
-		}
-		res := s.db.WithContext(ctx).Model(&Message{}).Where("id = ? AND body_sealed = ?", m.ID, false).
-			Updates(map[string]any{"body": sealed, "body_sealed": true})
-		if res.Error != nil {
-			return n, fmt.Errorf("reseal message %s: %w", m.ID, res.Error)
-		}
-		n += int(res.RowsAffected)
-	}
-	return n, nil
+	return database.Reseal(ctx, s.db, database.Sealed{Table: "thread_messages", Flag: "body_sealed",
+		Columns: []string{"body"}}, s.sealer.Seal, batch)
 }
 
 // errDuplicate means the unique (thread, sender, client_msg_id) index

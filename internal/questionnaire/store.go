@@ -10,6 +10,7 @@ import (
 
 	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/platform/database"
 	"github.com/carepath/carepath/internal/platform/outbox"
 	"github.com/carepath/carepath/internal/platform/queue"
 )
@@ -68,31 +69,13 @@ func (s *Store) sealed(answers string) (string, bool, error) {
 }
 
 // Reseal seals the answers of up to batch rows written in the clear (before
-// migration 0012) and returns how many it sealed; 0 means done. A row
-// sealed meanwhile by another run is left alone.
+// migration 0012) and returns how many it sealed; 0 means done.
 func (s *Store) Reseal(ctx context.Context, batch int) (int, error) {
 	if s.sealer == nil {
 		return 0, errors.New("questionnaire: reseal needs a sealer")
 	}
-	var rows []Assignment
-	if err := s.db.WithContext(ctx).Select("id", "answers").Where("answers_sealed = ? AND answers <> ''", false).
-		Order("id").Limit(batch).Find(&rows).Error; err != nil {
-		return 0, fmt.Errorf("find unsealed answers: %w", err)
-	}
-	n := 0
-	for _, a := range rows {
-		out, _, err := s.sealed(a.Answers)
-		if err != nil {
-			return n, err
-		}
-		res := s.db.WithContext(ctx).Model(&Assignment{}).Where("id = ? AND answers_sealed = ?", a.ID, false).
-			Updates(map[string]any{"answers": out, "answers_sealed": true})
-		if res.Error != nil {
-			return n, fmt.Errorf("reseal answers of %s: %w", a.ID, res.Error)
-		}
-		n += int(res.RowsAffected)
-	}
-	return n, nil
+	return database.Reseal(ctx, s.db, database.Sealed{Table: "questionnaire_assignments", Flag: "answers_sealed",
+		Columns: []string{"answers"}}, s.sealer.Seal, batch)
 }
 
 // Create inserts a.
