@@ -45,6 +45,8 @@ commands:
   worker         run the background job worker and scheduler
   migrate        bring the database schema up to date
   seed --demo    load the demo hospital into an empty database
+  reseal         seal at rest the message text, follow-up notes and questionnaire
+                 answers written in the clear by older versions (idempotent, in batches)
 `
 
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
@@ -103,6 +105,18 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		}
 		defer a.Close()
 		return seed(ctx, a, stdout, lookup(environ, "CAREPATH_DEMO_PASSWORD"), false)
+	case "reseal":
+		a, err := build(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		if err := database.CheckCurrent(ctx, a.DB); err != nil {
+			return err
+		}
+		n, err := a.Reseal(ctx, 500)
+		fmt.Fprintf(stdout, "sealed: %d messages, %d follow-ups, %d questionnaire answers\n", n["messages"], n["followups"], n["questionnaire_answers"])
+		return err
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)

@@ -8,7 +8,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/audit"
+	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/platform/apperr"
 	"github.com/carepath/carepath/internal/platform/web"
 )
@@ -21,13 +23,17 @@ var errAuditFilter = apperr.Invalid("filter", "invalid_filter", "筛选条件无
 // AuditPage handles GET /admin/audit: the audit log searched by patient,
 // actor, action (a prefix such as "GET /api/v1/patients/:patientID") and a
 // date range in the hospital's zone, newest first, 50 a page. For admins and
-// department leads (MLPS 2.0 security audit); it shows ids, never names.
+// department leads (MLPS 2.0 security audit); it shows ids, never names. A
+// lead sees their department's patients' and staff's events, an admin the
+// hospital's (access.AuditEvents: the KPIs' aggregate scope).
 func (h *Handler) AuditPage(c *gin.Context) {
 	q, err := h.auditQuery(c)
 	if err != nil {
 		web.Error(c, err)
 		return
 	}
+	a, _ := auth.ActorFrom(c)
+	q.Within = access.AuditEvents(a, "audit_events")
 	events, err := h.d.Audit.Search(ctx(c), q)
 	if err != nil {
 		web.Error(c, err)

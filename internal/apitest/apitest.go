@@ -185,6 +185,8 @@ type Request struct {
 	Cookie  string // staff session cookie value
 	CSRF    string
 	Headers map[string]string
+	// RemoteAddr is the TCP peer, "ip:port" (default httptest's 192.0.2.1:1234).
+	RemoteAddr string
 }
 
 // Response is what came back.
@@ -259,6 +261,9 @@ func (e *Env) Do(req Request) Response {
 	}
 	for k, v := range req.Headers {
 		httpReq.Header.Set(k, v)
+	}
+	if req.RemoteAddr != "" {
+		httpReq.RemoteAddr = req.RemoteAddr
 	}
 	rec := httptest.NewRecorder()
 	e.App.Engine.ServeHTTP(rec, httpReq)

@@ -108,6 +108,7 @@ type App struct {
 	now         func() time.Time
 	loc         *time.Location
 	keys        *idempotency.Store
+	sealer      *fieldcrypt.Sealer
 	closers     []func()
 }
 
@@ -141,6 +142,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	if err != nil {
 		return nil, fmt.Errorf("crypto: %w", err)
 	}
+	a.sealer = sealer
 	wechat, err := a.openWeChat(opts)
 	if err != nil {
 		return nil, err
@@ -189,10 +191,10 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	if err := a.buildCare(authStore); err != nil {
 		return nil, err
 	}
-	v := buildVitals(a.DB, a.Patients, authStore, a.Careplan, a.loc, now)
+	a.keys = idempotency.NewStore(a.DB, now).Sealed(sealer)
+	v := buildVitals(a.DB, a.keys, a.Patients, authStore, a.Careplan, a.loc, now)
 	a.Observations, a.Alerts = v.Observations, v.Alerts
 	a.Careplan.SetAlerts(a.Alerts) // recent critical alerts raise the risk score
-	a.keys = idempotency.NewStore(a.DB, now)
 
 	secureCookies := len(cfg.HTTP.PublicURL) > 8 && cfg.HTTP.PublicURL[:8] == "https://"
 	authH := auth.NewHandler(a.Auth, val, secureCookies)
@@ -227,14 +229,14 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	if err != nil {
 		return nil, fmt.Errorf("configs/questionnaires: %w", err)
 	}
-	a.Questionnaires = questionnaire.NewService(questionnaire.NewStore(a.DB), questionnaires, now)
+	a.Questionnaires = questionnaire.NewService(questionnaire.NewStore(a.DB).Sealed(sealer), questionnaires, now)
 	a.Questionnaires.SetKeys(a.keys)
 	if err := checkPathwayQuestionnaires(a.Careplan.Pathways(), questionnaires); err != nil {
 		return nil, err
 	}
 	a.Questionnaires.SetSchedule(scheduledQuestionnaires{a.Careplan}, loc)
 	a.Appointments.SetKeys(a.keys)
-	a.Followups = followup.NewService(followup.NewStore(a.DB), followupPlans{a.Careplan}, departmentLeads{a.DB},
+	a.Followups = followup.NewService(followup.NewStore(a.DB).Sealed(sealer), followupPlans{a.Careplan}, departmentLeads{a.DB},
 		followup.Config{EscalateAfter: cfg.Followup.EscalateAfter}, loc, now)
 	a.KPIs = kpi.NewService(kpi.NewStore(a.DB), pathwayRhythms{a.Careplan}, loc, now)
 	if err := a.buildNotify(wechat, authStore); err != nil {

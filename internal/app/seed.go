@@ -19,6 +19,7 @@ import (
 	"github.com/carepath/carepath/internal/org"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/fieldcrypt"
+	"github.com/carepath/carepath/internal/platform/idempotency"
 	"github.com/carepath/carepath/internal/questionnaire"
 )
 
@@ -52,9 +53,9 @@ func (a *App) SeedDemo(ctx context.Context, password string) (demo.Summary, stri
 		}
 		plans, edu := careServices(tx, a.Careplan.Pathways(), a.Education.Library(), loc, a.now, accounts)
 		patients := patient.NewService(patient.NewStore(tx), sealer, time.Now)
-		v := buildVitals(tx, patients, accounts, plans, a.loc, time.Now)
+		v := buildVitals(tx, idempotency.NewStore(tx, time.Now).Sealed(sealer), patients, accounts, plans, a.loc, time.Now)
 		plans.SetAlerts(v.Alerts)
-		followups := followup.NewService(followup.NewStore(tx), followupPlans{plans}, departmentLeads{tx},
+		followups := followup.NewService(followup.NewStore(tx).Sealed(sealer), followupPlans{plans}, departmentLeads{tx},
 			followup.Config{EscalateAfter: a.Config.Followup.EscalateAfter}, loc, a.now)
 		sum, err = demo.Seed(ctx, demo.Deps{
 			Org: org.NewStore(tx), Auth: authSvc, Accounts: accounts,
@@ -65,7 +66,7 @@ func (a *App) SeedDemo(ctx context.Context, password string) (demo.Summary, stri
 			Observations: v.Observations, Alerts: v.Alerts,
 			Appointments:   appointment.NewService(appointment.NewStore(tx), loc, a.now, publicHost(a.Config.HTTP.PublicURL)),
 			Followups:      followups,
-			Questionnaires: questionnaire.NewService(questionnaire.NewStore(tx), a.Questionnaires.Library(), a.now),
+			Questionnaires: questionnaire.NewService(questionnaire.NewStore(tx).Sealed(sealer), a.Questionnaires.Library(), a.now),
 		}, password)
 		return err
 	})

@@ -24,13 +24,14 @@ type vitals struct {
 // buildVitals wires observation and alert together, with the care plan
 // supplying the pathway's threshold overrides and the reports it expects.
 // (The symptom checklist is still the default list for every pathway.)
-func buildVitals(db *gorm.DB, patients *patient.Service, staff *auth.Store, plans *careplan.Service, loc *time.Location, now func() time.Time) vitals {
+// keys remembers idempotent reports (sealed: a replayed response repeats the reading).
+func buildVitals(db *gorm.DB, keys *idempotency.Store, patients *patient.Service, staff *auth.Store, plans *careplan.Service, loc *time.Location, now func() time.Time) vitals {
 	readings := observation.NewStore(db)
 	alerts := alert.NewService(alert.NewStore(db), alert.Deps{
 		Readings: readings, Patients: patientDirectory{patients: patients, staff: staff},
 		Plan: plans, Reporting: planReporting{plans: plans}, Pages: planReporting{plans: plans}, Location: loc, Now: now,
 	})
-	obs := observation.NewService(readings, idempotency.NewStore(db, now), observation.Deps{
+	obs := observation.NewService(readings, keys, observation.Deps{
 		Alerter: alerts, Targets: alerts, Checklist: observation.DefaultChecklist{}, Location: loc, Now: now,
 	})
 	return vitals{Observations: obs, Alerts: alerts}

@@ -5,6 +5,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -216,14 +217,20 @@ type SearchQuery struct {
 	From, To  time.Time
 	Cursor    string // the last id of the previous page
 	Limit     int
+	// Within restricts the search to the events the searcher may see
+	// (access.AuditEvents over "audit_events"); required.
+	Within func(*gorm.DB) *gorm.DB
 }
 
 // Search lists events matching q, newest first (ids are time-ordered UUIDv7).
 func (s *Store) Search(ctx context.Context, q SearchQuery) ([]Event, error) {
+	if q.Within == nil {
+		return nil, errors.New("audit search without a scope")
+	}
 	if err := s.Flush(ctx); err != nil {
 		return nil, err
 	}
-	db := s.db.WithContext(ctx).Model(&Event{})
+	db := s.db.WithContext(ctx).Model(&Event{}).Scopes(q.Within)
 	if q.PatientID != "" {
 		db = db.Where("patient_id = ?", q.PatientID)
 	}

@@ -107,6 +107,11 @@ func (s *Service) bundle(d Data) (Bundle, error) {
 		add(m.ID, communicationResource(pid, userID, m))
 	}
 	for _, q := range d.Questionnaires {
+		if q.AnswersSealed {
+			if q.Answers, err = s.opener.Open(q.Answers); err != nil {
+				return Bundle{}, fmt.Errorf("export: open answers %s: %w", q.ID, err)
+			}
+		}
 		r, err := questionnaireResponseResource(pid, q, s.names.Questionnaire(q.Questionnaire))
 		if err != nil {
 			return Bundle{}, fmt.Errorf("export: questionnaire %s: %w", q.ID, err)

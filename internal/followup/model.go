@@ -13,7 +13,8 @@
 // "lead_id", "window_end"}). Windows are whole days in the hospital's zone:
 // a window ends at local midnight, not UTC midnight.
 //
-// Outcome text is clinical: it is never logged.
+// Outcome text is clinical: it is never logged, and it is sealed at rest
+// (Store.Sealed) like message text.
 package followup
 
 import (
@@ -69,6 +70,7 @@ type Followup struct {
 	Adherence    string
 	Problems     string
 	NextAction   string
+	NotesSealed  bool // Symptoms, Problems and NextAction are sealed (fieldcrypt) in the row; the store opens them on read
 	RecordedByID string
 	RecordedAt   *time.Time
 	CreatedAt    time.Time

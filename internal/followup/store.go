@@ -10,17 +10,87 @@ import (
 
 	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/platform/database"
 	"github.com/carepath/carepath/internal/platform/outbox"
 	"github.com/carepath/carepath/internal/platform/queue"
 )
 
 // Store reads and writes follow-ups.
 type Store struct {
-	db *gorm.DB
+	db     *gorm.DB
+	sealer Sealer
+}
+
+// Sealer encrypts outcome text at rest (fieldcrypt).
+type Sealer interface {
+	Seal(plaintext string) (string, error)
+	Open(sealed string) (string, error)
 }
 
 // NewStore returns a Store over db.
 func NewStore(db *gorm.DB) *Store { return &Store{db: db} }
+
+// Sealed returns a store that seals the outcome text it writes and opens
+// sealed text on read; rows written unsealed (before migration 0012, or by
+// a store without a sealer) are read as they are.
+func (s *Store) Sealed(sealer Sealer) *Store { return &Store{db: s.db, sealer: sealer} }
+
+// notes are the outcome's free-text columns.
+func notes(f *Followup) []*string { return []*string{&f.Symptoms, &f.Problems, &f.NextAction} }
+
+// opened returns fs with their outcome text opened.
+func (s *Store) opened(fs []Followup) ([]Followup, error) {
+	for i := range fs {
+		if !fs[i].NotesSealed {
+			continue
+		}
+		if s.sealer == nil {
+			return nil, errors.New("followup: sealed outcome text and no key to open it")
+		}
+		for _, v := range notes(&fs[i]) {
+			plain, err := s.sealer.Open(*v)
+			if err != nil {
+				return nil, fmt.Errorf("open follow-up %s: %w", fs[i].ID, err)
+			}
+			*v = plain
+		}
+		fs[i].NotesSealed = false
+	}
+	return fs, nil
+}
+
+// sealFields seals the outcome text among an update's fields.
+func (s *Store) sealFields(fields map[string]any) error {
+	if s.sealer == nil {
+		return nil
+	}
+	sealed := false
+	for _, col := range []string{"symptoms", "problems", "next_action"} {
+		v, ok := fields[col].(string)
+		if !ok {
+			continue
+		}
+		out, err := s.sealer.Seal(v)
+		if err != nil {
+			return fmt.Errorf("seal follow-up outcome: %w", err)
+		}
+		fields[col], sealed = out, true
+	}
+	if sealed {
+		fields["notes_sealed"] = true
+	}
+	return nil
+}
+
+// Reseal seals the outcome text of up to batch rows written in the clear
+// (before migration 0012) and returns how many it sealed; 0 means done.
+func (s *Store) Reseal(ctx context.Context, batch int) (int, error) {
+	if s.sealer == nil {
+		return 0, errors.New("followup: reseal needs a sealer")
+	}
+	return database.Reseal(ctx, s.db, database.Sealed{Table: "followups", Flag: "notes_sealed",
+		Columns: []string{"symptoms", "problems", "next_action"}}, s.sealer.Seal, batch)
+}
 
 // CreateIfMissing inserts f unless the patient has a follow-up with its item key.
 func (s *Store) CreateIfMissing(ctx context.Context, f *Followup) (bool, error) {
@@ -51,14 +121,20 @@ func (s *Store) ByID(ctx context.Context, patientID, id string) (Followup, error
 	if err != nil {
 		return Followup{}, fmt.Errorf("load follow-up: %w", err)
 	}
-	return f, nil
+	fs, err := s.opened([]Followup{f})
+	if err != nil {
+		return Followup{}, err
+	}
+	return fs[0], nil
 }
 
 // OfPatient returns the patient's follow-ups by window.
 func (s *Store) OfPatient(ctx context.Context, patientID string, limit int) ([]Followup, error) {
 	var out []Followup
-	err := s.db.WithContext(ctx).Where("patient_id = ?", patientID).Order("window_end").Order("id").Limit(limit).Find(&out).Error
-	return out, err
+	if err := s.db.WithContext(ctx).Where("patient_id = ?", patientID).Order("window_end").Order("id").Limit(limit).Find(&out).Error; err != nil {
+		return nil, err
+	}
+	return s.opened(out)
 }
 
 // LastRoutineDone returns when the plan's newest routine follow-up was made (zero if never).
@@ -86,12 +162,17 @@ func (s *Store) Pending(ctx context.Context, actor auth.Actor, until time.Time, 
 		db = db.Where("followups.escalated_at IS NOT NULL")
 	}
 	var out []Followup
-	err := db.Order("followups.window_end").Order("followups.id").Limit(limit).Find(&out).Error
-	return out, err
+	if err := db.Order("followups.window_end").Order("followups.id").Limit(limit).Find(&out).Error; err != nil {
+		return nil, err
+	}
+	return s.opened(out)
 }
 
 // Update changes fields of a pending follow-up; false when it is not pending.
 func (s *Store) Update(ctx context.Context, id string, fields map[string]any) (bool, error) {
+	if err := s.sealFields(fields); err != nil {
+		return false, err
+	}
 	res := s.db.WithContext(ctx).Model(&Followup{}).Where("id = ? AND status = ?", id, StatusPending).Updates(fields)
 	if res.Error != nil {
 		return false, fmt.Errorf("update follow-up %s: %w", id, res.Error)
@@ -105,7 +186,10 @@ func (s *Store) PastWindow(ctx context.Context, now time.Time, limit int) ([]Fol
 	var out []Followup
 	err := s.db.WithContext(ctx).Where("status = ? AND window_end <= ? AND (overdue_at IS NULL OR escalated_at IS NULL)", StatusPending, now).
 		Order("window_end").Limit(limit).Find(&out).Error
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return s.opened(out)
 }
 
 // Mark sets fields of a pending follow-up where cond holds, with an outbox

@@ -58,6 +58,16 @@ func (s *Store) openOne(m Message) (Message, error) {
 	return ms[0], nil
 }
 
+// Reseal seals the text of up to batch messages written in the clear
+// (before migration 0010) and returns how many it sealed; 0 means done.
+func (s *Store) Reseal(ctx context.Context, batch int) (int, error) {
+	if s.sealer == nil {
+		return 0, errors.New("messaging: reseal needs a sealer")
+	}
+	return database.Reseal(ctx, s.db, database.Sealed{Table: "thread_messages", Flag: "body_sealed",
+		Columns: []string{"body"}}, s.sealer.Seal, batch)
+}
+
 // errDuplicate means the unique (thread, sender, client_msg_id) index
 // refused an insert: the message was stored by an earlier attempt.
 var errDuplicate = errors.New("messaging: duplicate client message id")

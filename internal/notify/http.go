@@ -1,11 +1,13 @@
 package notify
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1"
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/xml"
 	"io"
 	"net/http"
 	"sort"
@@ -134,10 +136,10 @@ type pushEvent struct {
 }
 
 type pushEventItem struct {
-	TemplateID            string `json:"TemplateId"`
-	SubscribeStatusString string `json:"SubscribeStatusString"`
-	ErrorCode             int    `json:"ErrorCode"`
-	ErrorStatus           string `json:"ErrorStatus"` // sent events: success, fail:user refuse to accept the msg, fail:system failed
+	TemplateID            string `json:"TemplateId" xml:"TemplateId"`
+	SubscribeStatusString string `json:"SubscribeStatusString" xml:"SubscribeStatusString"`
+	ErrorCode             int    `json:"ErrorCode" xml:"ErrorCode"`
+	ErrorStatus           string `json:"ErrorStatus" xml:"ErrorStatus"` // sent events: success, fail:user refuse to accept the msg, fail:system failed
 }
 
 // items reads List, which WeChat sends as an array or, for one item, an object.
@@ -153,8 +155,55 @@ func (e pushEvent) items() []pushEventItem {
 	return nil
 }
 
-// Push receives WeChat's message push: subscription events applied to the
-// user's credits. Anything else is acknowledged and ignored.
+// pushXML is a message-push event in XML (plain-text mode): the items sit
+// in an element named for the event.
+type pushXML struct {
+	FromUserName string          `xml:"FromUserName"`
+	MsgType      string          `xml:"MsgType"`
+	Event        string          `xml:"Event"`
+	Popup        []pushEventItem `xml:"SubscribeMsgPopupEvent>List"`
+	Change       []pushEventItem `xml:"SubscribeMsgChangeEvent>List"`
+	Sent         []pushEventItem `xml:"SubscribeMsgSentEvent>List"`
+}
+
+// pushed is a decoded message-push event, whichever format it came in.
+type pushed struct {
+	FromUserName string
+	Event        string
+	Items        []pushEventItem
+}
+
+// decodePush reads a message-push body in the format the push settings
+// chose (数据格式 JSON or XML): XML when it starts with '<', else JSON.
+func decodePush(body []byte) (pushed, error) {
+	trimmed := bytes.TrimSpace(body)
+	if bytes.HasPrefix(trimmed, []byte("<")) {
+		var x pushXML
+		if err := xml.Unmarshal(trimmed, &x); err != nil {
+			return pushed{}, errMalformedPush
+		}
+		out := pushed{FromUserName: x.FromUserName, Event: x.Event}
+		switch x.Event {
+		case "subscribe_msg_popup_event":
+			out.Items = x.Popup
+		case "subscribe_msg_change_event":
+			out.Items = x.Change
+		case "subscribe_msg_sent_event":
+			out.Items = x.Sent
+		}
+		return out, nil
+	}
+	var ev pushEvent
+	if err := json.Unmarshal(trimmed, &ev); err != nil {
+		return pushed{}, errMalformedPush
+	}
+	return pushed{FromUserName: ev.FromUserName, Event: ev.Event, Items: ev.items()}, nil
+}
+
+var errMalformedPush = apperr.Invalid("", "malformed_push", "推送内容不是合法的 JSON 或 XML")
+
+// Push receives WeChat's message push (JSON or XML, plain-text mode):
+// subscription events applied to the user's credits. Anything else is acknowledged and ignored.
 func (h *Handler) Push(c *gin.Context) {
 	if !h.signed(c) {
 		web.Error(c, ErrBadSignature)
@@ -165,9 +214,9 @@ func (h *Handler) Push(c *gin.Context) {
 		web.Error(c, apperr.Invalid("", "malformed_json", "请求体无法读取"))
 		return
 	}
-	var ev pushEvent
-	if err := json.Unmarshal(body, &ev); err != nil {
-		web.Error(c, apperr.Invalid("", "malformed_json", "请求体不是合法的 JSON"))
+	ev, err := decodePush(body)
+	if err != nil {
+		web.Error(c, err)
 		return
 	}
 	ctx := c.Request.Context()
@@ -179,7 +228,7 @@ func (h *Handler) Push(c *gin.Context) {
 			return
 		}
 		if ok {
-			for _, it := range ev.items() {
+			for _, it := range ev.Items {
 				status := it.SubscribeStatusString
 				if ev.Event == "subscribe_msg_sent_event" {
 					// Our own send already recorded its outcome; a failure

@@ -533,3 +533,30 @@ func TestPushEndpointChecksTheSignature(t *testing.T) {
 		t.Fatalf("no token configured: %d", resp.Status)
 	}
 }
+
+// TestPushEndpointTakesXML: the push settings may choose XML; the same
+// change event in XML clears the user's credits, and a broken XML body is
+// refused with malformed_push.
+func TestPushEndpointTakesXML(t *testing.T) {
+	const token = "push-token-for-tests"
+	e := newEnv(t, func(c *config.Config) { c.WeChat.PushToken = token })
+	u1 := e.Demo.Users["fake-openid-patient1"]
+	tok := e.LoginWeChat("patient1").AccessToken
+	e.subscribe(t, tok, notify.KindCMMessage, "accept", 2)
+	tmpl, _ := e.App.Notify.Templates().Template(notify.KindCMMessage)
+	path := "/api/v1/wechat/push?timestamp=9&nonce=x&signature=" + notify.Signature(token, "9", "x")
+	xmlHeader := map[string]string{"Content-Type": "text/xml"}
+	body := `<xml><ToUserName><![CDATA[gh_x]]></ToUserName><FromUserName><![CDATA[fake-openid-patient1]]></FromUserName>
+<CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe_msg_change_event]]></Event>
+<SubscribeMsgChangeEvent><List><TemplateId><![CDATA[` + tmpl.TemplateID + `]]></TemplateId>
+<SubscribeStatusString><![CDATA[reject]]></SubscribeStatusString></List></SubscribeMsgChangeEvent></xml>`
+	if resp := e.Do(apitest.Request{Method: http.MethodPost, Path: path, Body: body, Headers: xmlHeader}); resp.Status != http.StatusOK || string(resp.Body) != "success" {
+		t.Fatalf("signed XML event: %d %s", resp.Status, resp.Body)
+	}
+	if got := e.quota(t, u1, notify.KindCMMessage); got != 0 {
+		t.Fatalf("quota after an XML cancellation: %d, want 0", got)
+	}
+	if resp := e.Do(apitest.Request{Method: http.MethodPost, Path: path, Body: "<xml><Event>", Headers: xmlHeader}); resp.Status != http.StatusBadRequest || resp.ErrorCode() != "malformed_push" {
+		t.Fatalf("broken XML: %d %s", resp.Status, resp.Body)
+	}
+}

@@ -33,7 +33,7 @@ func (s *Service) AnswerOnce(ctx context.Context, actor auth.Actor, key, patient
 		Hash: idempotency.Hash([]byte("questionnaire.answer"), []byte(patientID), []byte(id), b)}
 	return s.keys.Do(ctx, k, func(tx *gorm.DB) (int, any, error) {
 		bound := *s
-		bound.store = NewStore(tx)
+		bound.store = s.store.WithDB(tx)
 		a, err := bound.Answer(ctx, actor, patientID, id, raw)
 		if err != nil {
 			return 0, nil, err

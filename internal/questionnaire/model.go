@@ -12,7 +12,8 @@
 //	topic:   "questionnaire.alert"
 //	payload: {"assignment_id", "patient_id", "questionnaire", "score", "band"}
 //
-// Answers are health data: they are never logged.
+// Answers are health data: they are never logged, and they are sealed at
+// rest (Store.Sealed); scores and bands stay in the clear for KPIs and alerts.
 package questionnaire
 
 import (
@@ -40,6 +41,7 @@ type Assignment struct {
 	AssignedAt     time.Time
 	Status         string
 	Answers        string // JSON
+	AnswersSealed  bool   // Answers is sealed (fieldcrypt) in the row; the store opens it on read
 	Score          *float64
 	Band           string
 	Alert          bool

@@ -104,12 +104,26 @@ func Hash(parts ...[]byte) string {
 
 // Store remembers keys.
 type Store struct {
-	db  *gorm.DB
-	now func() time.Time
+	db     *gorm.DB
+	now    func() time.Time
+	sealer Sealer
+}
+
+// Sealer encrypts stored responses at rest (fieldcrypt).
+type Sealer interface {
+	Seal(plaintext string) (string, error)
+	Open(sealed string) (string, error)
 }
 
 // NewStore returns a Store over db.
 func NewStore(db *gorm.DB, now func() time.Time) *Store { return &Store{db: db, now: now} }
+
+// Sealed returns a store that seals the responses it remembers (they repeat
+// what the request stored: answers, readings) and opens them on replay.
+// A stored response that is valid JSON was written unsealed and is replayed
+// as it is (a sealed value, "keyid:base64", never is); keys expire after
+// Retention, so no old response needs resealing.
+func (s *Store) Sealed(sealer Sealer) *Store { return &Store{db: s.db, now: s.now, sealer: sealer} }
 
 // errKeyTaken says a concurrent request with the same key committed first.
 var errKeyTaken = errors.New("idempotency key taken by a concurrent request")
@@ -168,8 +182,16 @@ func (s *Store) run(ctx context.Context, k Key, work func(tx *gorm.DB) (int, any
 			return fmt.Errorf("encode response: %w", err)
 		}
 		if k.Key != "" {
+			stored := body
+			if s.sealer != nil {
+				sealed, err := s.sealer.Seal(string(body))
+				if err != nil {
+					return fmt.Errorf("seal idempotent response: %w", err)
+				}
+				stored = []byte(sealed)
+			}
 			err := tx.Model(&Record{}).Where("actor_id = ? AND idem_key = ?", k.ActorID, k.Key).
-				Updates(map[string]any{"status": status, "response": body}).Error
+				Updates(map[string]any{"status": status, "response": stored}).Error
 			if err != nil {
 				return fmt.Errorf("store idempotent response: %w", err)
 			}
@@ -191,7 +213,18 @@ func (s *Store) replay(ctx context.Context, k Key) (Outcome, bool, error) {
 	if rec.RequestHash != k.Hash {
 		return Outcome{}, false, ErrKeyReused
 	}
-	return Outcome{Status: rec.Status, Body: rec.Response, Replayed: true}, true, nil
+	body := rec.Response
+	if !json.Valid(body) {
+		if s.sealer == nil {
+			return Outcome{}, false, errors.New("idempotency: sealed response and no key to open it")
+		}
+		plain, err := s.sealer.Open(string(body))
+		if err != nil {
+			return Outcome{}, false, fmt.Errorf("open idempotent response: %w", err)
+		}
+		body = []byte(plain)
+	}
+	return Outcome{Status: rec.Status, Body: body, Replayed: true}, true, nil
 }
 
 // Purge forgets keys older than Retention and returns how many went.

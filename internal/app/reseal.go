@@ -1,0 +1,49 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/carepath/carepath/internal/followup"
+	"github.com/carepath/carepath/internal/messaging"
+	"github.com/carepath/carepath/internal/questionnaire"
+)
+
+// resealer seals, batch by batch, the rows of one kind written in the clear.
+type resealer interface {
+	Reseal(ctx context.Context, batch int) (int, error)
+}
+
+// Reseal seals the sensitive free text written in the clear before it was
+// sealed at rest (message text before migration 0010, follow-up outcome
+// text and questionnaire answers before 0012), batch rows at a time, and
+// returns how many rows of each kind it sealed. It is idempotent: sealed
+// rows are never touched again, so it can be stopped and rerun, and a
+// second run seals nothing.
+func (a *App) Reseal(ctx context.Context, batch int) (map[string]int, error) {
+	if batch <= 0 {
+		batch = 500
+	}
+	kinds := []struct {
+		name string
+		r    resealer
+	}{
+		{"messages", messaging.NewStore(a.DB).Sealed(a.sealer)},
+		{"followups", followup.NewStore(a.DB).Sealed(a.sealer)},
+		{"questionnaire_answers", questionnaire.NewStore(a.DB).Sealed(a.sealer)},
+	}
+	out := map[string]int{}
+	for _, k := range kinds {
+		for {
+			n, err := k.r.Reseal(ctx, batch)
+			out[k.name] += n
+			if err != nil {
+				return out, fmt.Errorf("reseal %s: %w", k.name, err)
+			}
+			if n == 0 {
+				break
+			}
+		}
+	}
+	return out, nil
+}

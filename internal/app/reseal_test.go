@@ -1,0 +1,182 @@
+package app_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/carepath/carepath/internal/apitest"
+)
+
+// sealedScenario records a follow-up outcome and answers a questionnaire
+// with free text, both marked SEALTEST, and returns the patient's API paths.
+func sealedScenario(t *testing.T, e *apitest.Env) (followups, questionnaires string) {
+	t.Helper()
+	p1 := "/api/v1/patients/" + e.Demo.Patients["patient1"]
+	cm := e.LoginStaff("cm1")
+	staff := func(method, path string, body any) apitest.Response {
+		return e.Do(apitest.Request{Method: method, Path: path, Body: body, Cookie: cm.Cookie, CSRF: cm.CSRF})
+	}
+	var list struct {
+		Items []struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		} `json:"items"`
+	}
+	staff(http.MethodGet, p1+"/followups", nil).JSON(t, &list)
+	id := ""
+	for _, f := range list.Items {
+		if f.Status == "pending" {
+			id = f.ID
+			break
+		}
+	}
+	if id == "" {
+		t.Fatalf("patient1 has no pending follow-up: %+v", list.Items)
+	}
+	if r := staff(http.MethodPost, p1+"/followups/"+id+"/outcome", map[string]any{"reached": true,
+		"symptoms": "SEALTEST膝关节肿胀", "problems": "SEALTEST漏服药", "next_action": "SEALTEST三天后复诊"}); r.Status != http.StatusOK {
+		t.Fatalf("outcome: %d %s", r.Status, r.Body)
+	}
+	var a struct {
+		ID string `json:"id"`
+	}
+	if r := staff(http.MethodPost, p1+"/questionnaires", map[string]any{"questionnaire": "pain_nrs"}); r.Status != http.StatusCreated {
+		t.Fatalf("assign: %d %s", r.Status, r.Body)
+	} else {
+		r.JSON(t, &a)
+	}
+	tok := e.LoginWeChat("patient1").AccessToken
+	if r := e.Do(apitest.Request{Method: http.MethodPost, Path: p1 + "/questionnaires/" + a.ID + "/answers", Token: tok,
+		Headers: map[string]string{"Idempotency-Key": "seal-answer-1"},
+		Body:    map[string]any{"answers": map[string]any{"pain_now": 8, "pain_worst_24h": 9, "pain_sleep": "often", "note": "SEALTEST夜里痛醒"}}}); r.Status != http.StatusOK {
+		t.Fatalf("answer: %d %s", r.Status, r.Body)
+	}
+	return p1 + "/followups", p1 + "/questionnaires"
+}
+
+// rawText is every stored free-text value of the three sealed kinds.
+func rawText(t *testing.T, e *apitest.Env) []string {
+	t.Helper()
+	var out []string
+	for _, q := range []string{
+		"SELECT body FROM thread_messages",
+		"SELECT symptoms FROM followups", "SELECT problems FROM followups", "SELECT next_action FROM followups",
+		"SELECT answers FROM questionnaire_assignments",
+		"SELECT response FROM idempotency_keys",
+	} {
+		var vs []string
+		if err := e.App.DB.Raw(q).Scan(&vs).Error; err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		out = append(out, vs...)
+	}
+	return out
+}
+
+// readsBack checks the care team, the patient's questionnaires and the
+// patient's FHIR export all show the plaintext.
+func readsBack(t *testing.T, e *apitest.Env, followups, questionnaires string) {
+	t.Helper()
+	cm := e.LoginStaff("cm1")
+	if r := e.Do(apitest.Request{Method: http.MethodGet, Path: followups, Cookie: cm.Cookie}); !strings.Contains(string(r.Body), "SEALTEST三天后复诊") {
+		t.Errorf("the CM's follow-ups lack the outcome text: %d %s", r.Status, r.Body)
+	}
+	tok := e.LoginWeChat("patient1").AccessToken
+	if r := e.Do(apitest.Request{Method: http.MethodGet, Path: questionnaires, Token: tok}); !strings.Contains(string(r.Body), "SEALTEST夜里痛醒") {
+		t.Errorf("the patient's questionnaires lack the answer text: %d %s", r.Status, r.Body)
+	}
+	exportPath := strings.TrimSuffix(questionnaires, "/questionnaires") + "/export"
+	if r := e.Do(apitest.Request{Method: http.MethodGet, Path: exportPath, Token: tok}); r.Status != http.StatusOK || !strings.Contains(string(r.Body), "SEALTEST夜里痛醒") {
+		t.Errorf("the FHIR export lacks the answer text: %d %.300s", r.Status, r.Body)
+	}
+}
+
+// TestFollowupNotesAndAnswersSealedAtRest reads the raw rows after a CM's
+// follow-up outcome and a patient's questionnaire with free text: no text is
+// in the database in the clear (nor in the stored idempotent response),
+// scores are, and every reader still sees the text.
+func TestFollowupNotesAndAnswersSealedAtRest(t *testing.T) {
+	e := apitest.New(t)
+	followups, questionnaires := sealedScenario(t, e)
+	for _, v := range rawText(t, e) {
+		if strings.Contains(v, "SEALTEST") || strings.Contains(v, "痛醒") || strings.Contains(v, "pain_sleep") {
+			t.Errorf("plaintext in the database: %.120q", v)
+		}
+	}
+	var scored int64
+	e.App.DB.Raw("SELECT COUNT(*) FROM questionnaire_assignments WHERE score = 9 AND answers_sealed = ?", true).Scan(&scored)
+	if scored == 0 {
+		t.Error("the answered pain questionnaire has no score of 9 in the clear")
+	}
+	readsBack(t, e, followups, questionnaires)
+
+	// An idempotent vitals report: the stored first response (the reading) is
+	// sealed, and a retry replays it in the clear.
+	tok := e.LoginWeChat("patient1").AccessToken
+	report := func() apitest.Response {
+		return e.Do(apitest.Request{Method: http.MethodPost, Path: strings.TrimSuffix(followups, "/followups") + "/observations", Token: tok,
+			Headers: map[string]string{"Idempotency-Key": "seal-bp-1"},
+			Body:    map[string]any{"type": "blood_pressure", "systolic": 151, "diastolic": 97, "measured_at": e.Clock.Now().Format(time.RFC3339)}})
+	}
+	first, retry := report(), report()
+	if first.Status != http.StatusCreated || retry.Status != first.Status || !bytes.Equal(first.Body, retry.Body) || !strings.Contains(string(retry.Body), "151") {
+		t.Errorf("idempotent report: %d %s, retry %d %s", first.Status, first.Body, retry.Status, retry.Body)
+	}
+	var responses [][]byte
+	e.App.DB.Raw("SELECT response FROM idempotency_keys").Scan(&responses)
+	if len(responses) < 2 {
+		t.Fatalf("%d stored idempotent responses, want the answer's and the report's", len(responses))
+	}
+	for _, r := range responses {
+		if json.Valid(r) {
+			t.Errorf("an idempotent response stored in the clear: %.80s", r)
+		}
+	}
+}
+
+// TestResealOldRows: rows written in the clear by an older version read as
+// they are, `carepath reseal` seals them in batches, everything still reads,
+// and a second run seals nothing.
+func TestResealOldRows(t *testing.T) {
+	e := apitest.New(t)
+	followups, questionnaires := sealedScenario(t, e)
+	// Rewind the rows to how an older version stored them.
+	kinds := []string{"followups", "questionnaire_answers", "messages"}
+	rewound := map[string]int{}
+	for i, q := range []string{
+		"UPDATE followups SET symptoms = 'SEALTEST膝关节肿胀', problems = '', next_action = 'SEALTEST三天后复诊', notes_sealed = ? WHERE notes_sealed = ?",
+		`UPDATE questionnaire_assignments SET answers = '{"note":"SEALTEST夜里痛醒","pain_now":8}', answers_sealed = ? WHERE answers_sealed = ?`,
+		"UPDATE thread_messages SET body = 'SEALTEST旧消息', body_sealed = ? WHERE body_sealed = ?",
+	} {
+		res := e.App.DB.Exec(q, false, true)
+		if res.Error != nil || res.RowsAffected == 0 {
+			t.Fatalf("rewind %s: %d rows, %v", kinds[i], res.RowsAffected, res.Error)
+		}
+		rewound[kinds[i]] = int(res.RowsAffected)
+	}
+	readsBack(t, e, followups, questionnaires)
+
+	n, err := e.App.Reseal(t.Context(), 2) // small batches: several rounds
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range kinds {
+		if n[k] != rewound[k] {
+			t.Errorf("resealed %d %s, want the %d written in the clear", n[k], k, rewound[k])
+		}
+	}
+	for _, v := range rawText(t, e) {
+		if strings.Contains(v, "SEALTEST") {
+			t.Errorf("plaintext left after reseal: %.120q", v)
+		}
+	}
+	readsBack(t, e, followups, questionnaires)
+	again, err := e.App.Reseal(t.Context(), 2)
+	if err != nil || again["followups"]+again["questionnaire_answers"]+again["messages"] != 0 {
+		t.Errorf("second reseal = %v, %v; want nothing to do", again, err)
+	}
+}
