@@ -108,9 +108,14 @@ type Appointment struct {
 	RequestedAt     *time.Time
 	ConfirmedAt     *time.Time
 	CancelledAt     *time.Time
+	AcceptedAt      *time.Time // when the CM accepted a proposal
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 }
+
+// PatientSees reports whether the patient (and family) see a: what the CM
+// booked, and a pathway's proposal once the CM accepted it.
+func (a Appointment) PatientSees() bool { return a.ProposalKey == nil || a.AcceptedAt != nil }
 
 func (Appointment) TableName() string { return "appointments" }
 

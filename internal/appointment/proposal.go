@@ -160,7 +160,7 @@ func (s *Service) Accept(ctx context.Context, actor auth.Actor, patientID, id st
 	}
 	a, err = s.transition(ctx, a, []string{StatusProposed}, map[string]any{"status": StatusScheduled, "starts_at": start,
 		"ends_at": end, "department": a.Department, "clinician": a.Clinician, "location": a.Location, "directions": a.Directions,
-		"updated_at": now, "responded_by_kind": string(actor.Kind), "responded_by_id": actor.ID}, ErrNotProposal)
+		"accepted_at": now, "updated_at": now, "responded_by_kind": string(actor.Kind), "responded_by_id": actor.ID}, ErrNotProposal)
 	return a, overlaps, err
 }
 

@@ -264,7 +264,7 @@ func (s *Service) PatientsOwn(ctx context.Context, patientID, id string) (Appoin
 // proposal the CM has not accepted is not there for them (404).
 func (s *Service) patientsOwn(ctx context.Context, patientID, id string) (Appointment, error) {
 	a, err := s.store.ByID(ctx, patientID, id)
-	if err == nil && a.Status == StatusProposed {
+	if err == nil && !a.PatientSees() {
 		return Appointment{}, ErrNotFound
 	}
 	return a, err
