@@ -69,14 +69,14 @@ func (s *Store) Between(ctx context.Context, patientID string, from, to time.Tim
 	return out, err
 }
 
-// patientSees is Appointment.PatientSees in SQL: proposals are the CM's
+// PatientSeesSQL is Appointment.PatientSees in SQL: proposals are the CM's
 // queue, not the patient's list, until accepted.
-const patientSees = "proposal_key IS NULL OR accepted_at IS NOT NULL"
+const PatientSeesSQL = "(proposal_key IS NULL OR accepted_at IS NOT NULL)"
 
 // Upcoming returns the patient's appointments not yet ended, soonest first.
 func (s *Store) Upcoming(ctx context.Context, patientID string, now time.Time, limit int) ([]Appointment, error) {
 	var out []Appointment
-	err := s.db.WithContext(ctx).Where("patient_id = ? AND ends_at > ?", patientID, now).Where(patientSees).
+	err := s.db.WithContext(ctx).Where("patient_id = ? AND ends_at > ?", patientID, now).Where(PatientSeesSQL).
 		Order("starts_at").Order("id").Limit(limit).Find(&out).Error
 	return out, err
 }
@@ -84,7 +84,7 @@ func (s *Store) Upcoming(ctx context.Context, patientID string, now time.Time, l
 // Past returns the patient's ended appointments, newest first.
 func (s *Store) Past(ctx context.Context, patientID string, now time.Time, limit int) ([]Appointment, error) {
 	var out []Appointment
-	err := s.db.WithContext(ctx).Where("patient_id = ? AND ends_at <= ?", patientID, now).Where(patientSees).
+	err := s.db.WithContext(ctx).Where("patient_id = ? AND ends_at <= ?", patientID, now).Where(PatientSeesSQL).
 		Order("starts_at DESC").Order("id DESC").Limit(limit).Find(&out).Error
 	return out, err
 }

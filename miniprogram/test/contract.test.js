@@ -241,6 +241,12 @@ describe('contract: the endpoint table against api/openapi.yaml', () => {
       expect(tl.stages.length).toBe(plan.stages.length);
     });
     expect(views.homeModel({}).appointment).toBeNull(); // appointments route absent
+    // A pathway proposal the case manager has not accepted is never the next appointment.
+    const upcoming = samples('appointments')[0];
+    const proposed = Object.assign({}, upcoming.items[0], { id: 'proposal', status: 'proposed', starts_at: '2000-01-01T00:00:00Z' });
+    proposed.starts_at = new Date(Date.now() + 3600000).toISOString();
+    const withProposal = views.homeModel({ appointments: { items: [proposed] } });
+    expect(withProposal.appointment).toBeNull();
   });
 
   test('responses: messages, sent message, read receipt, thread → chat', () => {
