@@ -263,7 +263,7 @@ func TestOverdueUsesTheConfiguredZone(t *testing.T) {
 	shanghai, _ := time.LoadLocation("Asia/Shanghai")
 	for _, at := range []time.Time{
 		time.Date(due.Year(), due.Month(), due.Day()+1, 0, 0, 30, 0, shanghai), // the next day in Shanghai
-		closes.Add(-30 * time.Second), // 23:59:30 on the due day in New York
+		closes.Add(-30 * time.Second),                                          // 23:59:30 on the due day in New York
 	} {
 		e.Clock.Advance(at.Sub(e.Clock.Now()))
 		scan()
