@@ -260,7 +260,6 @@ func TestOverdueUsesTheConfiguredZone(t *testing.T) {
 		t.Fatalf("follow-up %s not in cm1's worklist", f.ID)
 		return false
 	}
-	shanghai, _ := time.LoadLocation("Asia/Shanghai")
 	for _, at := range []time.Time{
 		time.Date(due.Year(), due.Month(), due.Day()+1, 0, 0, 30, 0, shanghai), // the next day in Shanghai
 		closes.Add(-30 * time.Second),                                          // 23:59:30 on the due day in New York
