@@ -1,14 +1,19 @@
 package appointment_test
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/carepath/carepath/internal/apitest"
 	"github.com/carepath/carepath/internal/appointment"
 	"github.com/carepath/carepath/internal/careplan"
+	"github.com/carepath/carepath/internal/platform/database"
+	"github.com/carepath/carepath/internal/platform/dbtest"
 )
 
 type proposalView struct {
@@ -203,4 +208,36 @@ func TestDismissedProposalNeverReachesPatient(t *testing.T) {
 func shanghai() *time.Location {
 	loc, _ := time.LoadLocation("Asia/Shanghai")
 	return loc
+}
+
+// TestProposalKeyIsUniqueInTheDatabase: two workers proposing the same plan
+// item at once both pass the existence check; the unique proposal_key lets
+// only one row in, and the store answers "already there" to the other.
+func TestProposalKeyIsUniqueInTheDatabase(t *testing.T) {
+	db := dbtest.New(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	key := "plan-1:revisit_w2"
+	proposal := func() *appointment.Appointment {
+		return &appointment.Appointment{ID: database.NewID(), PatientID: "patient-1", HospitalID: "hospital-1", Kind: "revisit",
+			Title: "复诊", StartsAt: now.Add(24 * time.Hour), EndsAt: now.Add(25 * time.Hour), Status: appointment.StatusProposed,
+			ProposalKey: &key, CreatedByID: appointment.SystemActor, CreatedAt: now, UpdatedAt: now}
+	}
+	if err := db.Create(proposal()).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Create(proposal()).Error; !errors.Is(err, gorm.ErrDuplicatedKey) {
+		t.Fatalf("second row with the same proposal_key: %v, want a duplicate-key error", err)
+	}
+	created, err := appointment.NewStore(db).CreateProposal(t.Context(), proposal())
+	if err != nil || created {
+		t.Fatalf("CreateProposal of an existing key: created %v, %v", created, err)
+	}
+	// Appointments the CM books carry no key: any number of them.
+	for range 2 {
+		a := proposal()
+		a.ProposalKey, a.Status = nil, appointment.StatusScheduled
+		if err := db.Create(a).Error; err != nil {
+			t.Fatalf("booked appointment without a key: %v", err)
+		}
+	}
 }
