@@ -429,7 +429,7 @@ func TestAdminTemplatesAndPathways(t *testing.T) {
 	if current() != "高血压全病程管理（2027版）" {
 		t.Errorf("after load the library has %q", current())
 	}
-	mustContain(t, "pathways page", page(t, e, adm, "/admin/pathways", http.StatusOK), "高血压全病程管理（2027版）")
+	mustContain(t, "pathways page", page(t, e, adm, "/admin/pathways", http.StatusOK), "高血压全病程管理（2027版）", "1 个建议预约")
 }
 
 func TestDashboardShowsTodaysAppointments(t *testing.T) {
