@@ -78,7 +78,13 @@ func (h *Handler) careData(c *gin.Context, patientID string, data map[string]any
 			web.Error(c, err)
 			return false
 		}
+		proposals, err := cd.Appointments.ProposalsOf(ctx(c), patientID)
+		if err != nil {
+			web.Error(c, err)
+			return false
+		}
 		data["Upcoming"], data["Past"], data["AppointmentKinds"] = upcoming, past, appointmentKinds()
+		data["Proposals"] = proposals
 	}
 	if cd.Followups != nil {
 		list, err := cd.Followups.List(ctx(c), patientID, 30)

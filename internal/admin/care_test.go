@@ -475,6 +475,7 @@ func TestDeskProposalQueue(t *testing.T) {
 	}
 	prop := props[0]
 	path := "/admin/patients/" + p1 + "/appointments/" + prop.ID
+	mustContain(t, "patient page before", page(t, e, cm1, "/admin/patients/"+p1, http.StatusOK), "护理路径建议的预约", "路径建议，待采纳")
 	queue := page(t, e, cm1, "/admin/appointments/requests", http.StatusOK)
 	mustContain(t, "cm1's queue", queue, "路径建议的预约", "术后6周门诊复诊", path+"/accept-proposal", path+"/dismiss-proposal", "采纳", "不采纳")
 	if strings.Contains(page(t, e, cm2, "/admin/appointments/requests", http.StatusOK), prop.ID) {
@@ -518,5 +519,9 @@ func TestDeskProposalQueue(t *testing.T) {
 	if r := post(e, cm1, path+"/dismiss-proposal", url.Values{"reason": {"重复"}, "csrf_token": {cm1.CSRF}}); r.Status != http.StatusConflict {
 		t.Errorf("dismiss an accepted proposal: %d, want 409", r.Status)
 	}
-	mustContain(t, "patient page", page(t, e, cm1, "/admin/patients/"+p1, http.StatusOK), "术后6周门诊复诊")
+	after := page(t, e, cm1, "/admin/patients/"+p1, http.StatusOK)
+	mustContain(t, "patient page", after, "术后6周门诊复诊")
+	if strings.Contains(after, "护理路径建议的预约") {
+		t.Error("the patient page still lists the accepted proposal as a proposal")
+	}
 }

@@ -112,6 +112,11 @@ func (s *Service) Proposals(ctx context.Context, actor auth.Actor, limit int) ([
 	return s.store.Proposals(ctx, actor, limit)
 }
 
+// ProposalsOf is one patient's proposals waiting for the CM (the desk's patient page).
+func (s *Service) ProposalsOf(ctx context.Context, patientID string) ([]Appointment, error) {
+	return s.store.ProposalsOf(ctx, patientID, 20)
+}
+
 // Acceptance is what the CM may change when accepting a proposal; nil
 // keeps the proposal's value. A new start without an end keeps the length.
 type Acceptance struct {

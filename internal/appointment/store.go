@@ -100,6 +100,14 @@ func (s *Store) Proposals(ctx context.Context, a auth.Actor, limit int) ([]Appoi
 	return s.queue(ctx, a, StatusProposed, "appointments.starts_at", limit)
 }
 
+// ProposalsOf returns the patient's proposals waiting for the CM, soonest first.
+func (s *Store) ProposalsOf(ctx context.Context, patientID string, limit int) ([]Appointment, error) {
+	var out []Appointment
+	err := s.db.WithContext(ctx).Where("patient_id = ? AND status = ?", patientID, StatusProposed).
+		Order("starts_at").Order("id").Limit(limit).Find(&out).Error
+	return out, err
+}
+
 // queue lists the appointments in status of the staff member's patients;
 // order is a column name from the callers above, never input.
 func (s *Store) queue(ctx context.Context, a auth.Actor, status, order string, limit int) ([]Appointment, error) {
