@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"syscall"
@@ -146,6 +147,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 			return err
 		}
 	}
+	// Start-up (migrations, the demo seed, parsing catalogues and the API
+	// contract) leaves garbage the runtime returns to the OS only minutes later;
+	// hand it back now so an idle server is as small as it will stay.
+	debug.FreeOSMemory()
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)

@@ -110,6 +110,27 @@ type Grant struct {
 	Scopes    []Scope // family only
 }
 
+// Allows says whether the grant's holder also has perm on the same patient,
+// so a handler composing several sections (the home screen) decides each
+// from one check: the patient and covering staff by the rule, a relative by
+// the link's scopes.
+func (g Grant) Allows(perm Permission) bool {
+	r, ok := rules[perm]
+	if !ok {
+		return false
+	}
+	switch g.Relation {
+	case RelationSelf:
+		return r.patient
+	case RelationStaff:
+		return r.staff
+	case RelationFamily:
+		return r.family == anyLink || r.family != "" && hasScope(g.Scopes, r.family)
+	default:
+		return false
+	}
+}
+
 // ErrPatientNotFound is the answer to "not yours" as much as to "no such patient".
 var ErrPatientNotFound = apperr.NotFound("患者")
 

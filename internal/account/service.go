@@ -20,6 +20,12 @@ type Accounts interface {
 	Deactivate(ctx context.Context, tx *gorm.DB, userID string, now time.Time) (int, error)
 }
 
+// Sessions drops the account's cached sessions on every instance once the
+// deactivation is committed (auth.Service).
+type Sessions interface {
+	SessionsEnded(ctx context.Context, kind auth.ActorKind, id string)
+}
+
 // Pushes stops every push to a user (notify.Store).
 type Pushes interface {
 	StopUser(ctx context.Context, tx *gorm.DB, userID string, now time.Time) error
@@ -34,14 +40,15 @@ type Family interface {
 type Service struct {
 	db       *gorm.DB
 	accounts Accounts
+	sessions Sessions
 	pushes   Pushes
 	family   Family
 	now      func() time.Time
 }
 
 // NewService returns a Service.
-func NewService(db *gorm.DB, accounts Accounts, pushes Pushes, family Family, now func() time.Time) *Service {
-	return &Service{db: db, accounts: accounts, pushes: pushes, family: family, now: now}
+func NewService(db *gorm.DB, accounts Accounts, sessions Sessions, pushes Pushes, family Family, now func() time.Time) *Service {
+	return &Service{db: db, accounts: accounts, sessions: sessions, pushes: pushes, family: family, now: now}
 }
 
 // Request is a deactivation as asked, with where it came from (for the audit).
@@ -107,5 +114,6 @@ func (s *Service) Deactivate(ctx context.Context, a auth.Actor, req Request) (De
 	if err != nil {
 		return Deactivation{}, fmt.Errorf("deactivate account %s: %w", a.ID, err)
 	}
+	s.sessions.SessionsEnded(ctx, auth.KindUser, a.ID)
 	return d, nil
 }

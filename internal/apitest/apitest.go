@@ -70,6 +70,7 @@ type Env struct {
 	router routers.Router
 	codes  int
 	logs   *logBuffer
+	build  func() *Env
 }
 
 // logBuffer collects the app's log lines, so tests can check what is (and
@@ -114,19 +115,36 @@ func New(t testing.TB, configure ...func(*config.Config)) *Env {
 		f(&cfg)
 	}
 	clock := &Clock{now: time.Now().UTC().Truncate(time.Second)}
-	logs := &logBuffer{}
-	a, err := app.Build(context.Background(), cfg, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), app.Options{
-		DB: db, Redis: rdb, RedisPrefix: prefix, WeChatBaseURL: f.URL(), Now: clock.Now,
-	})
-	if err != nil {
-		t.Fatalf("build app: %v", err)
+	// build starts an instance of the app over this test's database, Redis and
+	// fake WeChat, as production runs several behind a proxy.
+	var build func() *Env
+	build = func() *Env {
+		logs := &logBuffer{}
+		a, err := app.Build(context.Background(), cfg, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), app.Options{
+			DB: db, Redis: rdb, RedisPrefix: prefix, WeChatBaseURL: f.URL(), Now: clock.Now,
+		})
+		if err != nil {
+			t.Fatalf("build app: %v", err)
+		}
+		t.Cleanup(a.Close)
+		return &Env{t: t, App: a, Fake: f, Clock: clock, router: contractRouter(t), logs: logs, build: build}
 	}
-	t.Cleanup(a.Close)
-	sum, _, err := a.SeedDemo(context.Background(), Password)
+	e := build()
+	sum, _, err := e.App.SeedDemo(context.Background(), Password)
 	if err != nil {
 		t.Fatalf("seed demo: %v", err)
 	}
-	return &Env{t: t, App: a, Fake: f, Demo: sum, Clock: clock, router: contractRouter(t), logs: logs}
+	e.Demo = sum
+	return e
+}
+
+// SecondInstance starts another instance of the app sharing this one's
+// database, Redis and fake WeChat (the demo data is already there).
+func (e *Env) SecondInstance() *Env {
+	e.t.Helper()
+	other := e.build()
+	other.Demo = e.Demo
+	return other
 }
 
 var contract struct {

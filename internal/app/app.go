@@ -40,6 +40,7 @@ import (
 	"github.com/carepath/carepath/internal/export"
 	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/followup"
+	"github.com/carepath/carepath/internal/home"
 	"github.com/carepath/carepath/internal/kpi"
 	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/notify"
@@ -165,10 +166,15 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		TokenSecret: secrets.tokenSecret, AccessTTL: cfg.Auth.AccessTTL, RefreshTTL: cfg.Auth.RefreshTTL,
 		StaffSessionTTL: cfg.Auth.StaffSessionTTL, StaffIdleTimeout: cfg.Auth.StaffIdleTimeout,
 		LockoutThreshold: cfg.Auth.LockoutThreshold, LockoutDuration: cfg.Auth.LockoutDuration,
+		SessionCacheTTL: cfg.Auth.SessionCacheTTL,
 	}, now)
 	if err != nil {
 		return nil, err
 	}
+	a.Auth.UseRevocations(cache.NewPubSub(a.Redis, a.redisPrefix), log)
+	listenCtx, stopListening := context.WithCancel(context.Background())
+	go a.Auth.ListenRevocations(listenCtx, 5*time.Second)
+	a.closers = append(a.closers, stopListening)
 	a.Patients = patient.NewService(patient.NewStore(a.DB), sealer, now)
 	a.Consents = consent.NewService(a.DB, consent.Config{
 		PrivacyPolicyVersion: cfg.Consent.PrivacyPolicyVersion, HealthDataVersion: cfg.Consent.HealthDataVersion,
@@ -267,9 +273,10 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		Consents:  consent.NewHandler(a.Consents, authStore, val),
 		Export: export.NewHandler(export.NewService(export.NewStore(a.DB), sealer,
 			catalogNames{pathways: a.Careplan.Pathways(), questionnaires: a.Questionnaires.Library()}, now), a.Audit, loc),
-		Account:        account.NewHandler(account.NewService(a.DB, authStore, a.Notify.Store, a.Family, now), val),
+		Account:        account.NewHandler(account.NewService(a.DB, authStore, a.Auth, a.Notify.Store, a.Family, now), val),
 		AccessLog:      audit.NewHandler(a.Audit, accessLogDirectory{patients: a.Patients, accounts: authStore, family: a.Family.Store()}),
 		Observations:   observation.NewHandler(a.Observations, val),
+		Home:           home.NewHandler(a.Careplan, a.Appointments, a.Messages, a.Education, a.Observations),
 		Alerts:         alert.NewHandler(a.Alerts, a.AlertStream, policy, a.Audit, val),
 		Appointments:   appointment.NewHandler(a.Appointments, val),
 		Questionnaires: questionnaire.NewHandler(a.Questionnaires, val),

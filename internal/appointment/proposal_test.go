@@ -96,6 +96,13 @@ func TestPathwayProposesAppointmentForCM(t *testing.T) {
 			t.Fatalf("patient sees the proposal: %+v", a)
 		}
 	}
+	var home struct {
+		Next *view `json:"next_appointment"`
+	}
+	patient.do(http.MethodGet, "/patients/"+p2+"/home", nil, 200, "", &home)
+	if home.Next != nil && home.Next.ID == prop.ID {
+		t.Fatalf("the home screen's next appointment is the proposal: %+v", home.Next)
+	}
 	patient.do(http.MethodGet, "/patients/"+p2+"/appointments/"+prop.ID, nil, 404, "not_found", nil)
 	patient.do(http.MethodPost, "/patients/"+p2+"/appointments/"+prop.ID+"/confirm", nil, 404, "not_found", nil)
 	other.do(http.MethodPost, "/patients/"+p2+"/appointments/"+prop.ID+"/accept-proposal", map[string]any{}, 404, "", nil)

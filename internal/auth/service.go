@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/carepath/carepath/internal/platform/apperr"
@@ -32,6 +33,9 @@ type Config struct {
 	StaffIdleTimeout time.Duration
 	LockoutThreshold int
 	LockoutDuration  time.Duration
+	// SessionCacheTTL > 0 lets Authenticate trust a checked bearer session
+	// that long, once ListenRevocations is subscribed.
+	SessionCacheTTL time.Duration
 }
 
 // Service runs logins and checks credentials.
@@ -43,6 +47,10 @@ type Service struct {
 	signer    tokenSigner
 	dummyHash string
 	now       func() time.Time
+
+	sessions    *sessionCache
+	revocations Revocations
+	log         *slog.Logger
 }
 
 // NewService builds the auth service. now is the clock (time.Now in production).
@@ -56,6 +64,7 @@ func NewService(store *Store, wechat WeChat, sealer Sealer, cfg Config, now func
 		// Compared against when a username does not exist, so that a missing
 		// account takes as long to reject as a wrong password.
 		dummyHash: HashPassword(randomSecret(16)),
+		log:       slog.New(slog.DiscardHandler),
 	}, nil
 }
 
@@ -147,6 +156,7 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (Tokens, error) {
 			if err := s.store.RevokeSession(ctx, sid, "refresh_reuse", now); err != nil {
 				return Tokens{}, err
 			}
+			s.forget(ctx, sid)
 		}
 		return Tokens{}, ErrRefreshReused
 	case errors.Is(err, errNotFound):
@@ -167,7 +177,11 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (Tokens, error) {
 
 // Logout ends the actor's session: its access and refresh tokens, or its cookie.
 func (s *Service) Logout(ctx context.Context, a Actor) error {
-	return s.store.RevokeSession(ctx, a.SessionID, "logout", s.now().UTC())
+	if err := s.store.RevokeSession(ctx, a.SessionID, "logout", s.now().UTC()); err != nil {
+		return err
+	}
+	s.forget(ctx, a.SessionID)
+	return nil
 }
 
 // Authenticate checks a bearer access token and returns its actor. The
@@ -179,6 +193,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Actor, error)
 	if err != nil {
 		return Actor{}, err
 	}
+	if e, ok := s.sessions.get(claims.SessionID, now); ok && e.actor.ID == claims.Subject && e.actor.Kind == claims.Kind {
+		return e.actor, nil
+	}
 	sess, err := s.store.SessionByID(ctx, claims.SessionID)
 	if errors.Is(err, errNotFound) {
 		return Actor{}, ErrTokenInvalid
@@ -189,7 +206,12 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Actor, error)
 	if sess.RevokedAt != nil || sess.SubjectID != claims.Subject || sess.SubjectKind != claims.Kind || sess.Kind != SessionToken {
 		return Actor{}, ErrTokenInvalid
 	}
-	return s.actor(ctx, claims.Kind, claims.Subject, sess.ID)
+	a, err := s.actor(ctx, claims.Kind, claims.Subject, sess.ID)
+	if err != nil {
+		return Actor{}, err
+	}
+	s.sessions.put(sess.ID, cachedSession{actor: a}, now)
+	return a, nil
 }
 
 func (s *Service) actor(ctx context.Context, kind ActorKind, id, sessionID string) (Actor, error) {
@@ -292,7 +314,15 @@ func lockedError(until, now time.Time) error {
 // Sessions end after StaffSessionTTL, or after StaffIdleTimeout without use.
 func (s *Service) AuthenticateCookie(ctx context.Context, cookie string) (Actor, string, error) {
 	now := s.now().UTC()
-	sess, err := s.store.SessionBySecret(ctx, hashSecret(cookie))
+	hash := hashSecret(cookie)
+	key := cookieKey(hash)
+	if e, ok := s.sessions.get(key, now); ok && now.Before(e.expiresAt) && now.Sub(e.lastSeen) <= s.cfg.StaffIdleTimeout {
+		if err := s.touch(ctx, key, e.actor.SessionID, e.lastSeen, now); err != nil {
+			return Actor{}, "", err
+		}
+		return e.actor, e.csrf, nil
+	}
+	sess, err := s.store.SessionBySecret(ctx, hash)
 	if errors.Is(err, errNotFound) {
 		return Actor{}, "", ErrTokenInvalid
 	}
@@ -304,20 +334,34 @@ func (s *Service) AuthenticateCookie(ctx context.Context, cookie string) (Actor,
 	}
 	if now.Sub(sess.LastSeenAt) > s.cfg.StaffIdleTimeout {
 		_ = s.store.RevokeSession(ctx, sess.ID, "idle", now)
+		s.forget(ctx, sess.ID)
 		return Actor{}, "", ErrTokenExpired
 	}
 	a, err := s.actor(ctx, sess.SubjectKind, sess.SubjectID, sess.ID)
 	if err != nil {
 		return Actor{}, "", err
 	}
-	// Writing last_seen_at on every request would make every read a write;
-	// a minute's resolution is plenty for an idle timeout of many minutes.
-	if now.Sub(sess.LastSeenAt) > time.Minute {
-		if err := s.store.TouchSession(ctx, sess.ID, now); err != nil {
-			return Actor{}, "", err
-		}
+	s.sessions.put(key, cachedSession{actor: a, csrf: sess.CSRFToken, expiresAt: sess.ExpiresAt, lastSeen: sess.LastSeenAt}, now)
+	if err := s.touch(ctx, key, sess.ID, sess.LastSeenAt, now); err != nil {
+		return Actor{}, "", err
 	}
 	return a, sess.CSRFToken, nil
+}
+
+// touch records use of a cookie session for the idle timeout. Writing
+// last_seen_at on every request would make every read a write; a minute's
+// resolution is plenty for an idle timeout of many minutes. (Each instance
+// touches by its own last write, so the database's time is never older than
+// a minute behind the newest use anywhere.)
+func (s *Service) touch(ctx context.Context, key, sessionID string, lastSeen, now time.Time) error {
+	if now.Sub(lastSeen) <= time.Minute {
+		return nil
+	}
+	if err := s.store.TouchSession(ctx, sessionID, now); err != nil {
+		return err
+	}
+	s.sessions.seen(key, now)
+	return nil
 }
 
 // BindPhone resolves a getPhoneNumber code and stores the phone on the user,
@@ -389,5 +433,9 @@ func (s *Service) DisableStaff(ctx context.Context, a Actor, id string) error {
 	if id == a.ID {
 		return apperr.New(apperr.KindUnprocessable, "cannot_disable_self", "不能停用自己的账号")
 	}
-	return s.store.DisableStaff(ctx, a.HospitalID, id, s.now().UTC())
+	if err := s.store.DisableStaff(ctx, a.HospitalID, id, s.now().UTC()); err != nil {
+		return err
+	}
+	s.SessionsEnded(ctx, KindStaff, id)
+	return nil
 }

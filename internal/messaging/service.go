@@ -449,6 +449,16 @@ func (s *Service) Messages(ctx context.Context, a auth.Actor, g access.Grant, p 
 	return page, nil
 }
 
+// Unread is the reader's unread count in the patient's thread (the home
+// screen's badge): one read, and no thread is created for it.
+func (s *Service) Unread(ctx context.Context, a auth.Actor, g access.Grant) (int, error) {
+	msgs, err := s.store.unreadOfPatient(ctx, g.PatientID, a.ID)
+	if err != nil {
+		return 0, err
+	}
+	return unreadCount(msgs, a.ID, a.Kind == auth.KindStaff, 0), nil
+}
+
 // Thread returns the thread with the care team's read positions and the
 // reader's unread count.
 func (s *Service) Thread(ctx context.Context, a auth.Actor, g access.Grant) (ThreadView, error) {

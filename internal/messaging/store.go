@@ -62,8 +62,13 @@ func (s *Store) openOne(m Message) (Message, error) {
 // refused an insert: the message was stored by an earlier attempt.
 var errDuplicate = errors.New("messaging: duplicate client message id")
 
-// EnsureThread returns the patient's thread, creating it on first use.
+// EnsureThread returns the patient's thread, creating it on first use. It
+// reads first: the thread exists after its first use, and an insert that
+// does nothing still costs a write on every read of the thread.
 func (s *Store) EnsureThread(ctx context.Context, patientID string, now time.Time) (Thread, error) {
+	if t, err := s.ThreadOf(ctx, patientID); !errors.Is(err, ErrThreadNotFound) {
+		return t, err
+	}
 	t := Thread{ID: database.NewID(), PatientID: patientID, CreatedAt: now, UpdatedAt: now}
 	if err := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&t).Error; err != nil {
 		return Thread{}, fmt.Errorf("create thread: %w", err)
@@ -286,6 +291,24 @@ func (s *Store) unreadCandidates(ctx context.Context, threadIDs []string, reader
 		out[m.ThreadID] = append(out[m.ThreadID], m)
 	}
 	return out, nil
+}
+
+// unreadOfPatient is readerID's unread candidates in the patient's thread,
+// in one statement (none when the thread was never used).
+func (s *Store) unreadOfPatient(ctx context.Context, patientID, readerID string) ([]Message, error) {
+	var rows []Message
+	err := s.db.WithContext(ctx).Model(&Message{}).
+		Select("thread_messages.thread_id, thread_messages.seq, thread_messages.sender_id, thread_messages.sender_kind, thread_messages.kind, thread_messages.internal, thread_messages.recalled_at").
+		Joins("JOIN message_threads t ON t.id = thread_messages.thread_id AND t.patient_id = ?", patientID).
+		Joins("LEFT JOIN thread_reads r ON r.thread_id = thread_messages.thread_id AND r.reader_id = ?", readerID).
+		Where("thread_messages.seq > COALESCE(r.last_read_seq, 0)").
+		Where("thread_messages.kind IN ? AND thread_messages.recalled_at IS NULL AND thread_messages.sender_id <> ?",
+			[]string{KindText, KindImage, KindNote}, readerID).
+		Limit(1000).Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("unread messages: %w", err)
+	}
+	return rows, nil
 }
 
 // inboxRow is a thread joined with its patient's assignment.

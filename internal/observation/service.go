@@ -314,6 +314,29 @@ type Page struct {
 	NextCursor string `json:"next_cursor,omitempty"`
 }
 
+// measuredTypes are the home screen's readings, in the order it shows them.
+var measuredTypes = []string{TypeBloodPressure, TypeGlucose, TypeWeight, TypePain, TypeHeartRate, TypeSpO2, TypeTemperature}
+
+// Latest returns the patient's newest reading of each measured type they
+// have reported (symptoms and notes are not measurements), in a fixed order.
+func (s *Service) Latest(ctx context.Context, patientID string) ([]View, error) {
+	rows, err := s.store.LatestOfEach(ctx, patientID, measuredTypes)
+	if err != nil {
+		return nil, err
+	}
+	byType := make(map[string]Reading, len(rows))
+	for _, r := range rows {
+		byType[r.Type] = r
+	}
+	out := make([]View, 0, len(rows))
+	for _, typ := range measuredTypes {
+		if r, ok := byType[typ]; ok {
+			out = append(out, ViewOf(r))
+		}
+	}
+	return out, nil
+}
+
 // List returns a page of a patient's readings, newest measured first.
 func (s *Service) List(ctx context.Context, patientID, typ, cursor string, limit int) (Page, error) {
 	if typ != "" {

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -78,6 +80,25 @@ func (s *Store) Latest(ctx context.Context, patientID, typ string) (Reading, boo
 		return Reading{}, false, fmt.Errorf("latest reading: %w", err)
 	}
 	return r, true, nil
+}
+
+// LatestOfEach returns the newest reading of each of types (those the
+// patient has), in one statement: a UNION of one index seek per type.
+func (s *Store) LatestOfEach(ctx context.Context, patientID string, types []string) ([]Reading, error) {
+	parts := make([]string, 0, len(types))
+	args := make([]any, 0, 2*len(types))
+	for _, typ := range types {
+		parts = append(parts, "SELECT * FROM (SELECT * FROM observations WHERE patient_id = ? AND type = ? ORDER BY measured_at DESC, id DESC LIMIT 1) AS latest_"+strconv.Itoa(len(parts)))
+		args = append(args, patientID, typ)
+	}
+	var out []Reading
+	if len(parts) == 0 {
+		return out, nil
+	}
+	if err := s.db.WithContext(ctx).Raw(strings.Join(parts, " UNION ALL "), args...).Scan(&out).Error; err != nil {
+		return nil, fmt.Errorf("latest readings: %w", err)
+	}
+	return out, nil
 }
 
 // ListQuery selects one page of a patient's readings, newest first.

@@ -64,6 +64,7 @@ var matrixFixtures = map[string]fixture{
 	"GET /api/v1/pathways/:key":                                                       {ids: map[string]string{"key": "tka"}},
 	"GET /api/v1/comorbidities":                                                       {},
 	"GET /api/v1/plans":                                                               {query: "patient_id={p1}"},
+	"GET /api/v1/patients/:patientID/home":                                            {},
 	"GET /api/v1/patients/:patientID/plan":                                            {},
 	"GET /api/v1/patients/:patientID/plans":                                           {},
 	"POST /api/v1/patients/:patientID/plans":                                          {},

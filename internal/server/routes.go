@@ -69,6 +69,8 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	v1.Staff(http.MethodGet, "/pathways/:key", allStaff, d.Careplan.Pathway)
 	v1.Staff(http.MethodGet, "/comorbidities", allStaff, d.Careplan.Comorbidities)
 	v1.Staff(http.MethodGet, "/plans", clinical, d.Careplan.Caseload)
+	// The mini-program's home screen in one call; each section as the grant allows.
+	v1.Patient(http.MethodGet, "/patients/:patientID/home", access.PatientRead, d.Home.Get)
 	v1.Patient(http.MethodGet, "/patients/:patientID/plan", access.PlanRead, d.Careplan.Current)
 	v1.Patient(http.MethodGet, "/patients/:patientID/plans", access.PlanRead, d.Careplan.List)
 	v1.Patient(http.MethodPost, "/patients/:patientID/plans", access.PlanManage, d.Careplan.Enrol)

@@ -26,6 +26,7 @@ import (
 	"github.com/carepath/carepath/internal/export"
 	"github.com/carepath/carepath/internal/family"
 	"github.com/carepath/carepath/internal/followup"
+	"github.com/carepath/carepath/internal/home"
 	"github.com/carepath/carepath/internal/kpi"
 	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/notify"
@@ -60,6 +61,7 @@ type Deps struct {
 	Export         *export.Handler
 	Account        *account.Handler
 	Observations   *observation.Handler
+	Home           *home.Handler
 	Alerts         *alert.Handler
 	Admin          *admin.Handler
 	Docs           *Docs

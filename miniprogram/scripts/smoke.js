@@ -60,16 +60,10 @@ async function step(name, fn) {
     if (!pid) throw new Error('no patient record');
     return 'people=' + m.session.people().length;
   });
-  await step('home: plan, thread, education, appointments', async () => {
-    const soft = (p) => p.catch((e) => (e.status === 404 ? null : Promise.reject(e)));
-    const [plan, thread, feed, appts] = await Promise.all([
-      soft(m.api.request('plan', { params: { patientID: pid } })),
-      m.api.request('thread', { params: { patientID: pid } }),
-      m.api.request('educationFeed', { params: { patientID: pid } }),
-      m.api.request('appointments', { params: { patientID: pid }, query: { when: 'upcoming', limit: 5 } })
-    ]);
-    const h = m.views.homeModel({ plan, thread, feed, appointments: appts });
-    return 'plan=' + h.hasPlan + ' stage=' + (h.stage ? 'yes' : 'no') + ' appointments=' + appts.items.length;
+  await step('home in one call', async () => {
+    const home = await m.api.request('home', { params: { patientID: pid } });
+    const h = m.views.homeModel(home);
+    return 'plan=' + h.hasPlan + ' stage=' + (h.stage ? 'yes' : 'no') + ' appointment=' + (h.appointment ? 'yes' : 'no') + ' readings=' + h.readings.length;
   });
   await step('timeline', async () => {
     const plan = await m.api.request('plan', { params: { patientID: pid } }).catch((e) => (e.status === 404 ? null : Promise.reject(e)));

@@ -83,16 +83,20 @@ describe('home page', () => {
   test('stage card, next task, unread count, next appointment and the relative switcher render from API data', async () => {
     const soon = new Date(Date.now() + 3 * 86400000).toISOString().replace(/\.\d+Z$/, 'Z');
     const server = specServer({
-      plan: Object.assign(sample(S.main, S.main.components.schemas.Plan, false), { // required fields the page ignores
+      home: { patient_id: 'p1', plan: Object.assign(sample(S.main, S.main.components.schemas.Plan, false), { // required fields the page ignores
         id: 'pl1', patient_id: 'p1', status: 'active', pathway: { key: 'tka', name: '膝关节置换', version: 1 },
         current_stage: { key: 's3', name: '术后康复', phase: 'post_discharge', starts_on: '2026-11-20', state: 'current', entered_at: '2026-11-20T00:00:00Z', day: 2 },
         progress: { tasks_total: 10, tasks_done: 4, percent: 40, stage_number: 3, stage_count: 5 },
         next_tasks: [{ id: 't1', key: 'k', stage: 's3', kind: 'task', title: '做踝泵运动', owner: 'patient', due_on: null, status: 'unscheduled' }],
         case_manager: { id: 'c1', name: '王护士', contact: '工作日 8:00-17:00' }, stages: [], tasks: []
       }),
-      thread: { id: 'th', patient_id: 'p1', last_seq: 5, last_read_seq: 3, unread_count: 2, participants: [] },
-      educationFeed: { items: [], unread: 1 },
-      appointments: { items: [R.appointment({ starts_at: soon, ends_at: soon })] }
+      unread_messages: 2,
+      unread_education: 1,
+      next_appointment: R.appointment({ starts_at: soon, ends_at: soon }),
+      latest_readings: [{ id: 'o1', patient_id: 'p1', type: 'blood_pressure', code: { system: 'http://loinc.org', code: '85354-9', display: 'Blood pressure' },
+        measured_at: '2026-11-23T01:00:00Z', received_at: '2026-11-23T01:00:01Z', local_day: '2026-11-23',
+        components: [{ name: 'systolic', code: '8480-6', value: 132, unit: 'mm[Hg]' }, { name: 'diastolic', code: '8462-4', value: 84, unit: 'mm[Hg]' }],
+        source: { kind: 'manual' } }] }
     });
     const wx = setup(server.handler);
     const { comp, page } = loadPage('pages/home/home', app, ME);
@@ -107,8 +111,9 @@ describe('home page', () => {
     expect(t).toContain('上报今天的身体情况');
     expect(t).toContain('术后复诊');
     expect(t).toContain('待确认，点这里确认');
-    expect(server.calls('appointments')[0].url).toContain('when=upcoming');
-    expect(wx._calls).toHaveLength(4);
+    expect(t).toContain('132/84 mmHg');
+    expect(server.calls('home')).toHaveLength(1);
+    expect(wx._calls).toHaveLength(1); // one request for the whole screen
     expect(server.problems).toEqual([]);
   });
 });

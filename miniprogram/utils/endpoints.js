@@ -22,6 +22,7 @@ const E = {
 
   // patient record and care plan
   patient: { method: 'GET', path: '/api/v1/patients/{patientID}' },
+  home: { method: 'GET', path: '/api/v1/patients/{patientID}/home' },
   plan: { method: 'GET', path: '/api/v1/patients/{patientID}/plan' },
   taskDone: { method: 'POST', path: '/api/v1/patients/{patientID}/plans/{planID}/tasks/{taskID}/done' },
 

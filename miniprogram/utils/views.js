@@ -49,10 +49,12 @@ function nextAppointment(list) {
   };
 }
 
-function homeModel(d) {
-  d = d || {};
-  const plan = d.plan || null;
-  const out = { hasPlan: !!plan, stage: null, nextTask: null, nextTasks: [], unread: 0, eduUnread: 0, appointment: null, caseManager: null };
+// homeModel turns GET /patients/{id}/home into the home page. A null section is one the
+// person may not see (a relative without that scope) or that has nothing yet.
+function homeModel(h) {
+  h = h || {};
+  const plan = h.plan || null;
+  const out = { hasPlan: !!plan, stage: null, nextTask: null, nextTasks: [], unread: 0, eduUnread: 0, appointment: null, caseManager: null, readings: [] };
   if (plan) {
     const cs = plan.current_stage;
     out.stage = cs ? {
@@ -67,9 +69,12 @@ function homeModel(d) {
     out.nextTask = out.nextTasks[0] || null;
     out.caseManager = plan.case_manager ? { name: plan.case_manager.name, contact: plan.case_manager.contact || '' } : null;
   }
-  if (d.thread) out.unread = d.thread.unread_count || 0;
-  if (d.feed) out.eduUnread = d.feed.unread || 0;
-  out.appointment = nextAppointment(d.appointments);
+  out.unread = h.unread_messages || 0;
+  out.eduUnread = h.unread_education || 0;
+  out.appointment = h.next_appointment ? nextAppointment({ items: [h.next_appointment] }) : null;
+  out.readings = (h.latest_readings || []).map(function (o) {
+    return { type: o.type, label: format.vitalLabel(o.type), text: latestReading({ latest: o }) };
+  }).filter(function (r) { return r.text; });
   return out;
 }
 
@@ -179,6 +184,9 @@ function latestReading(trend) {
   else if (o.type === 'glucose') v = format.number(c.glucose, 1) + ' mmol/L';
   else if (o.type === 'pain') v = format.number(c.score, 0) + ' 分';
   else if (o.type === 'weight') v = format.number(c.weight, 1) + ' 公斤';
+  else if (o.type === 'temperature') v = format.number(c.temperature, 1) + ' ℃';
+  else if (o.type === 'spo2') v = format.number(c.spo2, 0) + '%';
+  else if (o.type === 'heart_rate') v = format.number(c.heart_rate, 0) + ' 次/分';
   return v ? '最近一次：' + v + '（' + format.formatRelative(o.measured_at) + '）' : '';
 }
 

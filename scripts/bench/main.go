@@ -482,13 +482,8 @@ func scenarios(h hospital, tokens, cookies map[string]string) []LoadSpec {
 	for _, pid := range h.sample {
 		tok := tokens[pid]
 		me = append(me, Op{Path: "/api/v1/me", Token: tok})
-		// The mini-program's home screen (pages/home/home.js): four calls at once.
-		home = append(home, Op{Group: []Op{
-			{Path: pp(pid, "/plan"), Token: tok},
-			{Path: pp(pid, "/thread"), Token: tok},
-			{Path: pp(pid, "/education?status=unread"), Token: tok},
-			{Path: pp(pid, "/appointments?when=upcoming&limit=5"), Token: tok},
-		}})
+		// The mini-program's home screen (pages/home/home.js): one call.
+		home = append(home, Op{Path: pp(pid, "/home"), Token: tok})
 		cmRead = append(cmRead, Op{Path: pp(pid, "/observations?type=blood_pressure&limit=20"), Cookie: cookies[h.cmOf[pid]]})
 		report = append(report, Op{Path: pp(pid, "/observations"), Token: tok, Reading: true})
 	}
@@ -501,7 +496,7 @@ func scenarios(h hospital, tokens, cookies map[string]string) []LoadSpec {
 	}
 	return []LoadSpec{
 		{Name: "GET /api/v1/me", Ops: me},
-		{Name: "patient home screen (4 calls)", Ops: home},
+		{Name: "patient home screen", Ops: home},
 		{Name: "CM reads a patient's recent readings", Ops: cmRead},
 		{Name: "report a reading", Ops: report},
 		{Name: "a year's trend", Ops: trend},

@@ -22,7 +22,7 @@ type target struct {
 // targets maps scenario names to the targets.
 var targets = map[string]target{
 	"GET /api/v1/me":                       {baseline: "baseline: plain JSON endpoint", ratio: 0.5, p99: 20 * time.Millisecond},
-	"patient home screen (4 calls)":        {baseline: "raw: one-row prepared SELECT", ratio: 0.4},
+	"patient home screen":                  {baseline: "raw: one-row prepared SELECT", ratio: 0.4},
 	"CM reads a patient's recent readings": {baseline: "raw: one-row prepared SELECT", ratio: 0.4},
 	"report a reading":                     {baseline: "raw: single INSERT in a transaction", ratio: 0.6, p99: 50 * time.Millisecond},
 	"a year's trend":                       {p99: 30 * time.Millisecond},

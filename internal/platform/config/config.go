@@ -107,6 +107,10 @@ type Auth struct {
 	StaffIdleTimeout time.Duration `koanf:"staff_idle_timeout"`
 	LockoutThreshold int           `koanf:"lockout_threshold"`
 	LockoutDuration  time.Duration `koanf:"lockout_duration"`
+	// SessionCacheTTL is how long an instance trusts a checked bearer session
+	// without reading it again; revocations reach other instances by pub/sub
+	// sooner. 0 reads the session on every request.
+	SessionCacheTTL time.Duration `koanf:"session_cache_ttl"`
 }
 
 type Crypto struct {
@@ -225,6 +229,7 @@ func Defaults() Config {
 			AccessTTL: 15 * time.Minute, RefreshTTL: 30 * 24 * time.Hour,
 			StaffSessionTTL: 10 * time.Hour, StaffIdleTimeout: 30 * time.Minute,
 			LockoutThreshold: 5, LockoutDuration: 15 * time.Minute,
+			SessionCacheTTL: 30 * time.Second,
 		},
 		Crypto: Crypto{ActiveKey: "k1"},
 		Log:    Log{Level: "info", Format: "json"},
@@ -342,6 +347,9 @@ func (c Config) Validate() error {
 	errs = append(errs, c.Messaging.validate()...)
 	errs = append(errs, c.Notify.validate()...)
 	errs = append(errs, c.Limits.validate()...)
+	if c.Auth.SessionCacheTTL < 0 || c.Auth.SessionCacheTTL > 5*time.Minute {
+		errs = append(errs, errors.New("auth.session_cache_ttl must be between 0s and 5m"))
+	}
 	if c.Auth.LockoutThreshold < 1 {
 		errs = append(errs, errors.New("auth.lockout_threshold must be at least 1"))
 	}

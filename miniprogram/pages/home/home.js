@@ -33,16 +33,13 @@ Page({
       queued: queue.pending(cur.patientId).length
     });
     const pid = cur.patientId;
-    const soft = (p) => p.catch((e) => (e && (e.status === 404 || e.status === 403) ? null : Promise.reject(e)));
-    return Promise.all([
-      this.data.canPlan ? soft(api.request('plan', { params: { patientID: pid } })) : null,
-      this.data.canMessage ? soft(api.request('thread', { params: { patientID: pid } })) : null,
-      soft(api.request('educationFeed', { params: { patientID: pid }, query: { status: 'unread' } })),
-      this.data.canAppointments ? soft(api.request('appointments', { params: { patientID: pid }, query: { when: 'upcoming', limit: 5 } })) : null
-    ]).then(([plan, thread, feed, appointments]) => {
-      if (session.selectedPatientId() !== pid) return; // switched meanwhile
-      this.setData({ home: views.homeModel({ plan, thread, feed, appointments }), loaded: true });
-    }).catch((e) => api.showError(e));
+    // One call: the server checks access once and leaves out (null) what this person may not see.
+    return api.request('home', { params: { patientID: pid } })
+      .catch((e) => (e && e.status === 404 ? null : Promise.reject(e)))
+      .then((home) => {
+        if (session.selectedPatientId() !== pid) return; // switched meanwhile
+        this.setData({ home: views.homeModel(home), loaded: true });
+      }).catch((e) => api.showError(e));
   },
 
   onSwitch(e) {
