@@ -45,7 +45,7 @@ type QuestionnaireRow struct {
 	BandName string // the score band in words
 }
 
-// RequestRow is one reschedule request in the CM's queue.
+// RequestRow is one reschedule request (or pathway proposal) in the CM's queue.
 type RequestRow struct {
 	appointment.Appointment
 	PatientName string
@@ -78,7 +78,13 @@ func (h *Handler) careData(c *gin.Context, patientID string, data map[string]any
 			web.Error(c, err)
 			return false
 		}
+		proposals, err := cd.Appointments.ProposalsOf(ctx(c), patientID)
+		if err != nil {
+			web.Error(c, err)
+			return false
+		}
 		data["Upcoming"], data["Past"], data["AppointmentKinds"] = upcoming, past, appointmentKinds()
+		data["Proposals"] = proposals
 	}
 	if cd.Followups != nil {
 		list, err := cd.Followups.List(ctx(c), patientID, 30)
@@ -254,7 +260,60 @@ func (h *Handler) AppointmentRequests(c *gin.Context) {
 	for i, ap := range list {
 		out[i] = RequestRow{Appointment: ap, PatientName: names[ap.PatientID], Preferred: preferredTimes(ap)}
 	}
-	h.render(c, http.StatusOK, "requests.html", h.page(c, "改期申请", map[string]any{"Requests": out}))
+	proposed, err := h.d.Care.Appointments.Proposals(ctx(c), a, 200)
+	if err != nil {
+		web.Error(c, err)
+		return
+	}
+	proposals := make([]RequestRow, len(proposed))
+	for i, ap := range proposed {
+		proposals[i] = RequestRow{Appointment: ap, PatientName: names[ap.PatientID]}
+	}
+	h.render(c, http.StatusOK, "requests.html", h.page(c, "预约待办", map[string]any{"Requests": out, "Proposals": proposals}))
+}
+
+// AcceptProposal handles POST /admin/patients/:patientID/appointments/:appointmentID/accept-proposal:
+// the pathway's proposal becomes a scheduled appointment, at the time and
+// place on the form (prefilled with the proposal's).
+func (h *Handler) AcceptProposal(c *gin.Context) {
+	a, _ := auth.ActorFrom(c)
+	start, err := time.ParseInLocation("2006-01-02T15:04", c.PostForm("starts_at"), h.d.Zone)
+	if err != nil {
+		web.Error(c, errBadStart)
+		return
+	}
+	minutes, err := strconv.Atoi(c.DefaultPostForm("minutes", "30"))
+	if err != nil || minutes < 5 || minutes > 720 {
+		web.Error(c, errBadDuration)
+		return
+	}
+	end := start.Add(time.Duration(minutes) * time.Minute)
+	location, clinician := strings.TrimSpace(c.PostForm("location")), strings.TrimSpace(c.PostForm("clinician"))
+	if utf8.RuneCountInString(location) > 128 || utf8.RuneCountInString(clinician) > 64 {
+		web.Error(c, apperr.Invalid("form", "text_too_long", "填写内容过长，请精简后再保存"))
+		return
+	}
+	in := appointment.Acceptance{StartsAt: &start, EndsAt: &end, Location: &location, Clinician: &clinician}
+	if _, _, err := h.d.Care.Appointments.Accept(ctx(c), a, access.GrantFrom(c).PatientID, c.Param("appointmentID"), in); err != nil {
+		web.Error(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/admin/appointments/requests")
+}
+
+// DismissProposal handles POST /admin/patients/:patientID/appointments/:appointmentID/dismiss-proposal.
+func (h *Handler) DismissProposal(c *gin.Context) {
+	a, _ := auth.ActorFrom(c)
+	reason := strings.TrimSpace(c.PostForm("reason"))
+	if utf8.RuneCountInString(reason) > 255 {
+		web.Error(c, apperr.Invalid("reason", "text_too_long", "原因不超过 255 字"))
+		return
+	}
+	if _, err := h.d.Care.Appointments.Dismiss(ctx(c), a, access.GrantFrom(c).PatientID, c.Param("appointmentID"), reason); err != nil {
+		web.Error(c, err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, "/admin/appointments/requests")
 }
 
 func preferredTimes(a appointment.Appointment) []time.Time {

@@ -429,7 +429,7 @@ func TestAdminTemplatesAndPathways(t *testing.T) {
 	if current() != "高血压全病程管理（2027版）" {
 		t.Errorf("after load the library has %q", current())
 	}
-	mustContain(t, "pathways page", page(t, e, adm, "/admin/pathways", http.StatusOK), "高血压全病程管理（2027版）")
+	mustContain(t, "pathways page", page(t, e, adm, "/admin/pathways", http.StatusOK), "高血压全病程管理（2027版）", "1 个建议预约")
 }
 
 func TestDashboardShowsTodaysAppointments(t *testing.T) {
@@ -457,5 +457,71 @@ func TestDashboardShowsTodaysAppointments(t *testing.T) {
 	mustContain(t, "today's appointments", today, "10:00", "/admin/patients/"+p1, "换药 "+morning.Format("01-02"))
 	if strings.Contains(today, "换药 "+morning.AddDate(0, 0, 1).Format("01-02")) {
 		t.Errorf("tomorrow's appointment is listed today")
+	}
+}
+
+// TestDeskProposalQueue: the appointment a pathway proposed for patient 1
+// (the 6-week revisit, proposed when the demo put them in weeks 2–4) waits
+// on cm1's requests page with accept and dismiss forms; cm1 accepts it an
+// hour later, for 45 minutes, in another room.
+func TestDeskProposalQueue(t *testing.T) {
+	e := apitest.New(t)
+	e.DeliverEvents()
+	cm1, cm2 := e.LoginStaff("cm1"), e.LoginStaff("cm2")
+	p1 := e.Demo.Patients["patient1"]
+	props, err := e.App.Appointments.Proposals(t.Context(), auth.Actor{Kind: auth.KindStaff, ID: e.Demo.Staff["cm1"], Role: auth.RoleCM, HospitalID: e.Demo.HospitalID}, 10)
+	if err != nil || len(props) != 1 {
+		t.Fatalf("cm1's proposals: %+v (%v)", props, err)
+	}
+	prop := props[0]
+	path := "/admin/patients/" + p1 + "/appointments/" + prop.ID
+	mustContain(t, "patient page before", page(t, e, cm1, "/admin/patients/"+p1, http.StatusOK), "护理路径建议的预约", "路径建议，待采纳")
+	queue := page(t, e, cm1, "/admin/appointments/requests", http.StatusOK)
+	mustContain(t, "cm1's queue", queue, "路径建议的预约", "术后6周门诊复诊", path+"/accept-proposal", path+"/dismiss-proposal", "采纳", "不采纳")
+	if strings.Contains(page(t, e, cm2, "/admin/appointments/requests", http.StatusOK), prop.ID) {
+		t.Errorf("cm2's queue shows cm1's patient's proposal")
+	}
+
+	zone, _ := time.LoadLocation("Asia/Shanghai")
+	later := prop.StartsAt.Add(time.Hour).In(zone).Format("2006-01-02T15:04")
+	form := url.Values{"starts_at": {later}, "minutes": {"45"}, "location": {"门诊楼2楼关节外科5诊室"}, "csrf_token": {cm1.CSRF}}
+	for _, tc := range []struct {
+		who    apitest.StaffSession
+		values url.Values
+		action string
+		status int
+		text   string
+	}{
+		{cm1, url.Values{"starts_at": {"明天上午"}, "csrf_token": {cm1.CSRF}}, "/accept-proposal", http.StatusBadRequest, "请填写正确的预约开始时间"},
+		{cm1, url.Values{"starts_at": {"2020-01-01T09:00"}, "csrf_token": {cm1.CSRF}}, "/accept-proposal", http.StatusUnprocessableEntity, "预约时间不能早于当前时间"},
+		{cm1, url.Values{"reason": {" "}, "csrf_token": {cm1.CSRF}}, "/dismiss-proposal", http.StatusBadRequest, "不采纳预约建议需要填写原因"},
+		{cm2, url.Values{"starts_at": {later}, "csrf_token": {cm2.CSRF}}, "/accept-proposal", http.StatusNotFound, ""},
+		{cm1, url.Values{"starts_at": {later}}, "/accept-proposal", http.StatusForbidden, ""},
+	} {
+		if r := post(e, tc.who, path+tc.action, tc.values); r.Status != tc.status || !strings.Contains(string(r.Body), tc.text) {
+			t.Errorf("%s %v: %d, want %d %q", tc.action, tc.values, r.Status, tc.status, tc.text)
+		}
+	}
+	if got, _ := e.App.Appointments.Get(t.Context(), p1, prop.ID); got.Status != appointment.StatusProposed || !got.StartsAt.Equal(prop.StartsAt) {
+		t.Fatalf("refused answers changed the proposal: %+v", got)
+	}
+	if r := post(e, cm1, path+"/accept-proposal", form); r.Status != http.StatusSeeOther {
+		t.Fatalf("accept: %d %s", r.Status, r.Body)
+	}
+	got, _ := e.App.Appointments.Get(t.Context(), p1, prop.ID)
+	if got.Status != appointment.StatusScheduled || !got.StartsAt.Equal(prop.StartsAt.Add(time.Hour)) ||
+		got.EndsAt.Sub(got.StartsAt) != 45*time.Minute || got.Location != "门诊楼2楼关节外科5诊室" || got.AcceptedAt == nil {
+		t.Errorf("after accept: %+v", got)
+	}
+	if strings.Contains(page(t, e, cm1, "/admin/appointments/requests", http.StatusOK), path+"/accept-proposal") {
+		t.Error("accepted proposal still in the queue")
+	}
+	if r := post(e, cm1, path+"/dismiss-proposal", url.Values{"reason": {"重复"}, "csrf_token": {cm1.CSRF}}); r.Status != http.StatusConflict {
+		t.Errorf("dismiss an accepted proposal: %d, want 409", r.Status)
+	}
+	after := page(t, e, cm1, "/admin/patients/"+p1, http.StatusOK)
+	mustContain(t, "patient page", after, "术后6周门诊复诊")
+	if strings.Contains(after, "护理路径建议的预约") {
+		t.Error("the patient page still lists the accepted proposal as a proposal")
 	}
 }

@@ -158,6 +158,8 @@ func waiting(seconds int64) string {
 
 func apptStatus(s string) string {
 	switch s {
+	case appointment.StatusProposed:
+		return "路径建议，待采纳"
 	case appointment.StatusScheduled:
 		return "待确认"
 	case appointment.StatusConfirmed:

@@ -236,6 +236,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	}
 	a.Questionnaires.SetSchedule(scheduledQuestionnaires{a.Careplan}, loc)
 	a.Appointments.SetKeys(a.keys)
+	a.Appointments.SetProposals(stageAppointments{plans: a.Careplan, patients: patient.NewStore(a.DB)})
 	a.Followups = followup.NewService(followup.NewStore(a.DB).Sealed(sealer), followupPlans{a.Careplan}, departmentLeads{a.DB},
 		followup.Config{EscalateAfter: cfg.Followup.EscalateAfter}, loc, now)
 	a.KPIs = kpi.NewService(kpi.NewStore(a.DB), pathwayRhythms{a.Careplan}, loc, now)
@@ -509,6 +510,8 @@ func PeriodicJobs() []PeriodicJob {
 		{"20 * * * *", education.TaskAssignDue, queue.Default},
 		// Every 10 minutes: a reminder row per appointment, slot and start makes reruns harmless.
 		{"*/10 * * * *", appointment.TaskRemind, queue.Default},
+		// Hourly catch-up; the stage change proposes at once (careplan.stage_changed).
+		{"40 * * * *", appointment.TaskPropose, queue.Default},
 		{"25 * * * *", followup.TaskSync, queue.Default},
 		// Hourly: a scheduled questionnaire goes out in the first hour of its due day (quiet hours hold the push).
 		{"30 * * * *", questionnaire.TaskSendDue, queue.Default},
@@ -531,9 +534,10 @@ func (a *App) Handlers() map[string]asynq.HandlerFunc {
 			}
 			return err
 		},
-		audit.TaskPurge:              a.Audit.PurgeHandler(time.Duration(a.Config.Audit.RetentionDays)*24*time.Hour, a.Log),
-		careplan.TaskAdvance:         a.Careplan.AdvanceHandler(),
-		careplan.TopicStageChanged:   chain(a.Education.StageChangedHandler(), a.Notify.RequestHandler(stageBegins)),
+		audit.TaskPurge:      a.Audit.PurgeHandler(time.Duration(a.Config.Audit.RetentionDays)*24*time.Hour, a.Log),
+		careplan.TaskAdvance: a.Careplan.AdvanceHandler(),
+		careplan.TopicStageChanged: chain(a.Education.StageChangedHandler(), a.Appointments.StageChangedHandler(),
+			a.Notify.RequestHandler(stageBegins)),
 		education.TaskAssignDue:      a.Education.AssignDueHandler(),
 		alert.TopicRaised:            chain(a.alertRaised, a.Notify.RequestHandler(readingAttention)),
 		messaging.TopicReplyWaiting:  a.Notify.RequestHandler(replyWaiting),
@@ -542,6 +546,7 @@ func (a *App) Handlers() map[string]asynq.HandlerFunc {
 		notify.TaskDailyReminders:    a.Notify.DailyRemindersHandler(),
 		family.TaskLinkRevoked:       a.linkChanged(),
 		appointment.TaskRemind:       a.Appointments.RemindHandler(),
+		appointment.TaskPropose:      a.Appointments.ProposeHandler(),
 		followup.TaskSync:            a.Followups.SyncHandler(),
 		followup.TaskScanOverdue:     a.Followups.ScanHandler(),
 		questionnaire.TaskSendDue:    a.Questionnaires.SendDueHandler(),

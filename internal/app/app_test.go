@@ -6,10 +6,13 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/carepath/carepath/internal/app"
+	"github.com/carepath/carepath/internal/appointment"
 	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/careplan"
 	"github.com/carepath/carepath/internal/platform/apperr"
 	"github.com/carepath/carepath/internal/platform/config"
 	"github.com/carepath/carepath/internal/platform/dbtest"
@@ -153,5 +156,16 @@ func TestPeriodicRemindersAreScheduled(t *testing.T) {
 		if !scheduled[task] {
 			t.Errorf("%s is not scheduled", task)
 		}
+	}
+}
+
+// TestPathwayAppointmentKindsAreAppointmentKinds: a pathway may propose
+// only kinds the appointment feature books (careplan keeps its own list so
+// that it need not import appointments).
+func TestPathwayAppointmentKindsAreAppointmentKinds(t *testing.T) {
+	got := slices.Sorted(slices.Values(careplan.AppointmentKinds))
+	want := slices.Sorted(maps.Keys(appointment.Kinds))
+	if !slices.Equal(got, want) {
+		t.Fatalf("careplan.AppointmentKinds %v, appointment.Kinds %v", got, want)
 	}
 }

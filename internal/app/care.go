@@ -6,6 +6,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/carepath/carepath/internal/appointment"
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/careplan"
 	"github.com/carepath/carepath/internal/education"
@@ -159,4 +160,49 @@ func checkPathwayQuestionnaires(lib *careplan.Library, qs *questionnaire.Library
 		}
 	}
 	return nil
+}
+
+// stageAppointments tells appointments which ones the plans' current
+// stages propose, with the patient's hospital.
+type stageAppointments struct {
+	plans    *careplan.Service
+	patients *patient.Store
+}
+
+func (s stageAppointments) StageProposals(ctx context.Context, planID string) (appointment.StageProposals, bool, error) {
+	sa, ok, err := s.plans.StageAppointments(ctx, planID)
+	if err != nil || !ok {
+		return appointment.StageProposals{}, false, err
+	}
+	out, err := s.proposals(ctx, sa)
+	return out, err == nil, err
+}
+
+func (s stageAppointments) ActiveStageProposals(ctx context.Context) ([]appointment.StageProposals, error) {
+	list, err := s.plans.ActiveStageAppointments(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]appointment.StageProposals, 0, len(list))
+	for _, sa := range list {
+		sp, err := s.proposals(ctx, sa)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sp)
+	}
+	return out, nil
+}
+
+func (s stageAppointments) proposals(ctx context.Context, sa careplan.StageAppointments) (appointment.StageProposals, error) {
+	p, err := s.patients.ByID(ctx, sa.PatientID)
+	if err != nil {
+		return appointment.StageProposals{}, fmt.Errorf("load patient of plan %s: %w", sa.PlanID, err)
+	}
+	out := appointment.StageProposals{PatientID: sa.PatientID, HospitalID: p.HospitalID, PlanID: sa.PlanID}
+	for _, it := range sa.Items {
+		out.Items = append(out.Items, appointment.Proposal{Key: it.Key, Kind: it.Kind, Title: it.Title, DueOn: it.DueOn,
+			At: it.At, DurationMinutes: it.DurationMinutes, Department: it.Department, Preparation: it.Preparation})
+	}
+	return out, nil
 }

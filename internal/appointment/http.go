@@ -108,6 +108,22 @@ func (r Request) input() Input {
 		Clinician: r.Clinician, Location: r.Location, Directions: r.Directions, Preparation: r.Preparation, SourceTaskID: r.SourceTaskID}
 }
 
+// AcceptRequest is the CM's acceptance of a proposal; absent fields keep
+// the proposal's values, a new start without an end keeps the length.
+type AcceptRequest struct {
+	StartsAt   *time.Time `json:"starts_at"`
+	EndsAt     *time.Time `json:"ends_at"`
+	Department *string    `json:"department" validate:"omitempty,max=64"`
+	Clinician  *string    `json:"clinician" validate:"omitempty,max=64"`
+	Location   *string    `json:"location" validate:"omitempty,max=128"`
+	Directions *string    `json:"directions" validate:"omitempty,max=1000"`
+}
+
+// DismissRequest is the CM's reason for not taking a proposal up.
+type DismissRequest struct {
+	Reason string `json:"reason" validate:"max=255"`
+}
+
 // CloseRequest records how an appointment ended.
 type CloseRequest struct {
 	Status string `json:"status" validate:"required"`
@@ -168,7 +184,12 @@ func (h *Handler) List(c *gin.Context) {
 
 // Get handles GET /patients/:patientID/appointments/:appointmentID.
 func (h *Handler) Get(c *gin.Context) {
-	a, err := h.svc.Get(c.Request.Context(), access.GrantFrom(c).PatientID, c.Param("appointmentID"))
+	g := access.GrantFrom(c)
+	get := h.svc.PatientsOwn
+	if g.Relation == access.RelationStaff {
+		get = h.svc.Get
+	}
+	a, err := get(c.Request.Context(), g.PatientID, c.Param("appointmentID"))
 	if err != nil {
 		web.Error(c, err)
 		return
@@ -279,4 +300,47 @@ func (h *Handler) Requests(c *gin.Context) {
 		return
 	}
 	web.OK(c, listOf(list))
+}
+
+// Proposals handles GET /appointments/proposals: the CM's queue of
+// appointments pathways proposed for their patients.
+func (h *Handler) Proposals(c *gin.Context) {
+	limit, err := web.QueryLimit(c, 50, 200)
+	if err != nil {
+		web.Error(c, err)
+		return
+	}
+	actor, _ := auth.ActorFrom(c)
+	list, err := h.svc.Proposals(c.Request.Context(), actor, limit)
+	if err != nil {
+		web.Error(c, err)
+		return
+	}
+	web.OK(c, listOf(list))
+}
+
+// AcceptProposal handles POST /patients/:patientID/appointments/:appointmentID/accept-proposal.
+func (h *Handler) AcceptProposal(c *gin.Context) {
+	var req AcceptRequest
+	if err := h.val.BindJSON(c, &req); err != nil {
+		web.Error(c, err)
+		return
+	}
+	h.respondAny(c, "accept_proposal", req, func(tx *Service, actor auth.Actor, patientID, id string) (any, error) {
+		a, overlaps, err := tx.Accept(c.Request.Context(), actor, patientID, id, Acceptance{StartsAt: req.StartsAt,
+			EndsAt: req.EndsAt, Department: req.Department, Clinician: req.Clinician, Location: req.Location, Directions: req.Directions})
+		return saved(a, overlaps), err
+	})
+}
+
+// DismissProposal handles POST /patients/:patientID/appointments/:appointmentID/dismiss-proposal.
+func (h *Handler) DismissProposal(c *gin.Context) {
+	var req DismissRequest
+	if err := h.val.BindJSON(c, &req); err != nil {
+		web.Error(c, err)
+		return
+	}
+	h.respond(c, "dismiss_proposal", req, func(tx *Service, actor auth.Actor, patientID, id string) (Appointment, error) {
+		return tx.Dismiss(c.Request.Context(), actor, patientID, id, req.Reason)
+	})
 }

@@ -15,7 +15,7 @@ import (
 )
 
 // SetKeys makes the patient's responses (confirm, cancel, reschedule
-// request) honour the Idempotency-Key header: the key and the first
+// request) and the CM's answers to proposals (accept, dismiss) honour the Idempotency-Key header: the key and the first
 // response are stored in the transaction of the change.
 func (s *Service) SetKeys(keys *idempotency.Store) { s.keys = keys }
 
@@ -25,12 +25,22 @@ func (s *Service) SetKeys(keys *idempotency.Store) { s.keys = keys }
 // what a retry must repeat exactly; the same key with another body is 409.
 func (s *Service) Respond(ctx context.Context, actor auth.Actor, key, op, patientID, id string, body any,
 	work func(tx *Service) (Appointment, error)) (idempotency.Outcome, error) {
+	return s.respond(ctx, actor, key, op, patientID, id, body, func(tx *Service) (any, error) {
+		a, err := work(tx)
+		return ViewOf(a), err
+	})
+}
+
+// respond is Respond for any response body (an accepted proposal answers
+// with its overlap warnings).
+func (s *Service) respond(ctx context.Context, actor auth.Actor, key, op, patientID, id string, body any,
+	work func(tx *Service) (any, error)) (idempotency.Outcome, error) {
 	if s.keys == nil {
-		a, err := work(s)
+		v, err := work(s)
 		if err != nil {
 			return idempotency.Outcome{}, err
 		}
-		b, err := json.Marshal(ViewOf(a))
+		b, err := json.Marshal(v)
 		return idempotency.Outcome{Status: http.StatusOK, Body: b}, err
 	}
 	b, _ := json.Marshal(body) // request types of plain fields
@@ -39,16 +49,24 @@ func (s *Service) Respond(ctx context.Context, actor auth.Actor, key, op, patien
 	return s.keys.Do(ctx, k, func(tx *gorm.DB) (int, any, error) {
 		bound := *s
 		bound.store = NewStore(tx)
-		a, err := work(&bound)
+		v, err := work(&bound)
 		if err != nil {
 			return 0, nil, err
 		}
-		return http.StatusOK, ViewOf(a), nil
+		return http.StatusOK, v, nil
 	})
 }
 
 // respond answers a patient's response through Respond.
 func (h *Handler) respond(c *gin.Context, op string, body any, work func(tx *Service, actor auth.Actor, patientID, id string) (Appointment, error)) {
+	h.respondAny(c, op, body, func(tx *Service, actor auth.Actor, patientID, id string) (any, error) {
+		a, err := work(tx, actor, patientID, id)
+		return ViewOf(a), err
+	})
+}
+
+// respondAny answers through respond with any response body.
+func (h *Handler) respondAny(c *gin.Context, op string, body any, work func(tx *Service, actor auth.Actor, patientID, id string) (any, error)) {
 	key := c.GetHeader(idempotency.Header)
 	if err := idempotency.CheckKey(key); err != nil {
 		web.Error(c, err)
@@ -56,7 +74,7 @@ func (h *Handler) respond(c *gin.Context, op string, body any, work func(tx *Ser
 	}
 	actor, _ := auth.ActorFrom(c)
 	patientID, id := grantPatient(c), c.Param("appointmentID")
-	out, err := h.svc.Respond(c.Request.Context(), actor, key, op, patientID, id, body, func(tx *Service) (Appointment, error) {
+	out, err := h.svc.respond(c.Request.Context(), actor, key, op, patientID, id, body, func(tx *Service) (any, error) {
 		return work(tx, actor, patientID, id)
 	})
 	if err != nil {

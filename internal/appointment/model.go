@@ -29,6 +29,16 @@
 // morning of the day at 07:00, in the hospital's zone; a slot already past
 // when the appointment is booked is sent at once if it still makes sense.
 //
+// Proposals: a pathway stage may propose appointments (configs/pathways,
+// a stage's appointments). When a plan enters the stage (the
+// careplan.stage_changed event, and an hourly catch-up for a day that
+// becomes known later) each is written once per plan and key (the unique
+// proposal_key) with status proposed at its suggested time, if that time is
+// still ahead. A proposal is the CM's alone: it is not in the patient's or
+// family's lists, calendar or reminders, and nothing is pushed, until the CM
+// accepts it (optionally at another time or place; it becomes scheduled) or
+// dismisses it (cancelled, with a reason).
+//
 // It must not read other features' tables, and it never logs names or
 // free text the patient wrote.
 package appointment
@@ -58,6 +68,7 @@ var Kinds = map[string]string{
 
 // Statuses.
 const (
+	StatusProposed            = "proposed" // a pathway's suggestion, for the CM only
 	StatusScheduled           = "scheduled"
 	StatusConfirmed           = "confirmed"
 	StatusRescheduleRequested = "reschedule_requested"
@@ -92,13 +103,19 @@ type Appointment struct {
 	RespondedByKind string
 	RespondedByID   string
 	SourceTaskID    *string
+	ProposalKey     *string // plan id ":" pathway appointment key, for a proposal
 	CreatedByID     string
 	RequestedAt     *time.Time
 	ConfirmedAt     *time.Time
 	CancelledAt     *time.Time
+	AcceptedAt      *time.Time // when the CM accepted a proposal
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 }
+
+// PatientSees reports whether the patient (and family) see a: what the CM
+// booked, and a pathway's proposal once the CM accepted it.
+func (a Appointment) PatientSees() bool { return a.ProposalKey == nil || a.AcceptedAt != nil }
 
 func (Appointment) TableName() string { return "appointments" }
 
@@ -123,6 +140,13 @@ const (
 // TaskRemind is the periodic job that writes due reminders.
 const TaskRemind = "appointment.remind"
 
+// TaskPropose is the periodic catch-up that proposes the appointments of
+// the plans' current stages whose day became known after the stage began.
+const TaskPropose = "appointment.propose"
+
+// SystemActor is CreatedByID of an appointment a pathway proposed.
+const SystemActor = "system"
+
 // TopicNotify is the notification pipeline's request topic.
 const TopicNotify = "notify.request"
 
@@ -139,4 +163,7 @@ var (
 	ErrOutcomeTooEarly = apperr.New(apperr.KindUnprocessable, "appointment_not_started", "预约开始前不能标记为已完成或爽约").WithDetail("field", "status")
 	ErrBadStatus       = apperr.Invalid("status", "invalid_status", "状态只能是 completed、no_show 或 cancelled")
 	ErrBadKind         = apperr.Invalid("kind", "invalid_kind", "预约类型无效")
+	ErrDismissReason   = apperr.Invalid("reason", "dismiss_reason_required", "不采纳预约建议需要填写原因")
+	ErrNotProposal     = apperr.New(apperr.KindConflict, "appointment_not_proposed", "该预约不是待处理的路径建议，不能采纳或不采纳")
+	ErrStillProposed   = apperr.New(apperr.KindConflict, "appointment_proposed", "该预约尚为路径建议，请先采纳或不采纳")
 )

@@ -98,3 +98,14 @@ func DueReminders(a Appointment, now time.Time, loc *time.Location) []DueReminde
 func DedupeKey(appointmentID, slot string, startsAt time.Time) string {
 	return fmt.Sprintf("appointment_reminder:%s:%s:%d", appointmentID, slot, startsAt.Unix())
 }
+
+// ProposalTime is when a pathway's proposal suggests: its due day
+// (YYYY-MM-DD) at its time of day (HH:MM) in the hospital's zone, lasting
+// minutes. False when the day or time does not parse.
+func ProposalTime(dueOn, at string, minutes int, loc *time.Location) (time.Time, time.Time, bool) {
+	start, err := time.ParseInLocation("2006-01-02 15:04", dueOn+" "+at, loc)
+	if err != nil || minutes <= 0 {
+		return time.Time{}, time.Time{}, false
+	}
+	return start.UTC(), start.Add(time.Duration(minutes) * time.Minute).UTC(), true
+}

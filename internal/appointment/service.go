@@ -14,11 +14,12 @@ import (
 
 // Service holds the rules of appointments.
 type Service struct {
-	store *Store
-	keys  *idempotency.Store // nil: Idempotency-Key ignored
-	loc   *time.Location
-	now   func() time.Time
-	host  string // the calendar UID domain
+	store  *Store
+	keys   *idempotency.Store // nil: Idempotency-Key ignored
+	stages Proposals          // nil: no pathway proposals
+	loc    *time.Location
+	now    func() time.Time
+	host   string // the calendar UID domain
 }
 
 // NewService builds the service; host names the UIDs of exported events.
@@ -92,6 +93,9 @@ func (s *Service) Update(ctx context.Context, patientID, id string, in Input) (A
 	if err != nil {
 		return Appointment{}, nil, err
 	}
+	if a.Status == StatusProposed {
+		return Appointment{}, nil, ErrStillProposed
+	}
 	if !Active(a.Status) {
 		return Appointment{}, nil, ErrClosed
 	}
@@ -138,6 +142,9 @@ func (s *Service) Close(ctx context.Context, actor auth.Actor, patientID, id, st
 	if err != nil {
 		return Appointment{}, err
 	}
+	if a.Status == StatusProposed {
+		return Appointment{}, ErrStillProposed
+	}
 	now := s.now().UTC()
 	fields := map[string]any{"status": status, "updated_at": now, "responded_by_kind": string(actor.Kind), "responded_by_id": actor.ID}
 	switch status {
@@ -170,7 +177,7 @@ func (s *Service) transition(ctx context.Context, a Appointment, from []string, 
 
 // Confirm is the patient's (or family's) "I will come".
 func (s *Service) Confirm(ctx context.Context, actor auth.Actor, patientID, id string) (Appointment, error) {
-	a, err := s.store.ByID(ctx, patientID, id)
+	a, err := s.patientsOwn(ctx, patientID, id)
 	if err != nil {
 		return Appointment{}, err
 	}
@@ -191,7 +198,7 @@ func (s *Service) Cancel(ctx context.Context, actor auth.Actor, patientID, id, r
 	if reason == "" {
 		return Appointment{}, ErrReasonRequired
 	}
-	a, err := s.store.ByID(ctx, patientID, id)
+	a, err := s.patientsOwn(ctx, patientID, id)
 	if err != nil {
 		return Appointment{}, err
 	}
@@ -216,7 +223,7 @@ func (s *Service) RequestReschedule(ctx context.Context, actor auth.Actor, patie
 			return Appointment{}, ErrPreferredTimes
 		}
 	}
-	a, err := s.store.ByID(ctx, patientID, id)
+	a, err := s.patientsOwn(ctx, patientID, id)
 	if err != nil {
 		return Appointment{}, err
 	}
@@ -242,9 +249,25 @@ func (s *Service) List(ctx context.Context, patientID string, past bool, limit i
 	return s.store.Upcoming(ctx, patientID, s.now().UTC(), limit)
 }
 
-// Get returns one appointment of the patient.
+// Get returns one appointment of the patient, proposals included (the
+// staff's view; see PatientsOwn).
 func (s *Service) Get(ctx context.Context, patientID, id string) (Appointment, error) {
 	return s.store.ByID(ctx, patientID, id)
+}
+
+// PatientsOwn returns an appointment as the patient or family may see it.
+func (s *Service) PatientsOwn(ctx context.Context, patientID, id string) (Appointment, error) {
+	return s.patientsOwn(ctx, patientID, id)
+}
+
+// patientsOwn loads an appointment the patient (or family) may see: a
+// proposal the CM has not accepted is not there for them (404).
+func (s *Service) patientsOwn(ctx context.Context, patientID, id string) (Appointment, error) {
+	a, err := s.store.ByID(ctx, patientID, id)
+	if err == nil && !a.PatientSees() {
+		return Appointment{}, ErrNotFound
+	}
+	return a, err
 }
 
 // Requests is the CM's queue of reschedule requests from their patients.

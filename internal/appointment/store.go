@@ -69,10 +69,14 @@ func (s *Store) Between(ctx context.Context, patientID string, from, to time.Tim
 	return out, err
 }
 
+// PatientSeesSQL is Appointment.PatientSees in SQL: proposals are the CM's
+// queue, not the patient's list, until accepted.
+const PatientSeesSQL = "(proposal_key IS NULL OR accepted_at IS NOT NULL)"
+
 // Upcoming returns the patient's appointments not yet ended, soonest first.
 func (s *Store) Upcoming(ctx context.Context, patientID string, now time.Time, limit int) ([]Appointment, error) {
 	var out []Appointment
-	err := s.db.WithContext(ctx).Where("patient_id = ? AND ends_at > ?", patientID, now).
+	err := s.db.WithContext(ctx).Where("patient_id = ? AND ends_at > ?", patientID, now).Where(PatientSeesSQL).
 		Order("starts_at").Order("id").Limit(limit).Find(&out).Error
 	return out, err
 }
@@ -80,20 +84,60 @@ func (s *Store) Upcoming(ctx context.Context, patientID string, now time.Time, l
 // Past returns the patient's ended appointments, newest first.
 func (s *Store) Past(ctx context.Context, patientID string, now time.Time, limit int) ([]Appointment, error) {
 	var out []Appointment
-	err := s.db.WithContext(ctx).Where("patient_id = ? AND ends_at <= ?", patientID, now).
+	err := s.db.WithContext(ctx).Where("patient_id = ? AND ends_at <= ?", patientID, now).Where(PatientSeesSQL).
 		Order("starts_at DESC").Order("id DESC").Limit(limit).Find(&out).Error
 	return out, err
 }
 
 // Requests returns the reschedule requests of the staff member's patients, oldest first.
 func (s *Store) Requests(ctx context.Context, a auth.Actor, limit int) ([]Appointment, error) {
+	return s.queue(ctx, a, StatusRescheduleRequested, "appointments.requested_at", limit)
+}
+
+// Proposals returns the pathway proposals of the staff member's patients,
+// soonest suggested time first.
+func (s *Store) Proposals(ctx context.Context, a auth.Actor, limit int) ([]Appointment, error) {
+	return s.queue(ctx, a, StatusProposed, "appointments.starts_at", limit)
+}
+
+// ProposalsOf returns the patient's proposals waiting for the CM, soonest first.
+func (s *Store) ProposalsOf(ctx context.Context, patientID string, limit int) ([]Appointment, error) {
+	var out []Appointment
+	err := s.db.WithContext(ctx).Where("patient_id = ? AND status = ?", patientID, StatusProposed).
+		Order("starts_at").Order("id").Limit(limit).Find(&out).Error
+	return out, err
+}
+
+// queue lists the appointments in status of the staff member's patients;
+// order is a column name from the callers above, never input.
+func (s *Store) queue(ctx context.Context, a auth.Actor, status, order string, limit int) ([]Appointment, error) {
 	var out []Appointment
 	err := s.db.WithContext(ctx).Table("appointments").Select("appointments.*").
 		Joins("JOIN patients ON patients.id = appointments.patient_id").
 		Scopes(access.StaffPatients(a, "patients")).
-		Where("appointments.status = ?", StatusRescheduleRequested).
-		Order("appointments.requested_at").Order("appointments.id").Limit(limit).Find(&out).Error
+		Where("appointments.status = ?", status).
+		Order(order).Order("appointments.id").Limit(limit).Find(&out).Error
 	return out, err
+}
+
+// CreateProposal inserts a proposal unless one with its key exists; false
+// when it did (a repeated event, or another worker's catch-up).
+func (s *Store) CreateProposal(ctx context.Context, a *Appointment) (bool, error) {
+	db := s.db.WithContext(ctx)
+	var n int64
+	if err := db.Model(&Appointment{}).Where("proposal_key = ?", a.ProposalKey).Count(&n).Error; err != nil {
+		return false, fmt.Errorf("find appointment proposal: %w", err)
+	}
+	if n > 0 {
+		return false, nil
+	}
+	if err := db.Create(a).Error; err != nil {
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
+			return false, nil
+		}
+		return false, fmt.Errorf("create appointment proposal: %w", err)
+	}
+	return true, nil
 }
 
 // Day returns the active appointments of the staff member's patients

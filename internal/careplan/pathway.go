@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -36,6 +38,9 @@ import (
 //	      - {key: d7, title: 出院第7天用药问卷, channel: questionnaire, due: {anchor: discharge, day: 7}, questionnaire: medication_adherence}
 //	    education:                    # article keys (configs/education/<key>.md), pushed `day` days into the stage
 //	      - {article: tka-before-surgery, day: 0}
+//	    appointments:                 # proposed to the CM when the plan enters the stage (see Appointment)
+//	      - {key: revisit_w2, kind: revisit, title: 术后2周复诊, due: {anchor: discharge, day: 14}, at: "09:00",
+//	         duration_minutes: 30, department: 骨科门诊, preparation: 携带出院小结和医保卡}
 //	    vitals:                       # what the patient reports during the stage, and how often
 //	      - {type: blood_pressure, every_days: 1}
 //	    thresholds:                   # alert threshold overrides while in the stage (see ThresholdKeys)
@@ -58,16 +63,19 @@ type Pathway struct {
 
 // Stage is one phase of the journey.
 type Stage struct {
-	Key        string             `yaml:"key" json:"key"`
-	Name       string             `yaml:"name" json:"name"`
-	Phase      string             `yaml:"phase" json:"phase"`
-	Starts     Offset             `yaml:"starts" json:"starts"`
-	Message    string             `yaml:"message" json:"message,omitempty"`
-	Tasks      []Task             `yaml:"tasks" json:"tasks"`
-	Followups  []Followup         `yaml:"followups" json:"followups"`
-	Education  []EducationRef     `yaml:"education" json:"education"`
-	Vitals     []VitalExpectation `yaml:"vitals" json:"vitals"`
-	Thresholds map[string]float64 `yaml:"thresholds" json:"thresholds,omitempty"`
+	Key       string     `yaml:"key" json:"key"`
+	Name      string     `yaml:"name" json:"name"`
+	Phase     string     `yaml:"phase" json:"phase"`
+	Starts    Offset     `yaml:"starts" json:"starts"`
+	Message   string     `yaml:"message" json:"message,omitempty"`
+	Tasks     []Task     `yaml:"tasks" json:"tasks"`
+	Followups []Followup `yaml:"followups" json:"followups"`
+	// Appointments are proposed (status proposed, not shown to the patient)
+	// when the plan enters the stage; the CM accepts or dismisses each.
+	Appointments []Appointment      `yaml:"appointments" json:"appointments"`
+	Education    []EducationRef     `yaml:"education" json:"education"`
+	Vitals       []VitalExpectation `yaml:"vitals" json:"vitals"`
+	Thresholds   map[string]float64 `yaml:"thresholds" json:"thresholds,omitempty"`
 }
 
 // Offset is a day relative to an anchor: day 0 is the anchor's own day.
@@ -94,6 +102,32 @@ type Followup struct {
 	// the patient on the due day by the questionnaire.send_due job.
 	Questionnaire string `yaml:"questionnaire" json:"questionnaire,omitempty"`
 }
+
+// Appointment is an appointment the stage proposes to the CM: on the due
+// day at At (HH:MM, hospital zone; 09:00 when empty), lasting
+// DurationMinutes (30 when 0). Kind is one of AppointmentKinds. Its key
+// shares the pathway's item keys; a plan proposes each key once.
+type Appointment struct {
+	Key             string `yaml:"key" json:"key"`
+	Kind            string `yaml:"kind" json:"kind"`
+	Title           string `yaml:"title" json:"title"`
+	Due             Offset `yaml:"due" json:"due"`
+	At              string `yaml:"at" json:"at"`
+	DurationMinutes int    `yaml:"duration_minutes" json:"duration_minutes"`
+	Department      string `yaml:"department" json:"department,omitempty"`
+	Preparation     string `yaml:"preparation" json:"preparation,omitempty"`
+}
+
+// AppointmentKinds are the kinds an appointment may have (the appointment
+// feature's kinds; a test in app checks the two lists agree).
+var AppointmentKinds = []string{"pre_admission", "revisit", "examination", "treatment", "followup_visit", "mdt", "teleconsultation"}
+
+// Appointment defaults and bounds (the appointment feature allows up to 12 hours).
+const (
+	DefaultAppointmentAt      = "09:00"
+	DefaultAppointmentMinutes = 30
+	maxAppointmentMinutes     = 720
+)
 
 // EducationRef pushes an article some days into the stage.
 type EducationRef struct {
@@ -198,6 +232,9 @@ func (p *Pathway) eachOffset(visit func(path string, o Offset)) {
 		for j, f := range s.Followups {
 			visit(fmt.Sprintf("%s.followups[%d].due", sp, j), f.Due)
 		}
+		for j, a := range s.Appointments {
+			visit(fmt.Sprintf("%s.appointments[%d].due", sp, j), a.Due)
+		}
 	}
 }
 
@@ -263,7 +300,16 @@ func ParsePathway(file string, b []byte) (*Pathway, error) {
 	}
 	for i := range p.Stages { // empty lists, never null, in JSON
 		st := &p.Stages[i]
-		st.Tasks, st.Followups = orEmpty(st.Tasks), orEmpty(st.Followups)
+		st.Tasks, st.Followups, st.Appointments = orEmpty(st.Tasks), orEmpty(st.Followups), orEmpty(st.Appointments)
+		for j := range st.Appointments {
+			a := &st.Appointments[j]
+			if a.At == "" {
+				a.At = DefaultAppointmentAt
+			}
+			if a.DurationMinutes == 0 {
+				a.DurationMinutes = DefaultAppointmentMinutes
+			}
+		}
 		st.Education, st.Vitals = orEmpty(st.Education), orEmpty(st.Vitals)
 	}
 	return &p, nil
@@ -327,7 +373,7 @@ func (p *Pathway) validate() []string {
 			if !keyPattern.MatchString(key) {
 				bad(path+".key", "%q must be lower-case letters, digits and underscores", key)
 			} else if where, dup := itemKeys[key]; dup {
-				bad(path+".key", "%q is already used at %s (task and follow-up keys are unique in a pathway)", key, where)
+				bad(path+".key", "%q is already used at %s (task, follow-up and appointment keys are unique in a pathway)", key, where)
 			}
 			itemKeys[key] = path
 		}
@@ -352,6 +398,25 @@ func (p *Pathway) validate() []string {
 			}
 			if f.Questionnaire != "" && !keyPattern.MatchString(f.Questionnaire) {
 				bad(fp+".questionnaire", "%q is not a questionnaire key", f.Questionnaire)
+			}
+		}
+		for j, a := range s.Appointments {
+			ap := fmt.Sprintf("%s.appointments[%d]", sp, j)
+			item(ap, a.Key)
+			if strings.TrimSpace(a.Title) == "" {
+				bad(ap+".title", "is required")
+			}
+			if !contains(AppointmentKinds, a.Kind) {
+				bad(ap+".kind", "%q is not one of %s", a.Kind, strings.Join(AppointmentKinds, ", "))
+			}
+			if _, err := time.Parse("15:04", a.At); a.At != "" && (err != nil || len(a.At) != 5) {
+				bad(ap+".at", "%q is not a time of day HH:MM", a.At)
+			}
+			if a.DurationMinutes < 0 || a.DurationMinutes > maxAppointmentMinutes || a.DurationMinutes > 0 && a.DurationMinutes < 5 {
+				bad(ap+".duration_minutes", "%d is outside 5–%d minutes", a.DurationMinutes, maxAppointmentMinutes)
+			}
+			if utf8.RuneCountInString(a.Title) > 128 || utf8.RuneCountInString(a.Department) > 64 || utf8.RuneCountInString(a.Preparation) > 2000 {
+				bad(ap, "title (128), department (64) or preparation (2000 characters) is too long")
 			}
 		}
 		for j, e := range s.Education {

@@ -1,6 +1,7 @@
 package careplan_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -32,6 +33,26 @@ func TestShippedPathwaysLoad(t *testing.T) {
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("pathways %v, want %v", got, want)
 	}
+	// The appointments the pathways propose, as days after discharge.
+	proposes := map[string]string{
+		"knee_arthroplasty": "post_d1_7 revisit +14, post_w2_4 revisit +42", // 2 and 6 weeks
+		"heart_failure":     "post_d1_7 revisit +10",                        // within 7–14 days
+		"lung_cancer_chemo": "post_w2_3 treatment +18",                      // the next 21-day cycle
+	}
+	for _, p := range lib.All() {
+		var list []string
+		for _, s := range p.Stages {
+			for _, a := range s.Appointments {
+				if a.Due.Anchor != careplan.AnchorDischarge || a.Preparation == "" || a.Department == "" {
+					t.Errorf("%s %s: due %+v, department %q, preparation %q", p.Key, a.Key, a.Due, a.Department, a.Preparation)
+				}
+				list = append(list, fmt.Sprintf("%s %s +%d", s.Key, a.Kind, a.Due.Day))
+			}
+		}
+		if got := strings.Join(list, ", "); got != proposes[p.Key] {
+			t.Errorf("%s proposes %q, want %q", p.Key, got, proposes[p.Key])
+		}
+	}
 }
 
 const goodPathway = `
@@ -56,6 +77,8 @@ stages:
     starts: {anchor: discharge, day: 0}
     followups:
       - {key: f1, title: 随访, channel: phone, due: {anchor: discharge, day: 3}}
+    appointments:
+      - {key: a1, kind: revisit, title: 复诊, due: {anchor: discharge, day: 14}, department: 门诊}
   - key: later
     name: 长期
     phase: post_discharge
@@ -63,8 +86,12 @@ stages:
 `
 
 func TestBadPathwaysAreRejectedWithAPreciseMessage(t *testing.T) {
-	if _, err := careplan.ParsePathway("pathways/demo.yaml", []byte(goodPathway)); err != nil {
+	p, err := careplan.ParsePathway("pathways/demo.yaml", []byte(goodPathway))
+	if err != nil {
 		t.Fatalf("the good pathway: %v", err)
+	}
+	if a := p.Stages[2].Appointments[0]; a.At != "09:00" || a.DurationMinutes != 30 {
+		t.Errorf("appointment defaults: at %q, %d minutes, want 09:00 and 30", a.At, a.DurationMinutes)
 	}
 	cases := []struct {
 		name, from, to string
@@ -90,6 +117,18 @@ func TestBadPathwaysAreRejectedWithAPreciseMessage(t *testing.T) {
 			[]string{"stages[2].followups[0].key: \"t1\" is already used at stages[0].tasks[0]"}},
 		{"unknown threshold", "    name: 长期\n", "    name: 长期\n    thresholds: {pain_max: 7}\n",
 			[]string{"stages[3].thresholds.pain_max: unknown threshold"}},
+		{"appointment kind", "kind: revisit", "kind: haircut",
+			[]string{"stages[2].appointments[0].kind: \"haircut\" is not one of pre_admission, revisit"}},
+		{"appointment time of day", "day: 14},", "day: 14}, at: \"9am\",",
+			[]string{"stages[2].appointments[0].at: \"9am\" is not a time of day HH:MM"}},
+		{"appointment too long", "day: 14},", "day: 14}, duration_minutes: 1440,",
+			[]string{"stages[2].appointments[0].duration_minutes: 1440 is outside 5–720 minutes"}},
+		{"appointment key shared", "key: a1,", "key: f1,",
+			[]string{"stages[2].appointments[0].key: \"f1\" is already used at stages[2].followups[0]"}},
+		{"appointment before its anchor", "day: 14},", "day: -1},",
+			[]string{"stages[2].appointments[0].due.day: -1 is before its anchor discharge"}},
+		{"appointment without title", "title: 复诊,", "title: \" \",",
+			[]string{"stages[2].appointments[0].title: is required"}},
 		{"unknown vital", "    name: 长期\n", "    name: 长期\n    vitals: [{type: mood, every_days: 1}]\n",
 			[]string{"stages[3].vitals[0].type: unknown vital \"mood\""}},
 	}

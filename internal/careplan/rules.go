@@ -49,7 +49,7 @@ type Timing struct {
 
 // Schedule computes, from the events recorded so far, the first day of
 // every stage (in pathway order) and the due day of every task and
-// follow-up (by key). A date whose anchor is unknown stays nil.
+// follow-up and the day of every proposed appointment (by key). A date whose anchor is unknown stays nil.
 func Schedule(p *Pathway, anchors map[string]AnchorDate) (stages []Timing, items map[string]Timing) {
 	memo := map[string]Timing{}
 	var resolve func(o Offset, depth int) Timing
@@ -85,6 +85,9 @@ func Schedule(p *Pathway, anchors map[string]AnchorDate) (stages []Timing, items
 		}
 		for _, f := range s.Followups {
 			items[f.Key] = resolve(f.Due, 0)
+		}
+		for _, a := range s.Appointments {
+			items[a.Key] = resolve(a.Due, 0)
 		}
 	}
 	return stages, items

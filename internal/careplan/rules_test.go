@@ -132,6 +132,11 @@ func anchorOf(p *careplan.Pathway, key string) string {
 				return f.Due.Anchor
 			}
 		}
+		for _, a := range s.Appointments {
+			if a.Key == key {
+				return a.Due.Anchor
+			}
+		}
 	}
 	return ""
 }

@@ -887,3 +887,77 @@ func (s *Service) FollowupSchedules(ctx context.Context) ([]FollowupSchedule, er
 		after = ids[len(ids)-1]
 	}
 }
+
+// StageAppointments are the appointments an active plan's current stage
+// proposes, for the appointment feature to put in the CM's queue.
+type StageAppointments struct {
+	PatientID string
+	PlanID    string
+	Stage     string
+	Items     []ProposedAppointment
+}
+
+// ProposedAppointment is one appointment of a stage; DueOn (YYYY-MM-DD,
+// hospital zone) is "" while its anchor event is unrecorded.
+type ProposedAppointment struct {
+	Appointment
+	DueOn string
+}
+
+// StageAppointments returns what the plan's current stage proposes; false
+// when the plan is closed or gone or its stage proposes nothing.
+func (s *Service) StageAppointments(ctx context.Context, planID string) (StageAppointments, bool, error) {
+	plan, err := s.store.Plan(ctx, planID, false)
+	if apperr.Is(err, apperr.KindNotFound) {
+		return StageAppointments{}, false, nil
+	}
+	if err != nil {
+		return StageAppointments{}, false, err
+	}
+	p, ok := s.Pathways().Pathway(plan.PathwayKey)
+	idx := -1
+	if ok {
+		idx = p.StageIndex(plan.StageKey)
+	}
+	if plan.Status != StatusActive || idx < 0 || len(p.Stages[idx].Appointments) == 0 {
+		return StageAppointments{}, false, nil
+	}
+	anchors, err := s.store.Anchors(ctx, plan.ID)
+	if err != nil {
+		return StageAppointments{}, false, err
+	}
+	_, items := Schedule(p, anchorDates(anchors))
+	out := StageAppointments{PatientID: plan.PatientID, PlanID: plan.ID, Stage: plan.StageKey}
+	for _, a := range p.Stages[idx].Appointments {
+		pa := ProposedAppointment{Appointment: a}
+		if t := items[a.Key]; t.On != nil {
+			pa.DueOn = FormatDay(*t.On)
+		}
+		out.Items = append(out.Items, pa)
+	}
+	return out, true, nil
+}
+
+// ActiveStageAppointments returns what the current stage of every active
+// plan proposes (the periodic catch-up, for an anchor recorded after the
+// stage began).
+func (s *Service) ActiveStageAppointments(ctx context.Context) ([]StageAppointments, error) {
+	var out []StageAppointments
+	after := ""
+	for {
+		ids, err := s.store.ActivePlanIDs(ctx, after, 200)
+		if err != nil || len(ids) == 0 {
+			return out, err
+		}
+		for _, id := range ids {
+			sa, ok, err := s.StageAppointments(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				out = append(out, sa)
+			}
+		}
+		after = ids[len(ids)-1]
+	}
+}

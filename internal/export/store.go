@@ -54,7 +54,8 @@ func (s *Store) Load(ctx context.Context, patientID string) (Data, error) {
 		if err := tx.Where("patient_id = ?", patientID).Order("plan_id").Order("position").Order("id").Find(&d.Tasks).Error; err != nil {
 			return fmt.Errorf("plan tasks: %w", err)
 		}
-		if err := tx.Where("patient_id = ?", patientID).Order("starts_at").Order("id").Find(&d.Appointments).Error; err != nil {
+		// A proposal the CM has not accepted is not (yet) the patient's.
+		if err := tx.Where("patient_id = ?", patientID).Where(appointment.PatientSeesSQL).Order("starts_at").Order("id").Find(&d.Appointments).Error; err != nil {
 			return fmt.Errorf("appointments: %w", err)
 		}
 		// The patient's side of the thread: what they and their family saw.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/carepath/carepath/internal/apitest"
 	"github.com/carepath/carepath/internal/followup"
+	"github.com/carepath/carepath/internal/platform/config"
 	"github.com/carepath/carepath/internal/platform/dbtest"
 	"github.com/carepath/carepath/internal/platform/outbox"
 )
@@ -205,5 +206,90 @@ func TestOverdueFlagAndEscalationAtShanghaiMidnight(t *testing.T) {
 	n, err := followup.NewStore(e.App.DB).MissedFollowups(t.Context(), e.Demo.Patients["patient1"], e.Clock.Now().AddDate(0, 0, -90))
 	if err != nil || n < 1 {
 		t.Fatalf("missed follow-ups %d (%v)", n, err)
+	}
+}
+
+// TestOverdueUsesTheConfiguredZone: a hospital configured for
+// America/New_York (timezone in carepath.yaml). A follow-up due tomorrow
+// there stays open through Shanghai's midnight and New York's last second
+// of the day, is flagged at New York's midnight and escalated to the lead
+// followup.escalate_after later, each once; the CM's worklist shows the flag.
+func TestOverdueUsesTheConfiguredZone(t *testing.T) {
+	newYork, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	e := apitest.New(t, func(c *config.Config) { c.Timezone = "America/New_York" })
+	p1 := "/patients/" + e.Demo.Patients["patient1"]
+	cm1 := staff{t, e, e.LoginStaff("cm1")}
+	due := e.Clock.Now().In(newYork).AddDate(0, 0, 1)
+	var f view
+	cm1.do(http.MethodPost, p1+"/followups", map[string]any{"title": "复查血常规结果电话告知", "channel": "phone",
+		"due_on": due.Format(time.DateOnly)}, 201, "", &f)
+	closes := time.Date(due.Year(), due.Month(), due.Day()+1, 0, 0, 0, 0, newYork)
+	if !f.WindowEnd.Equal(closes) {
+		t.Fatalf("window ends %s, want New York's midnight %s", f.WindowEnd, closes.UTC())
+	}
+	scan := func() {
+		t.Helper()
+		if err := e.App.Handlers()[followup.TaskScanOverdue](t.Context(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scan() // the demo's own overdue follow-ups
+	count := func(topic string) int {
+		var events []outbox.Event
+		e.App.DB.Where("topic = ?", topic).Find(&events)
+		n := 0
+		for _, ev := range events {
+			if strings.Contains(string(ev.Payload), f.ID) {
+				n++
+			}
+		}
+		return n
+	}
+	worklistFlag := func() bool {
+		t.Helper()
+		var mine list
+		staff{t, e, e.LoginStaff("cm1")}.do(http.MethodGet, "/followups", nil, 200, "", &mine)
+		for _, v := range mine.Items {
+			if v.ID == f.ID {
+				return v.Overdue
+			}
+		}
+		t.Fatalf("follow-up %s not in cm1's worklist", f.ID)
+		return false
+	}
+	for _, at := range []time.Time{
+		time.Date(due.Year(), due.Month(), due.Day()+1, 0, 0, 30, 0, shanghai), // the next day in Shanghai
+		closes.Add(-30 * time.Second),                                          // 23:59:30 on the due day in New York
+	} {
+		e.Clock.Advance(at.Sub(e.Clock.Now()))
+		scan()
+		if count(followup.TopicOverdue) != 0 || worklistFlag() {
+			t.Fatalf("overdue at %s (%s in New York), before the window closed", at.UTC(), at.In(newYork))
+		}
+	}
+	e.Clock.Advance(time.Minute) // 00:00:30 the next day in New York
+	scan()
+	scan()
+	if n := count(followup.TopicOverdue); n != 1 || !worklistFlag() {
+		t.Fatalf("%d overdue events at New York's midnight, want 1 and the worklist flag", n)
+	}
+	e.Clock.Advance(closes.Add(48*time.Hour - time.Second).Sub(e.Clock.Now()))
+	scan()
+	if count(followup.TopicEscalated) != 0 {
+		t.Fatal("escalated before 48 h after New York's midnight")
+	}
+	e.Clock.Advance(time.Second)
+	scan()
+	scan()
+	if n := count(followup.TopicEscalated); n != 1 {
+		t.Fatalf("%d escalation events, want 1", n)
+	}
+	var to string
+	e.App.DB.Model(&followup.Followup{}).Where("id = ?", f.ID).Pluck("escalated_to", &to)
+	if to != e.Demo.Staff["lead1"] {
+		t.Fatalf("escalated to %q, want lead1", to)
 	}
 }

@@ -97,3 +97,66 @@ func TestOverdueAndEscalationAcrossShanghaiMidnight(t *testing.T) {
 		t.Error("escalated twice")
 	}
 }
+
+// TestWindowsFollowTheHospitalZone: the same rules in a hospital on UTC+6
+// (Asia/Urumqi) and one with daylight saving (America/New_York): a window
+// closes at that zone's midnight, not Shanghai's, and a day is a local day
+// even when it is 23 hours long.
+func TestWindowsFollowTheHospitalZone(t *testing.T) {
+	urumqi, err := time.LoadLocation("Asia/Urumqi")
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	newYork, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	for _, tc := range []struct {
+		name          string
+		loc           *time.Location
+		first, last   string    // the window's local days
+		start, end    time.Time // its bounds in UTC
+		before, after time.Time // either side of its close, in local time
+		shanghaiClose time.Time // when the window would close were the zone Shanghai's
+	}{
+		{"Asia/Urumqi", urumqi, "2026-03-10", "2026-03-10",
+			time.Date(2026, 3, 9, 18, 0, 0, 0, time.UTC), time.Date(2026, 3, 10, 18, 0, 0, 0, time.UTC),
+			time.Date(2026, 3, 10, 23, 59, 59, 0, urumqi), time.Date(2026, 3, 11, 0, 0, 0, 0, urumqi),
+			time.Date(2026, 3, 10, 16, 0, 0, 0, time.UTC)},
+		// 8 March 2026 is 23 hours long in New York (clocks go forward at 02:00).
+		{"America/New_York across DST", newYork, "2026-03-07", "2026-03-08",
+			time.Date(2026, 3, 7, 5, 0, 0, 0, time.UTC), time.Date(2026, 3, 9, 4, 0, 0, 0, time.UTC),
+			time.Date(2026, 3, 8, 23, 59, 59, 0, newYork), time.Date(2026, 3, 9, 0, 0, 0, 0, newYork),
+			time.Date(2026, 3, 8, 16, 0, 0, 0, time.UTC)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			first, _ := followup.ParseDay(tc.first, tc.loc)
+			last, _ := followup.ParseDay(tc.last, tc.loc)
+			start, end := followup.Window(first, last, tc.loc)
+			if !start.Equal(tc.start) || !end.Equal(tc.end) {
+				t.Fatalf("window %s..%s, want %s..%s", start, end, tc.start, tc.end)
+			}
+			f := followup.Followup{Status: "pending", WindowStart: start, WindowEnd: end}
+			if followup.Overdue(f, tc.shanghaiClose) || followup.Overdue(f, tc.before) {
+				t.Errorf("overdue at Shanghai's midnight (%s) or a second before the local one (%s)", tc.shanghaiClose, tc.before)
+			}
+			if !followup.Overdue(f, tc.after) {
+				t.Errorf("not overdue at local midnight %s", tc.after)
+			}
+			delay := 48 * time.Hour
+			if followup.Escalate(f, tc.after.Add(delay-time.Second), delay) || !followup.Escalate(f, tc.after.Add(delay), delay) {
+				t.Errorf("escalation is not exactly %s after the local close", delay)
+			}
+			// The pathway's follow-ups and the routine rhythm are planned in local days too.
+			plan := followup.Plan(followup.Schedule{PlanID: "p", RiskLevel: "high", Items: []followup.Item{
+				{Key: "call", Title: "电话随访", Channel: "phone", DueOn: tc.first}}}, time.Time{}, tc.loc)
+			for _, p := range plan {
+				for _, b := range []time.Time{p.WindowStart, p.WindowEnd} {
+					if l := b.In(tc.loc); l.Hour() != 0 || l.Minute() != 0 {
+						t.Errorf("%s: bound %s is not a local midnight", p.ItemKey, l)
+					}
+				}
+			}
+		})
+	}
+}

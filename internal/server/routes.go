@@ -132,6 +132,10 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	v1.Patient(http.MethodPost, "/patients/:patientID/appointments/:appointmentID/cancel", access.AppointmentsRespond, d.Appointments.Cancel)
 	v1.Patient(http.MethodPost, "/patients/:patientID/appointments/:appointmentID/reschedule-request", access.AppointmentsRespond, d.Appointments.RequestReschedule)
 	v1.Staff(http.MethodGet, "/appointments/requests", clinical, d.Appointments.Requests)
+	// A pathway's proposals wait for the CM, unseen by the patient, until accepted or dismissed.
+	v1.Staff(http.MethodGet, "/appointments/proposals", clinical, d.Appointments.Proposals)
+	v1.Patient(http.MethodPost, "/patients/:patientID/appointments/:appointmentID/accept-proposal", access.AppointmentsManage, d.Appointments.AcceptProposal)
+	v1.Patient(http.MethodPost, "/patients/:patientID/appointments/:appointmentID/dismiss-proposal", access.AppointmentsManage, d.Appointments.DismissProposal)
 
 	// Follow-ups are the CM's work: planned from the pathway and risk level,
 	// recorded and rescheduled by the care team only; the worklist is scoped
@@ -189,6 +193,8 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	adm.StaffPatient(http.MethodPost, "/patients/:patientID/appointments/:appointmentID", clinical, access.AppointmentsManage, d.Admin.UpdateAppointment)
 	adm.StaffPatient(http.MethodPost, "/patients/:patientID/appointments/:appointmentID/accept", clinical, access.AppointmentsManage, d.Admin.AcceptReschedule)
 	adm.StaffPatient(http.MethodPost, "/patients/:patientID/appointments/:appointmentID/decline", clinical, access.AppointmentsManage, d.Admin.DeclineReschedule)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/appointments/:appointmentID/accept-proposal", clinical, access.AppointmentsManage, d.Admin.AcceptProposal)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/appointments/:appointmentID/dismiss-proposal", clinical, access.AppointmentsManage, d.Admin.DismissProposal)
 	adm.StaffPatient(http.MethodPost, "/patients/:patientID/followups/:followupID/outcome", clinical, access.ClinicalManage, d.Admin.RecordFollowup)
 	adm.StaffPatient(http.MethodPost, "/patients/:patientID/followups/:followupID/reschedule", clinical, access.ClinicalManage, d.Admin.RescheduleFollowup)
 	adm.Staff(http.MethodGet, "/appointments/requests", clinical, d.Admin.AppointmentRequests)

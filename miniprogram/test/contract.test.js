@@ -241,6 +241,12 @@ describe('contract: the endpoint table against api/openapi.yaml', () => {
       expect(views.timelineModel(plan).stages.length).toBe(plan.stages.length);
     });
     expect(views.homeModel({}).appointment).toBeNull(); // section not shared
+    // A pathway proposal the case manager has not accepted is never the next appointment.
+    const upcoming = samples('appointments')[0];
+    const proposed = Object.assign({}, upcoming.items[0], { id: 'proposal', status: 'proposed' });
+    proposed.starts_at = new Date(Date.now() + 3600000).toISOString();
+    expect(views.nextAppointment({ items: [proposed] })).toBeNull();
+    expect(views.homeModel({ next_appointment: proposed }).appointment).toBeNull();
   });
 
   test('responses: messages, sent message, read receipt, thread → chat', () => {

@@ -30,10 +30,11 @@ function taskView(t) {
 }
 
 // nextAppointment: the soonest upcoming appointment that is still on (the list route
-// returns upcoming ones in time order; cancelled ones are skipped).
+// returns upcoming ones in time order; cancelled ones, and a pathway proposal the case
+// manager has not accepted, are skipped).
 function nextAppointment(list) {
   const items = ((list && list.items) || []).filter(function (a) {
-    return a.status !== 'cancelled' && a.status !== 'completed' && a.status !== 'no_show' &&
+    return a.status !== 'cancelled' && a.status !== 'completed' && a.status !== 'no_show' && a.status !== 'proposed' &&
       format.toDate(a.starts_at) && format.toDate(a.starts_at).getTime() >= Date.now() - 3600000;
   }).sort(function (a, b) { return format.toDate(a.starts_at) - format.toDate(b.starts_at); });
   if (!items.length) return null;

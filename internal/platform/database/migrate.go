@@ -23,6 +23,7 @@ func Migrations() []*gormigrate.Migration {
 		m0007Appointments(), // after 0008: issue 7 merged later; the list order is the order applied
 		m0009QuestionnaireSchedule(),
 		m0010Privacy(),
+		m0011AppointmentProposals(),
 		m0012SealedNotes(),
 	}
 }

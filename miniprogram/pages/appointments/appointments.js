@@ -13,7 +13,10 @@ const idem = require('../../utils/idem');
 const app = getApp();
 const STATUS = {
   scheduled: ['待确认', 'due'], confirmed: ['已确认', 'done'], reschedule_requested: ['已申请改期', ''],
-  cancelled: ['已取消', 'overdue'], completed: ['已就诊', 'done'], no_show: ['未到诊', 'overdue']
+  cancelled: ['已取消', 'overdue'], completed: ['已就诊', 'done'], no_show: ['未到诊', 'overdue'],
+  // A pathway's suggestion the case manager has not accepted yet: the server keeps it from
+  // patients and family; should one ever arrive it is shown as not yet arranged, with no actions.
+  proposed: ['待个案管理师安排', '']
 };
 const MAX_TIMES = 3;
 
