@@ -69,8 +69,12 @@ func (s *Service) Serve(w http.ResponseWriter, r *http.Request, a auth.Actor) {
 		staff: a.Kind == auth.KindStaff}
 	cn.c = &client{id: s.hub.nextID(), actor: a, send: make(chan outbound, s.hub.opts.SendBuffer),
 		kick: func(reason string) {
-			cancel()
-			go ws.Close(websocket.StatusTryAgainLater, reason)
+			// Close first: a cancel first could let Serve's CloseNow win, and
+			// the client would see an abnormal closure instead of 1013 and the reason.
+			go func() {
+				ws.Close(websocket.StatusTryAgainLater, reason)
+				cancel()
+			}()
 		},
 		shut: func() {
 			ws.Close(websocket.StatusGoingAway, "server shutting down")
@@ -78,7 +82,7 @@ func (s *Service) Serve(w http.ResponseWriter, r *http.Request, a auth.Actor) {
 		},
 	}
 	if err := s.hub.register(cn.c); err != nil {
-		ws.Close(websocket.StatusTryAgainLater, "realtime unavailable")
+		ws.Close(websocket.StatusTryAgainLater, CloseReasonUnavailable)
 		return
 	}
 	defer func() {
