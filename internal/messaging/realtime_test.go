@@ -17,8 +17,8 @@ import (
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/coder/websocket"
-	"github.com/redis/go-redis/v9"
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/apitest"
