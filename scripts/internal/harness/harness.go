@@ -19,7 +19,11 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/notify"
+	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/config"
+	"github.com/carepath/carepath/internal/platform/database"
 )
 
 // Child is a process the harness started that printed "ready <addr>" on
@@ -157,4 +161,43 @@ func StaffLogin(base, username, password string) (StaffSession, error) {
 		return StaffSession{}, fmt.Errorf("login %s: %s", username, resp.Status)
 	}
 	return StaffSession{Cookie: strings.Join(parts, "; "), CSRF: out.CSRF}, nil
+}
+
+// SeedPushRecipients inserts n patients with WeChat accounts (openids
+// openIDPrefix0, openIDPrefix1, …) and quota credits each for templateID,
+// in batches of 1000, and returns the patient ids in openid order.
+func SeedPushRecipients(ctx context.Context, db *gorm.DB, hospitalID, deptID, templateID, openIDPrefix string, n, quota int) ([]string, error) {
+	const batch = 1000
+	now := time.Now().UTC()
+	ids := make([]string, 0, n)
+	for lo := 0; lo < n; lo += batch {
+		hi := min(lo+batch, n)
+		users := make([]auth.User, 0, hi-lo)
+		pats := make([]patient.Patient, 0, hi-lo)
+		subs := make([]notify.Subscription, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			openID := fmt.Sprintf("%s%d", openIDPrefix, i)
+			u := auth.User{ID: database.NewID(), OpenID: &openID, Status: auth.StatusActive, CreatedAt: now, UpdatedAt: now}
+			p := patient.Patient{ID: database.NewID(), HospitalID: hospitalID, DepartmentID: deptID, UserID: &u.ID,
+				MRN: fmt.Sprintf("PUSH%05d-%07d", now.Unix()%100000, i), Gender: "U", RiskLevel: patient.RiskLow,
+				Status: patient.StatusActive, CreatedAt: now, UpdatedAt: now}
+			users, pats = append(users, u), append(pats, p)
+			subs = append(subs, notify.Subscription{ID: database.NewID(), UserID: u.ID, TemplateID: templateID, Quota: quota,
+				Status: notify.ResultAccept, Accepted: quota, CreatedAt: now, UpdatedAt: now})
+			ids = append(ids, p.ID)
+		}
+		err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if err := tx.Create(&users).Error; err != nil {
+				return err
+			}
+			if err := tx.Create(&pats).Error; err != nil {
+				return err
+			}
+			return tx.Create(&subs).Error
+		})
+		if err != nil {
+			return nil, fmt.Errorf("seed push recipients: %w", err)
+		}
+	}
+	return ids, nil
 }
