@@ -232,9 +232,9 @@ func mariadbScenario(ctx context.Context, e *env, o options) (*report, error) {
 	if err := e.loadFigures(r, v); err != nil {
 		return nil, err
 	}
-	during := v.codes("", "during")
-	r.expect("requests fail with 503 while MariaDB is down (no 500, no dropped connection)", failures(during, 503) == 0 && during[503] > 0,
-		"%s", fmtCodes(during))
+	during, all := v.codes("", "during"), v.codes("", "")
+	r.expect("requests fail with 503 while MariaDB is down", during[503] > 0 && failures(during, 503) == 0, "%s", fmtCodes(during))
+	r.expect("no other failure, in flight at the stop either (no 500, no dropped connection)", failures(all, 503) == 0, "whole run: %s", fmtCodes(all))
 	worst, op := v.maxLatency("during")
 	r.expect("they fail fast: no request hangs (max latency ≤ 5 s)", worst <= 5*time.Second, "%s (%s)", worst.Round(time.Millisecond), op)
 	r.expect("recovers by itself within 15 s of MariaDB's return", v.recovery() <= 15*time.Second, "%s", v.recovery().Round(time.Millisecond))
