@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/hibiken/asynq"
 
 	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/notify"
@@ -405,7 +406,7 @@ func workerScenario(ctx context.Context, e *env, o options) (*report, error) {
 	if !ok {
 		return nil, errors.New("no questionnaire_due template")
 	}
-	const openIDs = "faults-push-"
+	const openIDs = "fake-openid-faults-push-" // the fake accepts sends to fake-openid-*
 	// Three credits each: a user who accepted the template several times,
 	// so a credit never hides a second send.
 	ids, err := harness.SeedPushRecipients(ctx, e.seeder.DB, e.hospital, e.dept, tmpl.TemplateID, openIDs, o.pushes, 3)
@@ -443,11 +444,26 @@ func workerScenario(ctx context.Context, e *env, o options) (*report, error) {
 	e.worker.Kill()
 	killedAt := time.Now()
 	atKill := total(sends())
+	// The sends in flight when it died: asynq's active tasks (push:<id>).
+	inspector := asynq.NewInspectorFromRedisClient(e.seeder.Redis)
+	var inFlight []string
+	if queues, err := inspector.Queues(); err == nil {
+		for _, q := range queues {
+			if tasks, err := inspector.ListActiveTasks(q); err == nil {
+				for _, t := range tasks {
+					if id, ok := strings.CutPrefix(t.ID, "push:"); ok {
+						inFlight = append(inFlight, id)
+					}
+				}
+			}
+		}
+	}
 	_, sentRows, statuses, err := e.settlePushes(ctx, notify.KindQuestionnaireDue, 0)
 	if err != nil {
 		return nil, err
 	}
-	r.figure("at the kill (SIGKILL)", "%d sends accepted by WeChat; push log: %d sent, statuses %v", atKill, sentRows, statuses)
+	r.figure("at the kill (SIGKILL)", "%d sends accepted by WeChat; push log: %d sent, statuses %v; %d sends in flight (asynq active tasks)",
+		atKill, sentRows, statuses, len(inFlight))
 	time.Sleep(time.Second)
 	if err := e.restartWorker(); err != nil {
 		return nil, err
@@ -471,6 +487,18 @@ func workerScenario(ctx context.Context, e *env, o options) (*report, error) {
 	none = o.pushes - len(per)
 	r.figure("after the restart", "all pushes settled %s after the kill; WeChat accepted %d sends for %d of %d patients; push log: %d sent, statuses %v",
 		settled.Round(time.Millisecond), total(per), len(per), o.pushes, sentRows, statuses)
+	// What became of the sends in flight: each patient's sends after recovery.
+	var openOf []struct{ ID, OpenID string }
+	if len(inFlight) > 0 {
+		e.seeder.DB.Table("push_log").Select("push_log.id AS id, users.open_id AS open_id").
+			Joins("JOIN users ON users.id = push_log.user_id").Where("push_log.id IN ?", inFlight).Scan(&openOf)
+	}
+	fate := map[int]int{}
+	for _, x := range openOf {
+		fate[per[x.OpenID]]++
+	}
+	r.figure("the sends in flight at the kill", "%d: by sends WeChat got in the end %v (asynq gives a dead worker's tasks back after its lease expires: ≈ 60 s, then the retry delay)",
+		len(inFlight), fate)
 	r.figure("sent twice / never sent", "%d pushes sent twice (%d extra sends), %d never sent", twice, dups, none)
 	r.expect("each push sent at most once", dups == 0, "%d duplicate sends", dups)
 	r.expect("each push sent at least once (WeChat accepts every one here)", none == 0, "%d of %d never reached WeChat", none, o.pushes)
