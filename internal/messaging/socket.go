@@ -29,7 +29,10 @@ import (
 // the live stream starts after the "subscribed" frame's last_seq (load the
 // history over HTTP with before=last_seq+1). The server pings every
 // heartbeat; a client that does not answer, or falls send_buffer frames
-// behind, is disconnected and should reconnect with its last seq.
+// behind, is disconnected and should reconnect with its last seq. While
+// Redis pub/sub is down, open sockets are closed and new ones refused with
+// 1013 and CloseReasonUnavailable: the client polls GET …/thread/messages
+// ?after=seq meanwhile and retries the socket with backoff.
 
 // clientFrame is a frame from the client.
 type clientFrame struct {

@@ -19,6 +19,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"os"
@@ -28,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/carepath/carepath/internal/app"
@@ -44,6 +46,7 @@ import (
 func main() {
 	// go-redis prints every failed dial to stderr; the faults make many on purpose.
 	redis.SetLogger(quietRedis{})
+	_ = mysql.SetLogger(log.New(io.Discard, "", 0))
 	var err error
 	args := os.Args[1:]
 	sub := ""
