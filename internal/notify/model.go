@@ -104,6 +104,12 @@ const (
 	StatusFailed    = "failed"   // refused for good (47003, 40003, 41030, retries spent)
 	StatusSkipped   = "skipped"  // the recipient may no longer receive it, or has no openid
 	StatusDeferred  = "deferred" // WeChat's daily limit (45009): tried again next morning
+	// StatusSending: a send holds the push (and its credit) while it calls
+	// WeChat; recorded before the call, so a worker that dies mid-send leaves it here.
+	StatusSending = "sending"
+	// StatusInterrupted: a send died between claiming the push and recording
+	// WeChat's answer; WeChat may have accepted it, so it is never sent again.
+	StatusInterrupted = "interrupted"
 	recipientSelf   = "patient"  // the patient's own account
 	recipientFamily = "family"   // a relative with receive_push
 	recipientNamed  = "named"    // a user the request named
@@ -115,7 +121,7 @@ const (
 // Final reports whether a push in status s is settled.
 func Final(s string) bool {
 	switch s {
-	case StatusQueued, StatusRetrying, StatusDeferred:
+	case StatusQueued, StatusRetrying, StatusDeferred, StatusSending:
 		return false
 	}
 	return true
