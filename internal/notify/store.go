@@ -295,9 +295,9 @@ func (s *Store) CountSentSince(ctx context.Context, patientID string, t time.Tim
 
 // Claim outcomes.
 const (
-	Claimed         = iota // the push is StatusSending, its credit (if any) taken
-	ClaimedElsewhere       // another delivery holds it, or it is settled: nothing to do
-	ClaimNoCredit          // a one-time template with no credit left
+	Claimed          = iota // the push is StatusSending, its credit (if any) taken
+	ClaimedElsewhere        // another delivery holds it, or it is settled: nothing to do
+	ClaimNoCredit           // a one-time template with no credit left
 )
 
 // Claim records, before WeChat is called, that a send holds the push, and
