@@ -215,6 +215,10 @@ func pushStatus(s string) string {
 		return "已发送"
 	case "queued", "retrying", "deferred":
 		return "待发送"
+	case "sending":
+		return "发送中"
+	case "interrupted":
+		return "发送中断，可能已送达"
 	case "failed":
 		return "发送失败"
 	case "no_quota":

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -210,16 +211,80 @@ func (h *Hub) listen() error {
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
-		for msg := range ps.Channel(redis.WithChannelSize(1024)) {
-			var env envelope
-			if err := json.Unmarshal([]byte(msg.Payload), &env); err != nil {
-				h.log.Warn("realtime: bad envelope", "error", err.Error())
-				continue
-			}
-			h.deliverLocal(env)
-		}
+		h.receive(ps)
 	}()
 	return nil
+}
+
+// CloseReasonUnavailable is the close reason (with code 1013, try again
+// later) of a socket the server cannot keep realtime: Redis pub/sub is
+// down. A client polls GET …/thread/messages?after=seq meanwhile and retries
+// the socket with backoff; the first socket that opens again catches up by cursor.
+const CloseReasonUnavailable = "realtime unavailable"
+
+// receive hands events to this instance's sockets until the subscription
+// breaks or the hub closes it. A broken subscription (Redis stopped or
+// unreachable) would leave every socket here silently missing events, so
+// the hub drops it and closes the sockets with 1013 CloseReasonUnavailable:
+// their clients fall back to polling, and new sockets are refused the same
+// way until Redis answers again.
+func (h *Hub) receive(ps *redis.PubSub) {
+	probe := max(h.opts.Heartbeat/5, time.Second)
+	unanswered := 0
+	for {
+		msg, err := ps.ReceiveTimeout(h.ctx, probe)
+		var ne net.Error
+		switch {
+		case err == nil:
+			unanswered = 0
+		case errors.As(err, &ne) && ne.Timeout() && unanswered == 0:
+			// Quiet for a while: ask Redis for a pong to tell quiet from gone.
+			unanswered++
+			if err := ps.Ping(h.ctx); err != nil {
+				h.lost(ps, err)
+				return
+			}
+			continue
+		default:
+			h.lost(ps, err)
+			return
+		}
+		m, ok := msg.(*redis.Message)
+		if !ok {
+			continue // subscription confirmations and pongs
+		}
+		var env envelope
+		if err := json.Unmarshal([]byte(m.Payload), &env); err != nil {
+			h.log.Warn("realtime: bad envelope", "error", err.Error())
+			continue
+		}
+		h.deliverLocal(env)
+	}
+}
+
+// lost drops a broken subscription and closes this instance's sockets with
+// 1013 CloseReasonUnavailable. A subscription the hub closed itself
+// (shutdown) is not a loss.
+func (h *Hub) lost(ps *redis.PubSub, err error) {
+	h.mu.Lock()
+	if h.pubsub != ps {
+		h.mu.Unlock()
+		return
+	}
+	h.pubsub = nil
+	clients := make([]*client, 0, len(h.clients))
+	for c := range h.clients {
+		clients = append(clients, c)
+	}
+	h.mu.Unlock()
+	ps.Close()
+	if h.ctx.Err() != nil {
+		return
+	}
+	h.log.Warn("realtime: redis subscription lost; sockets closed so clients poll", "error", err.Error(), "sockets", len(clients))
+	for _, c := range clients {
+		c.kick(CloseReasonUnavailable)
+	}
 }
 
 // deliverLocal hands an event to this instance's sockets it is meant for.

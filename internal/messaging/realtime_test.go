@@ -15,8 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/coder/websocket"
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/apitest"
@@ -41,8 +43,14 @@ type instance struct {
 // several instances behind a proxy, each served by a real HTTP server.
 func cluster(t *testing.T, n int) ([]instance, map[string]string) {
 	t.Helper()
-	db := dbtest.New(t)
 	rdb, prefix := dbtest.Redis(t)
+	return clusterOn(t, n, rdb, prefix)
+}
+
+// clusterOn is cluster over a Redis the test holds (to stop it).
+func clusterOn(t *testing.T, n int, rdb redis.UniversalClient, prefix string) ([]instance, map[string]string) {
+	t.Helper()
+	db := dbtest.New(t)
 	f, err := fake.New()
 	if err != nil {
 		t.Fatal(err)
@@ -437,4 +445,73 @@ func TestShutdownClosesSocketsWithGoingAway(t *testing.T) {
 	}
 	var ce websocket.CloseError
 	_ = errors.As(err, &ce)
+}
+
+// TestRedisDownClosesSocketsSoClientsPoll: with Redis pub/sub gone, an open
+// socket would silently miss every event. It is closed with 1013 "realtime
+// unavailable" instead, new sockets are refused the same way while Redis is
+// down, the thread keeps answering over HTTP (the polling fallback), and
+// once Redis is back a socket opens again and catches up by cursor.
+func TestRedisDownClosesSocketsSoClientsPoll(t *testing.T) {
+	mr := miniredis.RunT(t) // this test stops its own Redis, never a shared one
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { rdb.Close() })
+	insts, patients := clusterOn(t, 1, rdb, "cptest:down:")
+	in, pid := insts[0], patients["patient1"]
+	patient, cm := in.user(t, "patient1"), in.staffLogin(t, "cm1")
+	s, _, err := in.dial(t, patient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.subscribe(pid, seqp(0))
+
+	mr.Close()
+	closed := func(err error) {
+		t.Helper()
+		var ce websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != websocket.StatusTryAgainLater || ce.Reason != messaging.CloseReasonUnavailable {
+			t.Errorf("socket ended with %v, want close 1013 %q", err, messaging.CloseReasonUnavailable)
+		}
+	}
+	for {
+		if _, err := s.read(10 * time.Second); err != nil {
+			closed(err)
+			break
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(in.srv.URL, "http")+"/api/v1/ws",
+		&websocket.DialOptions{Subprotocols: []string{"carepath.v1", "bearer." + patient.token}})
+	if err != nil {
+		t.Fatalf("dial while Redis is down: %v (want an upgrade closed with 1013)", err)
+	}
+	_, _, err = ws.Read(ctx)
+	closed(err)
+
+	sent := in.send(t, cm, pid, "down-1", "Redis 停了也能收到")
+	status, b := in.call(t, http.MethodGet, threadPath(pid)+"/messages?after=0", patient, nil)
+	if status != http.StatusOK || !strings.Contains(string(b), sent.ID) {
+		t.Fatalf("polling while Redis is down: %d %s, want the reply %s", status, b, sent.ID)
+	}
+
+	if err := mr.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	var again *socket
+	waitFor(t, "a socket after Redis returns", func() bool {
+		ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(in.srv.URL, "http")+"/api/v1/ws",
+			&websocket.DialOptions{Subprotocols: []string{"carepath.v1", "bearer." + patient.token}})
+		if err != nil {
+			return false
+		}
+		again = &socket{t: t, ws: ws}
+		t.Cleanup(func() { ws.CloseNow() })
+		ev, err := again.read(5 * time.Second)
+		return err == nil && ev.Type == messaging.EventHello
+	})
+	again.subscribe(pid, seqp(0))
+	if ev := again.nextOf(messaging.EventMessage); ev.Message == nil || ev.Message.ID != sent.ID {
+		t.Errorf("catch-up after Redis returned = %+v, want the reply sent while it was down", ev)
+	}
 }

@@ -29,7 +29,10 @@ import (
 // the live stream starts after the "subscribed" frame's last_seq (load the
 // history over HTTP with before=last_seq+1). The server pings every
 // heartbeat; a client that does not answer, or falls send_buffer frames
-// behind, is disconnected and should reconnect with its last seq.
+// behind, is disconnected and should reconnect with its last seq. While
+// Redis pub/sub is down, open sockets are closed and new ones refused with
+// 1013 and CloseReasonUnavailable: the client polls GET …/thread/messages
+// ?after=seq meanwhile and retries the socket with backoff.
 
 // clientFrame is a frame from the client.
 type clientFrame struct {
@@ -69,8 +72,12 @@ func (s *Service) Serve(w http.ResponseWriter, r *http.Request, a auth.Actor) {
 		staff: a.Kind == auth.KindStaff}
 	cn.c = &client{id: s.hub.nextID(), actor: a, send: newMailbox(s.hub.opts.SendBuffer),
 		kick: func(reason string) {
-			cancel()
-			go ws.Close(websocket.StatusTryAgainLater, reason)
+			// Close first: a cancel first could let Serve's CloseNow win, and
+			// the client would see an abnormal closure instead of 1013 and the reason.
+			go func() {
+				ws.Close(websocket.StatusTryAgainLater, reason)
+				cancel()
+			}()
 		},
 		shut: func() {
 			ws.Close(websocket.StatusGoingAway, "server shutting down")
@@ -78,7 +85,7 @@ func (s *Service) Serve(w http.ResponseWriter, r *http.Request, a auth.Actor) {
 		},
 	}
 	if err := s.hub.register(cn.c); err != nil {
-		ws.Close(websocket.StatusTryAgainLater, "realtime unavailable")
+		ws.Close(websocket.StatusTryAgainLater, CloseReasonUnavailable)
 		return
 	}
 	defer func() {

@@ -96,26 +96,28 @@ func (Subscription) TableName() string { return "push_subscriptions" }
 
 // Push statuses. Final ones are never sent again.
 const (
-	StatusQueued    = "queued"   // planned, waiting for its time
-	StatusRetrying  = "retrying" // a transient failure; asynq retries
-	StatusSent      = "sent"     // WeChat accepted it
-	StatusNoQuota   = "no_quota" // no credit left (or 43101)
-	StatusCapped    = "capped"   // the patient's daily cap was reached
-	StatusFailed    = "failed"   // refused for good (47003, 40003, 41030, retries spent)
-	StatusSkipped   = "skipped"  // the recipient may no longer receive it, or has no openid
-	StatusDeferred  = "deferred" // WeChat's daily limit (45009): tried again next morning
-	recipientSelf   = "patient"  // the patient's own account
-	recipientFamily = "family"   // a relative with receive_push
-	recipientNamed  = "named"    // a user the request named
-	outcomeRetry    = "retry"    // attempt outcome of a transient failure
-	outcomeDeferred = "deferred" // attempt outcome of 45009
-	maxDedupeKeyLen = 128
+	StatusQueued      = "queued"      // planned, waiting for its time
+	StatusRetrying    = "retrying"    // a transient failure; asynq retries
+	StatusSent        = "sent"        // WeChat accepted it
+	StatusNoQuota     = "no_quota"    // no credit left (or 43101)
+	StatusCapped      = "capped"      // the patient's daily cap was reached
+	StatusFailed      = "failed"      // refused for good (47003, 40003, 41030, retries spent)
+	StatusSkipped     = "skipped"     // the recipient may no longer receive it, or has no openid
+	StatusDeferred    = "deferred"    // WeChat's daily limit (45009): tried again next morning
+	StatusSending     = "sending"     // claimed (with its credit) before WeChat is called; a send killed mid-way leaves it here
+	StatusInterrupted = "interrupted" // killed between the claim and WeChat's answer: WeChat may have it, never sent again
+	recipientSelf     = "patient"     // the patient's own account
+	recipientFamily   = "family"      // a relative with receive_push
+	recipientNamed    = "named"       // a user the request named
+	outcomeRetry      = "retry"       // attempt outcome of a transient failure
+	outcomeDeferred   = "deferred"    // attempt outcome of 45009
+	maxDedupeKeyLen   = 128
 )
 
 // Final reports whether a push in status s is settled.
 func Final(s string) bool {
 	switch s {
-	case StatusQueued, StatusRetrying, StatusDeferred:
+	case StatusQueued, StatusRetrying, StatusDeferred, StatusSending:
 		return false
 	}
 	return true

@@ -83,3 +83,75 @@ func quotaOf(e *apitest.Env, userID, templateID string) int {
 	e.App.DB.Where("user_id = ? AND template_id = ?", userID, templateID).Take(&sub)
 	return sub.Quota
 }
+
+// TestSendIsRecordedBeforeWeChatIsCalled: a push is claimed (status
+// sending, credit taken) before the call. A worker killed after that — maybe
+// after WeChat accepted — leaves it claimed; the redelivered task records it
+// as interrupted and never messages the patient a second time, even with
+// credits left. Two deliveries of one task at once send one message.
+func TestSendIsRecordedBeforeWeChatIsCalled(t *testing.T) {
+	e := apitest.New(t)
+	e.DeliverEvents() // the demo's pushes, no credits: settled without sending
+	p1, u1 := e.Demo.Patients["patient1"], e.Demo.Users["fake-openid-patient1"]
+	tok := e.LoginWeChat("patient1").AccessToken
+	tmpl, _ := e.App.Notify.Templates().Template(notify.KindReadingAttention)
+	accept := map[string]string{"template_id": tmpl.TemplateID, "result": "accept"}
+	e.Do(apitest.Request{Method: "POST", Path: "/api/v1/subscriptions", Token: tok,
+		Body: map[string]any{"results": []map[string]string{accept, accept, accept}}})
+	ctx := context.Background()
+	plan := func(key string) notify.Push {
+		t.Helper()
+		if err := e.App.Notify.Handle(ctx, notify.Request{Kind: notify.KindReadingAttention, PatientID: p1,
+			Recipients: []string{u1}, DedupeKey: key, Urgent: true, At: e.Clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		var p notify.Push
+		if err := e.App.DB.Where("dedupe_key = ?", key).First(&p).Error; err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	status := func(id string) string {
+		var p notify.Push
+		e.App.DB.Where("id = ?", id).First(&p)
+		return p.Status
+	}
+
+	// A worker claimed the push and died before recording WeChat's answer.
+	died := plan("interrupted")
+	if got, err := e.App.Notify.Store.Claim(ctx, died, true, e.Clock.Now()); err != nil || got != notify.Claimed {
+		t.Fatalf("Claim = %d, %v; want claimed", got, err)
+	}
+	before := len(e.Fake.Sent())
+	if err := e.App.Notify.Send(ctx, died.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(e.Fake.Sent()) - before; got != 0 {
+		t.Errorf("the redelivered task sent %d messages, want 0 (WeChat may already have it)", got)
+	}
+	if got := status(died.ID); got != notify.StatusInterrupted {
+		t.Errorf("status after the redelivery = %q, want %q", got, notify.StatusInterrupted)
+	}
+	if got := quotaOf(e, u1, tmpl.TemplateID); got != 2 {
+		t.Errorf("credits left %d, want 2 (the interrupted send's credit is not given back)", got)
+	}
+
+	// Two deliveries of one task at once: one message.
+	twice := plan("twice")
+	before = len(e.Fake.Sent())
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() { errs <- e.App.Notify.Send(ctx, twice.ID, false) }()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := len(e.Fake.Sent()) - before; got != 1 {
+		t.Errorf("two deliveries sent %d messages, want 1", got)
+	}
+	if got := status(twice.ID); got != notify.StatusSent {
+		t.Errorf("status = %q, want sent", got)
+	}
+}

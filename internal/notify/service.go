@@ -327,6 +327,13 @@ func (s *Service) Send(ctx context.Context, pushID string, lastTry bool) error {
 	settle := func(status, outcome string, code int) error {
 		return s.Store.Settle(ctx, p, status, outcome, code, now, false, false)
 	}
+	if p.Status == StatusSending {
+		// A send died between claiming this push and recording WeChat's
+		// answer (the worker was killed): WeChat may have it. At most once:
+		// recorded as interrupted, not sent again, the credit not given back.
+		s.Log.Warn("push interrupted mid-send; not sent again", "push_id", p.ID, "kind", p.Kind)
+		return settle(StatusInterrupted, StatusInterrupted, 0)
+	}
 	t, ok := s.Registry.Template(p.Kind)
 	if !ok || t.TemplateID != p.TemplateID {
 		s.Log.Error("push template no longer configured", "push_id", p.ID, "kind", p.Kind)
@@ -359,17 +366,20 @@ func (s *Service) Send(ctx context.Context, pushID string, lastTry bool) error {
 	if openID == "" {
 		return settle(StatusSkipped, "", 0)
 	}
-	// A one-time credit is taken before the send (two sends racing for the
-	// last credit must not both go) and given back unless WeChat accepted it.
-	// A crash between the two costs a credit, never a send WeChat refuses.
-	reserved := false
-	if !t.LongTerm() {
-		if reserved, err = s.Store.Reserve(ctx, p.UserID, p.TemplateID, now); err != nil {
-			return err
-		}
-		if !reserved {
-			return settle(StatusNoQuota, "", 0)
-		}
+	// Recorded before the send: the push is claimed (two deliveries of the
+	// task cannot both send, and a crash mid-send is never resent) and a
+	// one-time credit is taken (two sends racing for the last credit must not
+	// both go), given back unless WeChat accepted it. A crash between the
+	// claim and recording WeChat's answer costs the push (StatusInterrupted),
+	// never a second message.
+	reserved := !t.LongTerm()
+	switch claim, err := s.Store.Claim(ctx, p, reserved, now); {
+	case err != nil:
+		return err
+	case claim == ClaimedElsewhere:
+		return nil
+	case claim == ClaimNoCredit:
+		return settle(StatusNoQuota, "", 0)
 	}
 	sendErr := s.Sender.SendSubscribe(ctx, wx.SubscribeMessage{ToOpenID: openID, TemplateID: t.TemplateID,
 		Page: t.PageFor(p.PatientID), Data: t.Render(req, s.cfg.Quiet.Loc)})

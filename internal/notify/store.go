@@ -293,17 +293,50 @@ func (s *Store) CountSentSince(ctx context.Context, patientID string, t time.Tim
 	return int(n), nil
 }
 
-// Reserve takes one of userID's one-time credits for a template before a
-// send, atomically: of two sends racing for the last credit, one gets it.
-// False when there is none left.
-func (s *Store) Reserve(ctx context.Context, userID, templateID string, now time.Time) (bool, error) {
-	res := s.db.WithContext(ctx).Model(&Subscription{}).Where("user_id = ? AND template_id = ? AND quota > 0", userID, templateID).
-		Updates(map[string]any{"quota": gorm.Expr("quota - 1"), "updated_at": now})
-	if res.Error != nil {
-		return false, fmt.Errorf("reserve credit: %w", res.Error)
+// Claim outcomes.
+const (
+	Claimed          = iota // the push is StatusSending, its credit (if any) taken
+	ClaimedElsewhere        // another delivery holds it, or it is settled: nothing to do
+	ClaimNoCredit           // a one-time template with no credit left
+)
+
+// Claim records, before WeChat is called, that a send holds the push, and
+// with reserve takes a one-time credit, in one transaction: two deliveries
+// of one task cannot both send, and a send that dies before recording
+// WeChat's answer is found StatusSending, never resent.
+func (s *Store) Claim(ctx context.Context, p Push, reserve bool, now time.Time) (int, error) {
+	outcome := Claimed
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Push{}).Where("id = ? AND status IN ?", p.ID, []string{StatusQueued, StatusRetrying, StatusDeferred}).
+			Updates(map[string]any{"status": StatusSending, "updated_at": now})
+		if res.Error != nil {
+			return fmt.Errorf("claim push: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			outcome = ClaimedElsewhere
+			return nil
+		}
+		if !reserve {
+			return nil
+		}
+		res = tx.Model(&Subscription{}).Where("user_id = ? AND template_id = ? AND quota > 0", p.UserID, p.TemplateID).
+			Updates(map[string]any{"quota": gorm.Expr("quota - 1"), "updated_at": now})
+		if res.Error != nil {
+			return fmt.Errorf("reserve credit: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			outcome = ClaimNoCredit
+			return errRollback
+		}
+		return nil
+	})
+	if errors.Is(err, errRollback) {
+		err = nil
 	}
-	return res.RowsAffected == 1, nil
+	return outcome, err
 }
+
+var errRollback = errors.New("notify: roll back")
 
 // Settle records an attempt and moves the push to status. With refund, the
 // credit Reserve took goes back (WeChat did not accept the send), in the

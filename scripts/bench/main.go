@@ -15,7 +15,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -24,7 +23,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -39,6 +37,7 @@ import (
 
 	"github.com/carepath/carepath/internal/app"
 	"github.com/carepath/carepath/internal/platform/database"
+	"github.com/carepath/carepath/scripts/internal/harness"
 )
 
 func main() {
@@ -160,7 +159,7 @@ func run(ctx context.Context, args []string) error {
 	// Seed through the app package in this process; the server is another.
 	t0 := time.Now()
 	quiet := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	seeder, err := app.Build(ctx, serverConfig(dsn, o.redis, dataDir, 8), quiet, app.Options{RedisPrefix: prefix})
+	seeder, err := app.Build(ctx, harness.ServerConfig(dsn, o.redis, dataDir, 8), quiet, app.Options{RedisPrefix: prefix})
 	if err != nil {
 		return err
 	}
@@ -193,8 +192,8 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	r, err := loadRun(self, LoadSpec{Name: "baseline: plain JSON endpoint", Base: "http://" + jsonSrv.addr, Ops: []Op{{Path: "/json"}}}, o, jsonSrv)
-	jsonSrv.stop()
+	r, err := loadRun(self, LoadSpec{Name: "baseline: plain JSON endpoint", Base: "http://" + jsonSrv.Addr, Ops: []Op{{Path: "/json"}}}, o, jsonSrv)
+	jsonSrv.Stop()
 	if err != nil {
 		return err
 	}
@@ -214,8 +213,8 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	srv.counts = true
-	defer srv.stop()
-	base := "http://" + srv.addr
+	defer srv.Stop()
+	base := "http://" + srv.Addr
 	tokens, err := loginSample(ctx, seeder, base, h)
 	if err != nil {
 		return err
@@ -272,60 +271,33 @@ func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, time.Now().Format("15:04:05 ")+format+"\n", args...)
 }
 
-// child is a process the harness started that printed "ready <addr>".
+// child is a server child that may also answer SIGUSR1 with its SQL statements.
 type child struct {
-	cmd    *exec.Cmd
-	pid    int
-	addr   string
-	lines  chan string
+	*harness.Child
 	counts bool // answers SIGUSR1 with its SQL statements
 }
 
 func startChild(self string, args ...string) (*child, error) {
-	cmd := exec.Command(self, args...)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
+	c, err := harness.StartChild(self, args...)
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	c := &child{cmd: cmd, pid: cmd.Process.Pid, lines: make(chan string, 16)}
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			c.lines <- sc.Text()
-		}
-		close(c.lines)
-	}()
-	select {
-	case line, ok := <-c.lines:
-		if !ok || !strings.HasPrefix(line, "ready ") {
-			_ = cmd.Wait()
-			return nil, fmt.Errorf("%s did not start: %q", args[0], line)
-		}
-		c.addr = strings.TrimPrefix(line, "ready ")
-	case <-time.After(60 * time.Second):
-		_ = cmd.Process.Kill()
-		return nil, fmt.Errorf("%s did not start in 60 s", args[0])
-	}
-	return c, nil
+	return &child{Child: c}, nil
 }
 
 // statements asks the server child for the SQL it ran since the last call
 // (nil for a child that does not count them).
 func (c *child) statements() []StmtStat {
-	if !c.counts || c.cmd.ProcessState != nil {
+	if !c.counts || c.Cmd.ProcessState != nil {
 		return nil
 	}
-	if err := c.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+	if err := c.Cmd.Process.Signal(syscall.SIGUSR1); err != nil {
 		return nil
 	}
 	timeout := time.After(10 * time.Second)
 	for {
 		select {
-		case line, ok := <-c.lines:
+		case line, ok := <-c.Lines:
 			if !ok {
 				return nil
 			}
@@ -338,15 +310,6 @@ func (c *child) statements() []StmtStat {
 			return nil
 		}
 	}
-}
-
-// stop ends the child with SIGTERM (once) and waits for it.
-func (c *child) stop() {
-	if c.cmd.ProcessState != nil {
-		return
-	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	_ = c.cmd.Wait()
 }
 
 func rawBaselines(ctx context.Context, self, dsn string, o options, prefix, row string) ([]Result, error) {
@@ -397,7 +360,7 @@ func loadRun(self string, s LoadSpec, o options, srv *child) (Result, error) {
 	// Watch the measured part only: skip the warm-up.
 	time.Sleep(s.Warmup)
 	srv.statements() // the warm-up's, discarded
-	w := watchProc(srv.pid)
+	w := watchProc(srv.Pid)
 	err = cmd.Wait()
 	cpu, peak := w.stop()
 	stmts := srv.statements()
@@ -427,51 +390,21 @@ func goRun(pkg string, args ...string) (string, error) {
 	return string(out), err
 }
 
-// loginSample logs each sample patient in through the (fake) WeChat login,
-// as the mini-program does, and links the new WeChat user to the patient.
+// loginSample logs each sample patient in through the (fake) WeChat login.
 func loginSample(ctx context.Context, a *app.App, base string, h hospital) (map[string]string, error) {
-	tokens := map[string]string{}
-	for i, pid := range h.sample {
-		body := strings.NewReader(fmt.Sprintf(`{"code":"test-bench%05d~%d"}`, i, time.Now().UnixNano()))
-		resp, err := http.Post(base+"/api/v1/auth/wechat/login", "application/json", body)
-		if err != nil {
-			return nil, err
-		}
-		var tok struct {
-			AccessToken string `json:"access_token"`
-			UserID      string `json:"user_id"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&tok)
-		resp.Body.Close()
-		if err != nil || tok.AccessToken == "" {
-			return nil, fmt.Errorf("login patient %d: %s %v", i, resp.Status, err)
-		}
-		if err := a.DB.WithContext(ctx).Exec("UPDATE patients SET user_id = ? WHERE id = ?", tok.UserID, pid).Error; err != nil {
-			return nil, err
-		}
-		tokens[pid] = tok.AccessToken
-	}
-	return tokens, nil
+	tokens, _, err := harness.LoginPatients(ctx, a.DB, base, "bench", h.sample)
+	return tokens, err
 }
 
 // loginCMs signs each CM in to the desk and returns the session cookies by CM id.
 func loginCMs(base string, h hospital) (map[string]string, error) {
 	cookies := map[string]string{}
 	for i, id := range h.cms {
-		body := strings.NewReader(fmt.Sprintf(`{"username":%q,"password":%q}`, h.cmNames[i], cmPassword))
-		resp, err := http.Post(base+"/api/v1/auth/staff/login", "application/json", body)
+		s, err := harness.StaffLogin(base, h.cmNames[i], cmPassword)
 		if err != nil {
 			return nil, err
 		}
-		resp.Body.Close()
-		var parts []string
-		for _, c := range resp.Cookies() {
-			parts = append(parts, c.Name+"="+c.Value)
-		}
-		if resp.StatusCode != http.StatusOK || len(parts) == 0 {
-			return nil, fmt.Errorf("login %s: %s", h.cmNames[i], resp.Status)
-		}
-		cookies[id] = strings.Join(parts, "; ")
+		cookies[id] = s.Cookie
 	}
 	return cookies, nil
 }
@@ -541,14 +474,14 @@ func sigtermUnderLoad(self string, srv *child, base string, tokens map[string]st
 	go func() { r, err := loadRun(self, spec, o, srv); done <- res{r, err} }()
 	time.Sleep(2 * time.Second)
 	t0 := time.Now()
-	_ = srv.cmd.Process.Signal(syscall.SIGTERM)
+	_ = srv.Cmd.Process.Signal(syscall.SIGTERM)
 	drained := ""
-	for line := range srv.lines {
+	for line := range srv.Lines {
 		if d, ok := strings.CutPrefix(line, "drained "); ok {
 			drained = d
 		}
 	}
-	err := srv.cmd.Wait()
+	err := srv.Cmd.Wait()
 	exit := time.Since(t0)
 	got := <-done
 	if got.err != nil {
@@ -594,7 +527,7 @@ func embeddedStart() (Result, error) {
 	}
 	r := Result{Name: "embedded mode: start to ready, idle RSS", Extra: map[string]any{}}
 	for _, run := range []string{"cold (empty data dir)", "warm (existing data)"} {
-		port, err := freePort()
+		port, err := harness.FreePort()
 		if err != nil {
 			return r, err
 		}
@@ -634,14 +567,4 @@ func embeddedStart() (Result, error) {
 	}
 	logf("embedded: %v", r.Extra)
 	return r, nil
-}
-
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr, nil
 }

@@ -15,30 +15,8 @@ import (
 	"time"
 
 	"github.com/carepath/carepath/internal/app"
-	"github.com/carepath/carepath/internal/platform/config"
+	"github.com/carepath/carepath/scripts/internal/harness"
 )
-
-// serverConfig is the configuration the orchestrator and the server child
-// share: the same data directory holds the dev secrets, so fields encrypted
-// while seeding decrypt in the server.
-func serverConfig(dsn, redisAddr, dataDir string, pool int) config.Config {
-	c := config.Defaults()
-	c.DataDir = dataDir
-	c.Database = config.Database{Driver: "mysql", DSN: dsn, MaxOpenConns: pool, MaxIdleConns: pool, ConnMaxLifetime: time.Hour}
-	c.Redis.Addrs = []string{redisAddr}
-	c.WeChat.Fake = true
-	raiseAbuseLimits(&c.Limits)
-	return c
-}
-
-// raiseAbuseLimits puts the per-IP and per-user limits out of reach: the load
-// comes from one address standing for a hospital's worth of phones, and one
-// case manager sends far more than a person types.
-func raiseAbuseLimits(l *config.Limits) {
-	const far = 1_000_000
-	l.StaffLoginPerIP, l.WeChatLoginPerIP, l.RefreshPerIP = far, far, far
-	l.MessagesPerUser, l.MessagesPerIP, l.UploadsPerUser, l.InvitationsPerUser = far, far, far, far
-}
 
 // runServe is the server under test: the product's app package (what
 // `carepath serve` runs), in a process of its own so /proc shows its CPU and
@@ -67,7 +45,7 @@ func runServe(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	c := serverConfig(*dsn, *addr, *dataDir, *pool)
+	c := harness.ServerConfig(*dsn, *addr, *dataDir, *pool)
 	c.HTTP.ShutdownTimeout = 20 * time.Second
 	// Access logs cost the same in every scenario; keep the terminal clean.
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))

@@ -21,6 +21,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-playground/validator/v10"
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/carepath/carepath/internal/platform/apperr"
 )
@@ -61,13 +62,25 @@ func Status(err error) int {
 	return http.StatusInternalServerError
 }
 
+// MySQL/MariaDB errors that mean the server is going away, not that the statement was wrong.
+const (
+	mysqlServerShutdown   = 1053 // ER_SERVER_SHUTDOWN
+	mysqlConnectionKilled = 1927 // ER_CONNECTION_KILLED (MariaDB)
+)
+
 // dependencyDown recognises an unclassified error that means the database or
 // Redis could not be reached or did not answer in time: the client should
 // retry later (503), and nothing about it is the caller's fault.
 func dependencyDown(err error) bool {
 	var netErr net.Error
+	var myErr *mysql.MySQLError
 	return errors.As(err, &netErr) ||
 		errors.Is(err, driver.ErrBadConn) ||
+		// The connection broke mid-statement (the server stopped or
+		// restarted): the driver cannot tell whether it ran, so it does not
+		// retry; the client may, with its Idempotency-Key.
+		errors.Is(err, mysql.ErrInvalidConn) ||
+		errors.As(err, &myErr) && (myErr.Number == mysqlServerShutdown || myErr.Number == mysqlConnectionKilled) ||
 		errors.Is(err, sql.ErrConnDone) ||
 		errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, syscall.ECONNREFUSED) ||

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/go-sql-driver/mysql"
 
 	"github.com/carepath/carepath/internal/platform/apperr"
 )
@@ -61,6 +62,11 @@ func TestErrorMapsKindsToStatusAndHidesInternals(t *testing.T) {
 		{errors.New("sql: password=hunter2 leaked in a driver error"), 500, "internal_error"},
 		{fmt.Errorf("load session: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), 503, "dependency_unavailable"},
 		{fmt.Errorf("load user: %w", context.DeadlineExceeded), 503, "dependency_unavailable"},
+		// MariaDB stopped or restarted under a request (scripts/faults): 503, not 500.
+		{fmt.Errorf("lock patient: %w", mysql.ErrInvalidConn), 503, "dependency_unavailable"},
+		{fmt.Errorf("insert message: %w", &mysql.MySQLError{Number: 1053, Message: "Server shutdown in progress"}), 503, "dependency_unavailable"},
+		{fmt.Errorf("insert message: %w", &mysql.MySQLError{Number: 1927, Message: "Connection was killed"}), 503, "dependency_unavailable"},
+		{fmt.Errorf("insert message: %w", &mysql.MySQLError{Number: 1062, Message: "Duplicate entry"}), 500, "internal_error"},
 	}
 	for _, tc := range cases {
 		rec, logs := serve(t, func(c *gin.Context) { Error(c, tc.err) }, "")

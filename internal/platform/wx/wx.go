@@ -79,7 +79,7 @@ func New(cfg Config, rdb redis.UniversalClient) (*Client, error) {
 	mp := miniprogram.NewMiniProgram(&mpconfig.Config{
 		AppID:       cfg.AppID,
 		AppSecret:   cfg.AppSecret,
-		Cache:       wc,
+		Cache:       keptIfPossible{wc},
 		UseStableAK: true, // idempotent while valid: instances do not invalidate each other's token
 	})
 	return &Client{
@@ -90,6 +90,26 @@ func New(cfg Config, rdb redis.UniversalClient) (*Client, error) {
 		lang:     cfg.Lang,
 	}, nil
 }
+
+// keptIfPossible is the token cache as silenceper sees it: a token that
+// Redis could not keep is still a good token. silenceper returns the
+// cache's Set error instead of the token it just fetched, so with Redis down
+// every WeChat call (content checks of patient text, pushes) would fail;
+// here it goes ahead, and each call fetches the stable token afresh until
+// Redis answers again (stable tokens do not invalidate each other).
+type keptIfPossible struct{ *cache.WechatCache }
+
+func (k keptIfPossible) Set(key string, val interface{}, timeout time.Duration) error {
+	_ = k.WechatCache.Set(key, val, timeout)
+	return nil
+}
+
+func (k keptIfPossible) SetContext(ctx context.Context, key string, val interface{}, timeout time.Duration) error {
+	_ = k.WechatCache.SetContext(ctx, key, val, timeout)
+	return nil
+}
+
+var _ wechatcache.ContextCache = keptIfPossible{}
 
 // credentialChars is what an AppID or AppSecret may hold: silenceper pastes
 // them into URLs unescaped.

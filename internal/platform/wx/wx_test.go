@@ -503,3 +503,28 @@ func TestTokenRejectedRetry(t *testing.T) {
 		})
 	}
 }
+
+// TestRedisDownStillReachesWeChat: the token cache is Redis; with Redis
+// down, content checks and pushes still go through (the token is fetched
+// afresh instead of failing the call because it could not be kept).
+func TestRedisDownStillReachesWeChat(t *testing.T) {
+	mr := miniredis.RunT(t) // its own Redis, stopped below
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	c, err := wx.New(wx.Config{AppID: "wxdown" + randomSuffix(t), AppSecret: testSecret, BaseURL: fakeWeChat.URL()}, rdb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr.Close()
+	ctx := context.Background()
+	if got, err := c.CheckText(ctx, "fake-openid-a", wx.SceneComment, "今天血压 130/85"); err != nil || got != wx.TextPass {
+		t.Errorf("CheckText with Redis down = %q, %v; want pass", got, err)
+	}
+	msg := wx.SubscribeMessage{ToOpenID: "fake-openid-down", TemplateID: "tpl", Page: "pages/index/index", Data: map[string]string{"thing1": "您有一条新消息"}}
+	if err := c.SendSubscribe(ctx, msg); err != nil {
+		t.Errorf("SendSubscribe with Redis down: %v", err)
+	}
+	if got := lastSentTo("fake-openid-down"); got.TemplateID != "tpl" {
+		t.Errorf("WeChat got %+v, want the push", got)
+	}
+}

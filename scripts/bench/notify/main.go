@@ -29,14 +29,13 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/carepath/carepath/internal/app"
-	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/notify"
-	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/cache"
 	"github.com/carepath/carepath/internal/platform/config"
 	"github.com/carepath/carepath/internal/platform/database"
 	"github.com/carepath/carepath/internal/platform/queue"
 	"github.com/carepath/carepath/internal/platform/wx/fake"
+	"github.com/carepath/carepath/scripts/internal/harness"
 )
 
 func main() {
@@ -122,7 +121,7 @@ func run() error {
 
 	fmt.Fprintf(os.Stderr, "seeding %d patients…\n", o.patients)
 	start := time.Now()
-	patients, err := seed(ctx, db, sum.HospitalID, sum.Departments["ORTHO"], tmpl.TemplateID, o.patients)
+	patients, err := harness.SeedPushRecipients(ctx, db, sum.HospitalID, sum.Departments["ORTHO"], tmpl.TemplateID, "fake-openid-bench-", o.patients, 1)
 	if err != nil {
 		return err
 	}
@@ -247,43 +246,6 @@ func redisBaseline(ctx context.Context, rdb redis.UniversalClient, key string, n
 		return 0, 0, fmt.Errorf("redis baseline: %w", err)
 	}
 	return n, elapsed, nil
-}
-
-// seed inserts n patients, their WeChat accounts and one credit each for
-// templateID, in batches.
-func seed(ctx context.Context, db *gorm.DB, hospitalID, deptID, templateID string, n int) ([]string, error) {
-	const batch = 1000
-	now := time.Now().UTC()
-	ids := make([]string, 0, n)
-	for lo := 0; lo < n; lo += batch {
-		hi := min(lo+batch, n)
-		users := make([]auth.User, 0, hi-lo)
-		pats := make([]patient.Patient, 0, hi-lo)
-		subs := make([]notify.Subscription, 0, hi-lo)
-		for i := lo; i < hi; i++ {
-			openID := fmt.Sprintf("fake-openid-bench-%d", i)
-			u := auth.User{ID: database.NewID(), OpenID: &openID, Status: auth.StatusActive, CreatedAt: now, UpdatedAt: now}
-			p := patient.Patient{ID: database.NewID(), HospitalID: hospitalID, DepartmentID: deptID, UserID: &u.ID,
-				MRN: fmt.Sprintf("BENCH%07d", i), Gender: "U", RiskLevel: patient.RiskLow, Status: patient.StatusActive, CreatedAt: now, UpdatedAt: now}
-			users, pats = append(users, u), append(pats, p)
-			subs = append(subs, notify.Subscription{ID: database.NewID(), UserID: u.ID, TemplateID: templateID, Quota: 1,
-				Status: notify.ResultAccept, Accepted: 1, CreatedAt: now, UpdatedAt: now})
-			ids = append(ids, p.ID)
-		}
-		err := db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			if err := tx.Create(&users).Error; err != nil {
-				return err
-			}
-			if err := tx.Create(&pats).Error; err != nil {
-				return err
-			}
-			return tx.Create(&subs).Error
-		})
-		if err != nil {
-			return nil, fmt.Errorf("seed: %w", err)
-		}
-	}
-	return ids, nil
 }
 
 func openStores(ctx context.Context, o options) (*gorm.DB, redis.UniversalClient, func(), error) {
