@@ -41,9 +41,9 @@ import (
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/cache"
 	"github.com/carepath/carepath/internal/platform/config"
-	"github.com/carepath/carepath/scripts/internal/harness"
 	"github.com/carepath/carepath/internal/platform/database"
 	"github.com/carepath/carepath/internal/platform/wx/fake"
+	"github.com/carepath/carepath/scripts/internal/harness"
 )
 
 func main() {
