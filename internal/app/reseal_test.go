@@ -55,6 +55,10 @@ func sealedScenario(t *testing.T, e *apitest.Env) (followups, questionnaires str
 		Body:    map[string]any{"answers": map[string]any{"pain_now": 8, "pain_worst_24h": 9, "pain_sleep": "often", "note": "SEALTEST夜里痛醒"}}}); r.Status != http.StatusOK {
 		t.Fatalf("answer: %d %s", r.Status, r.Body)
 	}
+	if r := e.Do(apitest.Request{Method: http.MethodPost, Path: p1 + "/observations", Token: tok,
+		Body: map[string]any{"type": "note", "note": "SEALTEST今天头晕", "measured_at": e.Clock.Now().Format(time.RFC3339)}}); r.Status != http.StatusCreated {
+		t.Fatalf("reading note: %d %s", r.Status, r.Body)
+	}
 	return p1 + "/followups", p1 + "/questionnaires"
 }
 
@@ -67,6 +71,7 @@ func rawText(t *testing.T, e *apitest.Env) []string {
 		"SELECT symptoms FROM followups", "SELECT problems FROM followups", "SELECT next_action FROM followups",
 		"SELECT answers FROM questionnaire_assignments",
 		"SELECT response FROM idempotency_keys",
+		"SELECT note FROM observations",
 	} {
 		var vs []string
 		if err := e.App.DB.Raw(q).Scan(&vs).Error; err != nil {
@@ -89,9 +94,13 @@ func readsBack(t *testing.T, e *apitest.Env, followups, questionnaires string) {
 	if r := e.Do(apitest.Request{Method: http.MethodGet, Path: questionnaires, Token: tok}); !strings.Contains(string(r.Body), "SEALTEST夜里痛醒") {
 		t.Errorf("the patient's questionnaires lack the answer text: %d %s", r.Status, r.Body)
 	}
-	exportPath := strings.TrimSuffix(questionnaires, "/questionnaires") + "/export"
-	if r := e.Do(apitest.Request{Method: http.MethodGet, Path: exportPath, Token: tok}); r.Status != http.StatusOK || !strings.Contains(string(r.Body), "SEALTEST夜里痛醒") {
-		t.Errorf("the FHIR export lacks the answer text: %d %.300s", r.Status, r.Body)
+	patientPath := strings.TrimSuffix(questionnaires, "/questionnaires")
+	if r := e.Do(apitest.Request{Method: http.MethodGet, Path: patientPath + "/observations?type=note", Token: tok}); !strings.Contains(string(r.Body), "SEALTEST今天头晕") {
+		t.Errorf("the patient's readings lack the note: %d %s", r.Status, r.Body)
+	}
+	r := e.Do(apitest.Request{Method: http.MethodGet, Path: patientPath + "/export", Token: tok})
+	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), "SEALTEST夜里痛醒") || !strings.Contains(string(r.Body), "SEALTEST今天头晕") {
+		t.Errorf("the FHIR export lacks the answer text or the reading note: %d %.300s", r.Status, r.Body)
 	}
 }
 
@@ -145,12 +154,13 @@ func TestResealOldRows(t *testing.T) {
 	e := apitest.New(t)
 	followups, questionnaires := sealedScenario(t, e)
 	// Rewind the rows to how an older version stored them.
-	kinds := []string{"followups", "questionnaire_answers", "messages"}
+	kinds := []string{"followups", "questionnaire_answers", "messages", "observation_notes"}
 	rewound := map[string]int{}
 	for i, q := range []string{
 		"UPDATE followups SET symptoms = 'SEALTEST膝关节肿胀', problems = '', next_action = 'SEALTEST三天后复诊', notes_sealed = ? WHERE notes_sealed = ?",
 		`UPDATE questionnaire_assignments SET answers = '{"note":"SEALTEST夜里痛醒","pain_now":8}', answers_sealed = ? WHERE answers_sealed = ?`,
 		"UPDATE thread_messages SET body = 'SEALTEST旧消息', body_sealed = ? WHERE body_sealed = ?",
+		"UPDATE observations SET note = 'SEALTEST今天头晕', note_sealed = ? WHERE note_sealed = ?",
 	} {
 		res := e.App.DB.Exec(q, false, true)
 		if res.Error != nil || res.RowsAffected == 0 {
@@ -176,7 +186,7 @@ func TestResealOldRows(t *testing.T) {
 	}
 	readsBack(t, e, followups, questionnaires)
 	again, err := e.App.Reseal(t.Context(), 2)
-	if err != nil || again["followups"]+again["questionnaire_answers"]+again["messages"] != 0 {
+	if err != nil || again["followups"]+again["questionnaire_answers"]+again["messages"]+again["observation_notes"] != 0 {
 		t.Errorf("second reseal = %v, %v; want nothing to do", again, err)
 	}
 }

@@ -24,9 +24,9 @@ type vitals struct {
 // buildVitals wires observation and alert together, with the care plan
 // supplying the pathway's threshold overrides and the reports it expects.
 // (The symptom checklist is still the default list for every pathway.)
-// keys remembers idempotent reports (sealed: a replayed response repeats the reading).
-func buildVitals(db *gorm.DB, keys *idempotency.Store, patients *patient.Service, staff *auth.Store, plans *careplan.Service, loc *time.Location, now func() time.Time) vitals {
-	readings := observation.NewStore(db)
+// Notes are sealed at rest; keys remembers idempotent reports (sealed: a replayed response repeats the reading).
+func buildVitals(db *gorm.DB, sealer observation.Sealer, keys *idempotency.Store, patients *patient.Service, staff *auth.Store, plans *careplan.Service, loc *time.Location, now func() time.Time) vitals {
+	readings := observation.NewStore(db).Sealed(sealer)
 	alerts := alert.NewService(alert.NewStore(db), alert.Deps{
 		Readings: readings, Patients: patientDirectory{patients: patients, staff: staff},
 		Plan: plans, Reporting: planReporting{plans: plans}, Pages: planReporting{plans: plans}, Location: loc, Now: now,

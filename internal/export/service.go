@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/carepath/carepath/internal/careplan"
+	"github.com/carepath/carepath/internal/observation"
 	"github.com/carepath/carepath/internal/platform/database"
 )
 
@@ -73,6 +74,9 @@ func (s *Service) bundle(d Data) (Bundle, error) {
 	pid := d.Patient.ID
 	entries := []Entry{{FullURL: ref(pid), Resource: patientResource(d, name, phone)}}
 	add := func(id string, r Resource) { entries = append(entries, Entry{FullURL: ref(id), Resource: r}) }
+	if err := observation.OpenNotes(s.opener, d.Observations); err != nil {
+		return Bundle{}, fmt.Errorf("export: %w", err)
+	}
 	for _, r := range d.Observations {
 		add(r.ID, observationResource(pid, r))
 	}

@@ -55,6 +55,7 @@ type Reading struct {
 	Location   string
 	Symptoms   string // comma-separated symptom codes
 	Note       string
+	NoteSealed bool // Note is sealed at rest (migration 0013); older rows are read as they are
 	Source     string
 	Device     string
 	ReportedBy string  // the user who sent it

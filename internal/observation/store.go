@@ -11,15 +11,77 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/carepath/carepath/internal/platform/database"
 )
 
 // Store reads and writes readings.
 type Store struct {
-	db *gorm.DB
+	db     *gorm.DB
+	sealer Sealer
+}
+
+// Opener reads a sealed note.
+type Opener interface {
+	Open(sealed string) (string, error)
+}
+
+// Sealer encrypts a reading's free-text note at rest (fieldcrypt).
+type Sealer interface {
+	Opener
+	Seal(plaintext string) (string, error)
 }
 
 // NewStore returns a Store over db.
 func NewStore(db *gorm.DB) *Store { return &Store{db: db} }
+
+// Sealed returns a store that seals the notes it writes and opens the sealed
+// notes it reads; a note written in the clear (before migration 0013, or by
+// a store without a sealer) is read as it is.
+func (s *Store) Sealed(sealer Sealer) *Store { return &Store{db: s.db, sealer: sealer} }
+
+// OpenNotes opens the sealed notes of rs in place (for readers of
+// observation rows outside this store, such as the data export).
+func OpenNotes(opener Opener, rs []Reading) error {
+	for i := range rs {
+		if !rs[i].NoteSealed {
+			continue
+		}
+		if opener == nil {
+			return errors.New("observation: a sealed note needs a sealer to read")
+		}
+		plain, err := opener.Open(rs[i].Note)
+		if err != nil {
+			return fmt.Errorf("open note of reading %s: %w", rs[i].ID, err)
+		}
+		rs[i].Note, rs[i].NoteSealed = plain, false
+	}
+	return nil
+}
+
+func (s *Store) opened(rs []Reading, err error) ([]Reading, error) {
+	if err != nil {
+		return nil, err
+	}
+	var opener Opener
+	if s.sealer != nil {
+		opener = s.sealer
+	}
+	if err := OpenNotes(opener, rs); err != nil {
+		return nil, err
+	}
+	return rs, nil
+}
+
+// Reseal seals up to batch notes written in the clear and returns how many
+// it sealed (see database.Reseal).
+func (s *Store) Reseal(ctx context.Context, batch int) (int, error) {
+	if s.sealer == nil {
+		return 0, errors.New("observation: reseal needs a sealer")
+	}
+	return database.Reseal(ctx, s.db, database.Sealed{Table: "observations", Flag: "note_sealed",
+		Columns: []string{"note"}}, s.sealer.Seal, batch)
+}
 
 // DB is the store's handle, for services that open transactions.
 func (s *Store) DB() *gorm.DB { return s.db }
@@ -38,11 +100,20 @@ func (s *Store) LockPatient(ctx context.Context, tx *gorm.DB, patientID string) 
 	return nil
 }
 
-// Create inserts r inside tx.
+// Create inserts r inside tx, its note sealed; r keeps the plain note.
 func (s *Store) Create(ctx context.Context, tx *gorm.DB, r *Reading) error {
-	if err := tx.WithContext(ctx).Create(r).Error; err != nil {
+	row := *r
+	if s.sealer != nil && row.Note != "" {
+		sealed, err := s.sealer.Seal(row.Note)
+		if err != nil {
+			return fmt.Errorf("seal reading note: %w", err)
+		}
+		row.Note, row.NoteSealed = sealed, true
+	}
+	if err := tx.WithContext(ctx).Create(&row).Error; err != nil {
 		return fmt.Errorf("create reading: %w", err)
 	}
+	r.CreatedAt = row.CreatedAt
 	return nil
 }
 
@@ -55,7 +126,7 @@ func (s *Store) Around(ctx context.Context, db *gorm.DB, patientID, typ string, 
 	if err != nil {
 		return nil, fmt.Errorf("readings around %s: %w", t.Format(time.RFC3339), err)
 	}
-	return out, nil
+	return s.opened(out, nil)
 }
 
 // ByIDs returns the readings with the given ids, oldest first.
@@ -65,7 +136,7 @@ func (s *Store) ByIDs(ctx context.Context, ids []string) ([]Reading, error) {
 		return out, nil
 	}
 	err := s.db.WithContext(ctx).Where("id IN ?", ids).Order("measured_at, id").Find(&out).Error
-	return out, err
+	return s.opened(out, err)
 }
 
 // Latest returns the newest reading of a type.
@@ -79,7 +150,11 @@ func (s *Store) Latest(ctx context.Context, patientID, typ string) (Reading, boo
 	if err != nil {
 		return Reading{}, false, fmt.Errorf("latest reading: %w", err)
 	}
-	return r, true, nil
+	one, err := s.opened([]Reading{r}, nil)
+	if err != nil {
+		return Reading{}, false, err
+	}
+	return one[0], true, nil
 }
 
 // LatestOfEach returns the newest reading of each of types (those the
@@ -98,7 +173,7 @@ func (s *Store) LatestOfEach(ctx context.Context, patientID string, types []stri
 	if err := s.db.WithContext(ctx).Raw(strings.Join(parts, " UNION ALL "), args...).Scan(&out).Error; err != nil {
 		return nil, fmt.Errorf("latest readings: %w", err)
 	}
-	return out, nil
+	return s.opened(out, nil)
 }
 
 // ListQuery selects one page of a patient's readings, newest first.
@@ -124,7 +199,7 @@ func (s *Store) List(ctx context.Context, q ListQuery) ([]Reading, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list readings: %w", err)
 	}
-	return out, nil
+	return s.opened(out, nil)
 }
 
 // DayRow is one local day's (and context's) aggregate of each component.

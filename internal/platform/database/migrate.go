@@ -25,6 +25,7 @@ func Migrations() []*gormigrate.Migration {
 		m0010Privacy(),
 		m0011AppointmentProposals(),
 		m0012SealedNotes(),
+		m0013SealedReadingNotes(),
 	}
 }
 
