@@ -56,7 +56,8 @@ func sealedScenario(t *testing.T, e *apitest.Env) (followups, questionnaires str
 		t.Fatalf("answer: %d %s", r.Status, r.Body)
 	}
 	if r := e.Do(apitest.Request{Method: http.MethodPost, Path: p1 + "/observations", Token: tok,
-		Body: map[string]any{"type": "note", "note": "SEALTEST今天头晕", "measured_at": e.Clock.Now().Format(time.RFC3339)}}); r.Status != http.StatusCreated {
+		// The longest note allowed (500 characters): sealed, it must still fit its column.
+		Body: map[string]any{"type": "note", "note": "SEALTEST今天头晕" + strings.Repeat("晕", 488), "measured_at": e.Clock.Now().Format(time.RFC3339)}}); r.Status != http.StatusCreated {
 		t.Fatalf("reading note: %d %s", r.Status, r.Body)
 	}
 	return p1 + "/followups", p1 + "/questionnaires"
