@@ -62,6 +62,14 @@ func TestHomeShowsPlanAppointmentUnreadAndLatestReadings(t *testing.T) {
 		}
 		e.Clock.Advance(time.Minute)
 	}
+	for _, kg := range []float64{71.5, 70.8} {
+		resp := e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/patients/" + p1 + "/observations", Token: tok,
+			Body: map[string]any{"type": "weight", "value": kg, "measured_at": e.Clock.Now().Format(time.RFC3339)}})
+		if resp.Status != http.StatusCreated && resp.Status != http.StatusOK {
+			t.Fatalf("report weight: %d %s", resp.Status, resp.Body)
+		}
+		e.Clock.Advance(time.Minute)
+	}
 	status, home := getHome(t, e, p1, tok)
 	if status != http.StatusOK {
 		t.Fatalf("GET home: %d", status)
@@ -75,9 +83,22 @@ func TestHomeShowsPlanAppointmentUnreadAndLatestReadings(t *testing.T) {
 	if home.LatestReadings == nil || len(*home.LatestReadings) == 0 {
 		t.Fatal("home shows no latest readings")
 	}
-	latest := (*home.LatestReadings)[0]
-	if latest.Type != "blood_pressure" || len(latest.Components) == 0 || latest.Components[0].Value != 132 {
-		t.Fatalf("latest blood pressure = %+v, want the newer 132", latest)
+	latest := *home.LatestReadings
+	seen := map[string]bool{}
+	for _, r := range latest {
+		if seen[r.Type] {
+			t.Fatalf("latest readings list %s twice: %+v", r.Type, latest)
+		}
+		seen[r.Type] = true
+	}
+	if len(latest) < 2 || latest[0].Type != "blood_pressure" || latest[1].Type != "weight" {
+		t.Fatalf("latest readings = %+v, want blood pressure then weight first (the home's order)", latest)
+	}
+	if len(latest[0].Components) == 0 || latest[0].Components[0].Value != 132 {
+		t.Fatalf("latest blood pressure = %+v, want the newer 132", latest[0])
+	}
+	if len(latest[1].Components) == 0 || latest[1].Components[0].Value != 70.8 {
+		t.Fatalf("latest weight = %+v, want the newer 70.8", latest[1])
 	}
 
 	// The same figures as the screens the badges lead to.

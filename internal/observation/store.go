@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -158,20 +156,29 @@ func (s *Store) Latest(ctx context.Context, patientID, typ string) (Reading, boo
 }
 
 // LatestOfEach returns the newest reading of each of types (those the
-// patient has), in one statement: a UNION of one index seek per type.
+// patient has) in one statement: the newest time per type comes from
+// ix_observations_series (a loose index scan), joined back to its rows. (A
+// UNION of seven ORDER BY … LIMIT 1 subqueries took MariaDB 35 ms: it
+// materialises each derived table.) Two readings of a type at the same
+// instant both match; the one with the highest id is kept, as Latest does.
 func (s *Store) LatestOfEach(ctx context.Context, patientID string, types []string) ([]Reading, error) {
-	parts := make([]string, 0, len(types))
-	args := make([]any, 0, 2*len(types))
-	for _, typ := range types {
-		parts = append(parts, "SELECT * FROM (SELECT * FROM observations WHERE patient_id = ? AND type = ? ORDER BY measured_at DESC, id DESC LIMIT 1) AS latest_"+strconv.Itoa(len(parts)))
-		args = append(args, patientID, typ)
+	var rows []Reading
+	if len(types) == 0 {
+		return rows, nil
 	}
-	var out []Reading
-	if len(parts) == 0 {
-		return out, nil
-	}
-	if err := s.db.WithContext(ctx).Raw(strings.Join(parts, " UNION ALL "), args...).Scan(&out).Error; err != nil {
+	newest := s.db.Table("observations").Select("type, MAX(measured_at) AS measured_at").
+		Where("patient_id = ? AND type IN ?", patientID, types).Group("type")
+	err := s.db.WithContext(ctx).Table("observations AS o").Select("o.*").
+		Joins("JOIN (?) AS n ON o.type = n.type AND o.measured_at = n.measured_at", newest).
+		Where("o.patient_id = ?", patientID).Order("o.type, o.id DESC").Find(&rows).Error
+	if err != nil {
 		return nil, fmt.Errorf("latest readings: %w", err)
+	}
+	out := rows[:0]
+	for i, r := range rows {
+		if i == 0 || r.Type != rows[i-1].Type {
+			out = append(out, r)
+		}
 	}
 	return s.opened(out, nil)
 }
