@@ -701,7 +701,13 @@ func (s *Service) positionOf(ctx context.Context, plan Plan) (Position, bool, er
 
 // ActivePositions returns where every active plan stands.
 func (s *Service) ActivePositions(ctx context.Context) ([]Position, error) {
-	var out []Position
+	return collectActive(ctx, s, s.Position)
+}
+
+// collectActive asks of every active plan, 200 ids at a time, and keeps the
+// answers that exist.
+func collectActive[T any](ctx context.Context, s *Service, of func(context.Context, string) (T, bool, error)) ([]T, error) {
+	var out []T
 	after := ""
 	for {
 		ids, err := s.store.ActivePlanIDs(ctx, after, 200)
@@ -709,12 +715,12 @@ func (s *Service) ActivePositions(ctx context.Context) ([]Position, error) {
 			return out, err
 		}
 		for _, id := range ids {
-			pos, ok, err := s.Position(ctx, id)
+			v, ok, err := of(ctx, id)
 			if err != nil {
 				return nil, err
 			}
 			if ok {
-				out = append(out, pos)
+				out = append(out, v)
 			}
 		}
 		after = ids[len(ids)-1]
@@ -942,22 +948,5 @@ func (s *Service) StageAppointments(ctx context.Context, planID string) (StageAp
 // plan proposes (the periodic catch-up, for an anchor recorded after the
 // stage began).
 func (s *Service) ActiveStageAppointments(ctx context.Context) ([]StageAppointments, error) {
-	var out []StageAppointments
-	after := ""
-	for {
-		ids, err := s.store.ActivePlanIDs(ctx, after, 200)
-		if err != nil || len(ids) == 0 {
-			return out, err
-		}
-		for _, id := range ids {
-			sa, ok, err := s.StageAppointments(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				out = append(out, sa)
-			}
-		}
-		after = ids[len(ids)-1]
-	}
+	return collectActive(ctx, s, s.StageAppointments)
 }
