@@ -58,8 +58,11 @@ type Alert struct {
 	ResolvedBy      *string
 	ActionTaken     string
 	ResolutionNote  string
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// ResolutionNoteSealed: the note is sealed at rest (migration 0014);
+	// notes written before are read as they are.
+	ResolutionNoteSealed bool
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
 }
 
 func (Alert) TableName() string { return "alerts" }

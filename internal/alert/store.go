@@ -7,15 +7,63 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/carepath/carepath/internal/platform/database"
 )
 
 // Store reads and writes alerts and threshold overrides.
 type Store struct {
-	db *gorm.DB
+	db     *gorm.DB
+	sealer Sealer
+}
+
+// Sealer encrypts the CM's resolution note at rest (fieldcrypt).
+type Sealer interface {
+	Seal(plaintext string) (string, error)
+	Open(sealed string) (string, error)
 }
 
 // NewStore returns a Store over db.
 func NewStore(db *gorm.DB) *Store { return &Store{db: db} }
+
+// Sealed returns a store that seals the resolution notes it writes and opens
+// the sealed ones it reads.
+func (s *Store) Sealed(sealer Sealer) *Store { return &Store{db: s.db, sealer: sealer} }
+
+// open opens the sealed resolution notes of as in place.
+func (s *Store) open(as []Alert) error {
+	for i := range as {
+		if !as[i].ResolutionNoteSealed {
+			continue
+		}
+		if s.sealer == nil {
+			return errors.New("alert: a sealed resolution note needs a sealer to read")
+		}
+		plain, err := s.sealer.Open(as[i].ResolutionNote)
+		if err != nil {
+			return fmt.Errorf("open resolution note of alert %s: %w", as[i].ID, err)
+		}
+		as[i].ResolutionNote, as[i].ResolutionNoteSealed = plain, false
+	}
+	return nil
+}
+
+// openOne opens a's sealed resolution note.
+func (s *Store) openOne(a Alert) (Alert, error) {
+	as := []Alert{a}
+	err := s.open(as)
+	return as[0], err
+}
+
+// Reseal seals up to batch resolution notes written in the clear and returns
+// how many it sealed (see database.Reseal).
+func (s *Store) Reseal(ctx context.Context, batch int) (int, error) {
+	if s.sealer == nil {
+		return 0, errors.New("alert: reseal needs a sealer")
+	}
+	return database.Reseal(ctx, s.db, database.Sealed{Table: "alerts", Flag: "resolution_note_sealed",
+		Columns: []string{"resolution_note"}}, s.sealer.Seal, batch)
+}
 
 // OpenOf returns the unresolved alert of a patient and kind, if any. It
 // takes no row or gap lock (two patients' reports must not deadlock on the
@@ -31,7 +79,8 @@ func (s *Store) OpenOf(ctx context.Context, tx *gorm.DB, patientID, kind string)
 	if err != nil {
 		return Alert{}, false, fmt.Errorf("open alert: %w", err)
 	}
-	return a, true, nil
+	a, err = s.openOne(a)
+	return a, err == nil, err
 }
 
 // Create inserts a inside tx with the readings that caused it.
@@ -114,7 +163,7 @@ func (s *Store) ByID(ctx context.Context, id string) (Alert, error) {
 	if err != nil {
 		return Alert{}, fmt.Errorf("load alert: %w", err)
 	}
-	return a, nil
+	return s.openOne(a)
 }
 
 // CountCritical counts a patient's critical alerts triggered since a time.
@@ -167,6 +216,9 @@ func (s *Store) List(ctx context.Context, q ListQuery) ([]Alert, error) {
 	if err := db.Select("alerts.*").Order("alerts.id DESC").Limit(q.Limit).Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("list alerts: %w", err)
 	}
+	if err := s.open(out); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 
@@ -184,9 +236,17 @@ func (s *Store) Acknowledge(ctx context.Context, id, staffID string, now time.Ti
 
 // Resolve closes an unresolved alert; it frees its kind for a new alert.
 func (s *Store) Resolve(ctx context.Context, id, staffID, action, note string, now time.Time) (bool, error) {
+	sealed := false
+	if s.sealer != nil && note != "" {
+		var err error
+		if note, err = s.sealer.Seal(note); err != nil {
+			return false, fmt.Errorf("seal resolution note: %w", err)
+		}
+		sealed = true
+	}
 	res := s.db.WithContext(ctx).Model(&Alert{}).Where("id = ? AND status <> ?", id, StatusResolved).Updates(map[string]any{
 		"status": StatusResolved, "open_key": nil, "resolved_at": now, "resolved_by": staffID,
-		"action_taken": action, "resolution_note": note, "updated_at": now,
+		"action_taken": action, "resolution_note": note, "resolution_note_sealed": sealed, "updated_at": now,
 	})
 	if res.Error != nil {
 		return false, fmt.Errorf("resolve alert: %w", res.Error)

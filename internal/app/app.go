@@ -253,7 +253,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		Auth: authH, Patients: a.Patients, Plans: a.Careplan, Education: a.Education, Messages: a.Messages,
 		Family: a.Family, Audit: a.Audit, KPIs: a.KPIs, Zone: zone, Now: now, Secure: secureCookies,
 		Alerts:       deskAlerts{svc: a.Alerts},
-		Vitals:       deskVitals{readings: observation.NewStore(a.DB).Sealed(a.sealer), alerts: a.Alerts, marks: alert.NewStore(a.DB)},
+		Vitals:       deskVitals{readings: observation.NewStore(a.DB).Sealed(a.sealer), alerts: a.Alerts, marks: alert.NewStore(a.DB).Sealed(a.sealer)},
 		Appointments: deskDay{svc: a.Appointments},
 		Care: admin.CareDeps{Appointments: a.Appointments, Followups: a.Followups, Questionnaires: a.Questionnaires,
 			Notify: a.Notify},

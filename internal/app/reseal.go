@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/carepath/carepath/internal/alert"
 	"github.com/carepath/carepath/internal/followup"
 	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/observation"
@@ -17,7 +18,7 @@ type resealer interface {
 
 // Reseal seals the sensitive free text written in the clear before it was
 // sealed at rest (message text before migration 0010, follow-up outcome
-// text and questionnaire answers before 0012, reading notes before 0013), batch rows at a time, and
+// text and questionnaire answers before 0012, reading notes before 0013, alert resolution notes before 0014), batch rows at a time, and
 // returns how many rows of each kind it sealed. It is idempotent: sealed
 // rows are never touched again, so it can be stopped and rerun, and a
 // second run seals nothing.
@@ -33,6 +34,7 @@ func (a *App) Reseal(ctx context.Context, batch int) (map[string]int, error) {
 		{"followups", followup.NewStore(a.DB).Sealed(a.sealer)},
 		{"questionnaire_answers", questionnaire.NewStore(a.DB).Sealed(a.sealer)},
 		{"observation_notes", observation.NewStore(a.DB).Sealed(a.sealer)},
+		{"alert_notes", alert.NewStore(a.DB).Sealed(a.sealer)},
 	}
 	out := map[string]int{}
 	for _, k := range kinds {

@@ -60,6 +60,22 @@ func sealedScenario(t *testing.T, e *apitest.Env) (followups, questionnaires str
 		Body: map[string]any{"type": "note", "note": "SEALTEST今天头晕" + strings.Repeat("晕", 488), "measured_at": e.Clock.Now().Format(time.RFC3339)}}); r.Status != http.StatusCreated {
 		t.Fatalf("reading note: %d %s", r.Status, r.Body)
 	}
+	// A critical reading raises an alert; the CM resolves it with the longest note allowed.
+	var reported struct {
+		Alerts []struct {
+			ID string `json:"id"`
+		} `json:"alerts"`
+	}
+	if r := e.Do(apitest.Request{Method: http.MethodPost, Path: p1 + "/observations", Token: tok,
+		Body: map[string]any{"type": "blood_pressure", "systolic": 186, "diastolic": 112, "measured_at": e.Clock.Now().Format(time.RFC3339)}}); r.Status != http.StatusCreated {
+		t.Fatalf("critical reading: %d %s", r.Status, r.Body)
+	} else if r.JSON(t, &reported); len(reported.Alerts) == 0 {
+		t.Fatalf("a critical reading raised no alert: %s", r.Body)
+	}
+	if r := staff(http.MethodPost, "/api/v1/alerts/"+reported.Alerts[0].ID+"/resolve", map[string]any{"action_taken": "phone_follow_up",
+		"note": "SEALTEST已电话随访" + strings.Repeat("压", 987)}); r.Status != http.StatusOK {
+		t.Fatalf("resolve alert: %d %.300s", r.Status, r.Body)
+	}
 	return p1 + "/followups", p1 + "/questionnaires"
 }
 
@@ -73,6 +89,7 @@ func rawText(t *testing.T, e *apitest.Env) []string {
 		"SELECT answers FROM questionnaire_assignments",
 		"SELECT response FROM idempotency_keys",
 		"SELECT note FROM observations",
+		"SELECT resolution_note FROM alerts",
 	} {
 		var vs []string
 		if err := e.App.DB.Raw(q).Scan(&vs).Error; err != nil {
@@ -98,6 +115,9 @@ func readsBack(t *testing.T, e *apitest.Env, followups, questionnaires string) {
 	patientPath := strings.TrimSuffix(questionnaires, "/questionnaires")
 	if r := e.Do(apitest.Request{Method: http.MethodGet, Path: patientPath + "/observations?type=note", Token: tok}); !strings.Contains(string(r.Body), "SEALTEST今天头晕") {
 		t.Errorf("the patient's readings lack the note: %d %s", r.Status, r.Body)
+	}
+	if r := e.Do(apitest.Request{Method: http.MethodGet, Path: patientPath + "/alerts?status=resolved", Cookie: cm.Cookie}); !strings.Contains(string(r.Body), "SEALTEST已电话随访") {
+		t.Errorf("the CM's alerts lack the resolution note: %d %.300s", r.Status, r.Body)
 	}
 	r := e.Do(apitest.Request{Method: http.MethodGet, Path: patientPath + "/export", Token: tok})
 	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), "SEALTEST夜里痛醒") || !strings.Contains(string(r.Body), "SEALTEST今天头晕") {
@@ -155,13 +175,14 @@ func TestResealOldRows(t *testing.T) {
 	e := apitest.New(t)
 	followups, questionnaires := sealedScenario(t, e)
 	// Rewind the rows to how an older version stored them.
-	kinds := []string{"followups", "questionnaire_answers", "messages", "observation_notes"}
+	kinds := []string{"followups", "questionnaire_answers", "messages", "observation_notes", "alert_notes"}
 	rewound := map[string]int{}
 	for i, q := range []string{
 		"UPDATE followups SET symptoms = 'SEALTEST膝关节肿胀', problems = '', next_action = 'SEALTEST三天后复诊', notes_sealed = ? WHERE notes_sealed = ?",
 		`UPDATE questionnaire_assignments SET answers = '{"note":"SEALTEST夜里痛醒","pain_now":8}', answers_sealed = ? WHERE answers_sealed = ?`,
 		"UPDATE thread_messages SET body = 'SEALTEST旧消息', body_sealed = ? WHERE body_sealed = ?",
 		"UPDATE observations SET note = 'SEALTEST今天头晕', note_sealed = ? WHERE note_sealed = ?",
+		"UPDATE alerts SET resolution_note = 'SEALTEST已电话随访', resolution_note_sealed = ? WHERE resolution_note_sealed = ?",
 	} {
 		res := e.App.DB.Exec(q, false, true)
 		if res.Error != nil || res.RowsAffected == 0 {
@@ -187,7 +208,7 @@ func TestResealOldRows(t *testing.T) {
 	}
 	readsBack(t, e, followups, questionnaires)
 	again, err := e.App.Reseal(t.Context(), 2)
-	if err != nil || again["followups"]+again["questionnaire_answers"]+again["messages"]+again["observation_notes"] != 0 {
+	if err != nil || again["followups"]+again["questionnaire_answers"]+again["messages"]+again["observation_notes"]+again["alert_notes"] != 0 {
 		t.Errorf("second reseal = %v, %v; want nothing to do", again, err)
 	}
 }

@@ -27,7 +27,7 @@ type vitals struct {
 // Notes are sealed at rest; keys remembers idempotent reports (sealed: a replayed response repeats the reading).
 func buildVitals(db *gorm.DB, sealer observation.Sealer, keys *idempotency.Store, patients *patient.Service, staff *auth.Store, plans *careplan.Service, loc *time.Location, now func() time.Time) vitals {
 	readings := observation.NewStore(db).Sealed(sealer)
-	alerts := alert.NewService(alert.NewStore(db), alert.Deps{
+	alerts := alert.NewService(alert.NewStore(db).Sealed(sealer), alert.Deps{
 		Readings: readings, Patients: patientDirectory{patients: patients, staff: staff},
 		Plan: plans, Reporting: planReporting{plans: plans}, Pages: planReporting{plans: plans}, Location: loc, Now: now,
 	})

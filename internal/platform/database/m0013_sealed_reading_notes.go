@@ -15,7 +15,7 @@ func m0013SealedReadingNotes() *gormigrate.Migration {
 		ID: "0013_sealed_reading_notes",
 		Migrate: func(tx *gorm.DB) error {
 			if IsMySQL(tx) {
-				if err := tx.Exec("ALTER TABLE observations MODIFY COLUMN note TEXT NOT NULL").Error; err != nil {
+				if err := tx.Exec("ALTER TABLE observations MODIFY COLUMN note TEXT NOT NULL DEFAULT ''").Error; err != nil {
 					return err
 				}
 			}

@@ -26,6 +26,7 @@ func Migrations() []*gormigrate.Migration {
 		m0011AppointmentProposals(),
 		m0012SealedNotes(),
 		m0013SealedReadingNotes(),
+		m0014SealedAlertNotes(),
 	}
 }
 
