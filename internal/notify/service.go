@@ -332,7 +332,7 @@ func (s *Service) Send(ctx context.Context, pushID string, lastTry bool) error {
 		// answer (the worker was killed): WeChat may have it. At most once:
 		// recorded as interrupted, not sent again, the credit not given back.
 		s.Log.Warn("push interrupted mid-send; not sent again", "push_id", p.ID, "kind", p.Kind)
-		return settle(StatusInterrupted, StatusInterrupted, 0)
+		return s.Store.Interrupt(ctx, p, now)
 	}
 	t, ok := s.Registry.Template(p.Kind)
 	if !ok || t.TemplateID != p.TemplateID {

@@ -338,6 +338,26 @@ func (s *Store) Claim(ctx context.Context, p Push, reserve bool, now time.Time) 
 
 var errRollback = errors.New("notify: roll back")
 
+// Interrupt records a push found still claimed (status sending) as
+// interrupted, unless its send has settled meanwhile: a redelivery racing a
+// send that is still in flight must not overwrite the "sent" it records.
+func (s *Store) Interrupt(ctx context.Context, p Push, now time.Time) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Push{}).Where("id = ? AND status = ?", p.ID, StatusSending).Updates(map[string]any{
+			"status": StatusInterrupted, "attempts": gorm.Expr("attempts + 1"), "err_code": 0, "updated_at": now})
+		if res.Error != nil {
+			return fmt.Errorf("mark push interrupted: %w", res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return nil
+		}
+		if err := tx.Create(&Attempt{ID: database.NewID(), PushID: p.ID, Outcome: StatusInterrupted, At: now}).Error; err != nil {
+			return fmt.Errorf("record push attempt: %w", err)
+		}
+		return nil
+	})
+}
+
 // Settle records an attempt and moves the push to status. With refund, the
 // credit Reserve took goes back (WeChat did not accept the send), in the
 // same transaction; with zeroQuota the credits are cleared (43101).
