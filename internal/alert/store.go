@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/carepath/carepath/internal/platform/database"
+	"github.com/carepath/carepath/internal/platform/fieldcrypt"
 )
 
 // Store reads and writes alerts and threshold overrides.
@@ -33,17 +34,9 @@ func (s *Store) Sealed(sealer Sealer) *Store { return &Store{db: s.db, sealer: s
 // open opens the sealed resolution notes of as in place.
 func (s *Store) open(as []Alert) error {
 	for i := range as {
-		if !as[i].ResolutionNoteSealed {
-			continue
-		}
-		if s.sealer == nil {
-			return errors.New("alert: a sealed resolution note needs a sealer to read")
-		}
-		plain, err := s.sealer.Open(as[i].ResolutionNote)
-		if err != nil {
+		if err := fieldcrypt.OpenFields(s.sealer, &as[i].ResolutionNoteSealed, &as[i].ResolutionNote); err != nil {
 			return fmt.Errorf("open resolution note of alert %s: %w", as[i].ID, err)
 		}
-		as[i].ResolutionNote, as[i].ResolutionNoteSealed = plain, false
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/platform/database"
+	"github.com/carepath/carepath/internal/platform/fieldcrypt"
 	"github.com/carepath/carepath/internal/platform/outbox"
 	"github.com/carepath/carepath/internal/platform/queue"
 )
@@ -41,20 +42,9 @@ func notes(f *Followup) []*string { return []*string{&f.Symptoms, &f.Problems, &
 // opened returns fs with their outcome text opened.
 func (s *Store) opened(fs []Followup) ([]Followup, error) {
 	for i := range fs {
-		if !fs[i].NotesSealed {
-			continue
+		if err := fieldcrypt.OpenFields(s.sealer, &fs[i].NotesSealed, notes(&fs[i])...); err != nil {
+			return nil, fmt.Errorf("open follow-up %s: %w", fs[i].ID, err)
 		}
-		if s.sealer == nil {
-			return nil, errors.New("followup: sealed outcome text and no key to open it")
-		}
-		for _, v := range notes(&fs[i]) {
-			plain, err := s.sealer.Open(*v)
-			if err != nil {
-				return nil, fmt.Errorf("open follow-up %s: %w", fs[i].ID, err)
-			}
-			*v = plain
-		}
-		fs[i].NotesSealed = false
 	}
 	return fs, nil
 }

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/carepath/carepath/internal/platform/database"
+	"github.com/carepath/carepath/internal/platform/fieldcrypt"
 )
 
 // Store reads and writes threads, messages, read positions and quick replies.
@@ -35,17 +36,9 @@ func (s *Store) Sealed(sealer Sealer) *Store { return &Store{db: s.db, sealer: s
 // opened returns ms with their text opened.
 func (s *Store) opened(ms []Message) ([]Message, error) {
 	for i := range ms {
-		if !ms[i].BodySealed {
-			continue
-		}
-		if s.sealer == nil {
-			return nil, errors.New("messaging: sealed message text and no key to open it")
-		}
-		body, err := s.sealer.Open(ms[i].Body)
-		if err != nil {
+		if err := fieldcrypt.OpenFields(s.sealer, &ms[i].BodySealed, &ms[i].Body); err != nil {
 			return nil, fmt.Errorf("open message %s: %w", ms[i].ID, err)
 		}
-		ms[i].Body, ms[i].BodySealed = body, false
 	}
 	return ms, nil
 }

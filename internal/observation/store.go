@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/carepath/carepath/internal/platform/database"
+	"github.com/carepath/carepath/internal/platform/fieldcrypt"
 )
 
 // Store reads and writes readings.
@@ -19,14 +20,9 @@ type Store struct {
 	sealer Sealer
 }
 
-// Opener reads a sealed note.
-type Opener interface {
-	Open(sealed string) (string, error)
-}
-
 // Sealer encrypts a reading's free-text note at rest (fieldcrypt).
 type Sealer interface {
-	Opener
+	fieldcrypt.Opener
 	Seal(plaintext string) (string, error)
 }
 
@@ -40,19 +36,11 @@ func (s *Store) Sealed(sealer Sealer) *Store { return &Store{db: s.db, sealer: s
 
 // OpenNotes opens the sealed notes of rs in place (for readers of
 // observation rows outside this store, such as the data export).
-func OpenNotes(opener Opener, rs []Reading) error {
+func OpenNotes(opener fieldcrypt.Opener, rs []Reading) error {
 	for i := range rs {
-		if !rs[i].NoteSealed {
-			continue
-		}
-		if opener == nil {
-			return errors.New("observation: a sealed note needs a sealer to read")
-		}
-		plain, err := opener.Open(rs[i].Note)
-		if err != nil {
+		if err := fieldcrypt.OpenFields(opener, &rs[i].NoteSealed, &rs[i].Note); err != nil {
 			return fmt.Errorf("open note of reading %s: %w", rs[i].ID, err)
 		}
-		rs[i].Note, rs[i].NoteSealed = plain, false
 	}
 	return nil
 }
@@ -61,11 +49,7 @@ func (s *Store) opened(rs []Reading, err error) ([]Reading, error) {
 	if err != nil {
 		return nil, err
 	}
-	var opener Opener
-	if s.sealer != nil {
-		opener = s.sealer
-	}
-	if err := OpenNotes(opener, rs); err != nil {
+	if err := OpenNotes(s.sealer, rs); err != nil {
 		return nil, err
 	}
 	return rs, nil

@@ -11,6 +11,7 @@ import (
 	"github.com/carepath/carepath/internal/access"
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/platform/database"
+	"github.com/carepath/carepath/internal/platform/fieldcrypt"
 	"github.com/carepath/carepath/internal/platform/outbox"
 	"github.com/carepath/carepath/internal/platform/queue"
 )
@@ -41,17 +42,9 @@ func (s *Store) WithDB(db *gorm.DB) *Store { return &Store{db: db, sealer: s.sea
 // opened returns as with their answers opened.
 func (s *Store) opened(as []Assignment) ([]Assignment, error) {
 	for i := range as {
-		if !as[i].AnswersSealed {
-			continue
-		}
-		if s.sealer == nil {
-			return nil, errors.New("questionnaire: sealed answers and no key to open them")
-		}
-		plain, err := s.sealer.Open(as[i].Answers)
-		if err != nil {
+		if err := fieldcrypt.OpenFields(s.sealer, &as[i].AnswersSealed, &as[i].Answers); err != nil {
 			return nil, fmt.Errorf("open answers of %s: %w", as[i].ID, err)
 		}
-		as[i].Answers, as[i].AnswersSealed = plain, false
 	}
 	return as, nil
 }

@@ -125,3 +125,30 @@ func NewKey() string {
 	_, _ = rand.Read(b)
 	return base64.StdEncoding.EncodeToString(b)
 }
+
+// Opener opens sealed values (a *Sealer).
+type Opener interface {
+	Open(sealed string) (string, error)
+}
+
+// OpenFields opens one row's fields sealed at rest: when *sealed, each field
+// is replaced by its plaintext and *sealed cleared; a row written in the
+// clear is left as it is. A sealed row and no opener is an error: there is
+// no key to read it.
+func OpenFields(o Opener, sealed *bool, fields ...*string) error {
+	if !*sealed {
+		return nil
+	}
+	if o == nil {
+		return errors.New("fieldcrypt: a sealed value and no key to open it")
+	}
+	for _, f := range fields {
+		plain, err := o.Open(*f)
+		if err != nil {
+			return err
+		}
+		*f = plain
+	}
+	*sealed = false
+	return nil
+}

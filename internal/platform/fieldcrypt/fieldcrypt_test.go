@@ -77,3 +77,24 @@ func TestParseKeysErrors(t *testing.T) {
 		}
 	}
 }
+
+// OpenFields opens every field of a sealed row and clears its flag, leaves a
+// row written in the clear alone, and refuses a sealed row without a key.
+func TestOpenFields(t *testing.T) {
+	s := mustSealer(t, "k1:"+NewKey(), "k1")
+	a, _ := s.Seal("膝关节肿胀")
+	b, _ := s.Seal("三天后复诊")
+	sealed := true
+	if err := OpenFields(s, &sealed, &a, &b); err != nil || a != "膝关节肿胀" || b != "三天后复诊" || sealed {
+		t.Fatalf("sealed row: %q %q sealed=%v err=%v", a, b, sealed, err)
+	}
+	plain, flag := "旧的明文", false
+	if err := OpenFields(s, &flag, &plain); err != nil || plain != "旧的明文" {
+		t.Fatalf("clear row: %q err=%v", plain, err)
+	}
+	c, _ := s.Seal("x")
+	flag = true
+	if err := OpenFields(nil, &flag, &c); err == nil {
+		t.Fatal("a sealed row opened without a key")
+	}
+}
