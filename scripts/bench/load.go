@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/carepath/carepath/scripts/internal/harness"
 )
 
 // LoadSpec is what the orchestrator hands the load generator (a child
@@ -43,17 +44,8 @@ type Op struct {
 }
 
 func runLoad(args []string) error {
-	fs := flag.NewFlagSet("load", flag.ContinueOnError)
-	specPath := fs.String("spec", "", "JSON load spec")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	b, err := os.ReadFile(*specPath)
+	s, err := harness.ReadSpec[LoadSpec](args)
 	if err != nil {
-		return err
-	}
-	var s LoadSpec
-	if err := json.Unmarshal(b, &s); err != nil {
 		return err
 	}
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConns: s.Workers * 8, MaxIdleConnsPerHost: s.Workers * 8}}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/carepath/carepath/scripts/internal/harness"
 )
 
 // LoadSpec is what the orchestrator hands the load child: who calls, what,
@@ -71,17 +72,8 @@ type LoadResult struct {
 }
 
 func runLoad(args []string) error {
-	fs := flag.NewFlagSet("load", flag.ContinueOnError)
-	specPath := fs.String("spec", "", "JSON load spec")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	b, err := os.ReadFile(*specPath)
+	s, err := harness.ReadSpec[LoadSpec](args)
 	if err != nil {
-		return err
-	}
-	var s LoadSpec
-	if err := json.Unmarshal(b, &s); err != nil {
 		return err
 	}
 	// Longer than the server's request deadline (30 s): a hang shows as a hang.

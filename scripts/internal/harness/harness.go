@@ -8,6 +8,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -210,4 +211,22 @@ func SeedPushRecipients(ctx context.Context, db *gorm.DB, hospitalID, deptID, te
 		}
 	}
 	return ids, nil
+}
+
+// ReadSpec reads a load child's JSON spec named by its -spec flag.
+func ReadSpec[T any](args []string) (T, error) {
+	var spec T
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	path := fs.String("spec", "", "JSON load spec")
+	if err := fs.Parse(args); err != nil {
+		return spec, err
+	}
+	b, err := os.ReadFile(*path)
+	if err != nil {
+		return spec, err
+	}
+	if err := json.Unmarshal(b, &spec); err != nil {
+		return spec, fmt.Errorf("load spec %s: %w", *path, err)
+	}
+	return spec, nil
 }
