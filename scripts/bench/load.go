@@ -29,6 +29,10 @@ type LoadSpec struct {
 	// StopOnRefused: the SIGTERM scenario; once the listener is gone
 	// (connection refused) the worker stops: that request was never accepted.
 	StopOnRefused bool `json:"stop_on_refused"`
+	// Rate, when set, starts this many operations per second at a fixed pace
+	// (open loop, at most 4×Workers in flight) instead of Workers clients
+	// back to back: latency at a given load rather than at saturation.
+	Rate float64 `json:"rate,omitempty"`
 }
 
 // Op is one request, or a group sent in parallel (a screen's calls); the
@@ -62,6 +66,13 @@ func drive(client *http.Client, s LoadSpec, d time.Duration) Result {
 	rngs := make([]*rand.Rand, s.Workers)
 	for w := range rngs {
 		rngs[w] = rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
+	}
+	if s.Rate > 0 {
+		seed := uint64(time.Now().UnixNano())
+		return openLoop(s.Name, s.Rate, 4*s.Workers, d, func(i int) error {
+			rng := rand.New(rand.NewPCG(seed, uint64(i)))
+			return do(client, s.Base, s.Ops[rng.IntN(len(s.Ops))], rng)
+		})
 	}
 	var refused atomic.Int64
 	res := closedLoop(s.Name, s.Workers, d, func(w int) error {

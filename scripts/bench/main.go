@@ -234,6 +234,14 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 		rep.add(r)
+		if _, ok := targets[sc.Name+halfLoad]; ok && r.RPS() > 0 {
+			half := sc
+			half.Name, half.Rate = sc.Name+halfLoad, r.RPS()/2
+			if r, err = loadRun(self, half, o, srv); err != nil {
+				return err
+			}
+			rep.add(r)
+		}
 	}
 	skip := func(part string) bool { return strings.Contains(o.skip, part) }
 	if !skip("sigterm") {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -174,6 +175,49 @@ func closedLoop(name string, workers int, d time.Duration, f func(w int) error) 
 			}
 			mu.Unlock()
 		}(w)
+	}
+	wg.Wait()
+	r.Elapsed = time.Since(start)
+	summarise(&r, all)
+	return r
+}
+
+// openLoop starts f at a fixed rate for d, whatever the server's pace, with
+// at most inFlight calls outstanding. Each latency is counted from the call's
+// scheduled start, so a call that waits for a free slot behind slow ones is
+// charged for the wait (no coordinated omission). Calls are numbered from 0.
+func openLoop(name string, rate float64, inFlight int, d time.Duration, f func(i int) error) Result {
+	var mu sync.Mutex
+	var all []time.Duration
+	r := Result{Name: name, Extra: map[string]any{"rate_per_s": math.Round(rate)}}
+	interval := time.Duration(float64(time.Second) / rate)
+	slots := make(chan struct{}, inFlight)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := 0; ; i++ {
+		due := start.Add(time.Duration(i) * interval)
+		if due.Sub(start) >= d {
+			break
+		}
+		time.Sleep(time.Until(due))
+		slots <- struct{}{}
+		wg.Add(1)
+		go func(i int, due time.Time) {
+			defer wg.Done()
+			err := f(i)
+			lat := time.Since(due)
+			<-slots
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				r.Errors++
+				if r.FirstErr == "" {
+					r.FirstErr = err.Error()
+				}
+				return
+			}
+			all = append(all, lat)
+		}(i, due)
 	}
 	wg.Wait()
 	r.Elapsed = time.Since(start)

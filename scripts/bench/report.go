@@ -19,15 +19,23 @@ type target struct {
 	p99      time.Duration
 }
 
-// targets maps scenario names to the targets.
+// halfLoad names a scenario's second run, paced at half the requests per
+// second its saturated run reached.
+const halfLoad = " at half of max load"
+
+// targets maps scenario names to the targets. Throughput is judged
+// at saturation (16 clients back to back), latency at half of that load: at
+// saturation a closed loop's latency is its queue (clients ÷ throughput).
 var targets = map[string]target{
-	"GET /api/v1/me":                       {baseline: "baseline: plain JSON endpoint", ratio: 0.5, p99: 20 * time.Millisecond},
-	"patient home screen":                  {baseline: "raw: one-row prepared SELECT", ratio: 0.4},
-	"CM reads a patient's recent readings": {baseline: "raw: one-row prepared SELECT", ratio: 0.4},
-	"report a reading":                     {baseline: "raw: single INSERT in a transaction", ratio: 0.6, p99: 50 * time.Millisecond},
-	"a year's trend":                       {p99: 30 * time.Millisecond},
-	"catch-up of 500 missed messages":      {p99: 100 * time.Millisecond},
-	"SIGTERM under load (GET /me)":         {},
+	"GET /api/v1/me":                             {baseline: "baseline: plain JSON endpoint", ratio: 0.5},
+	"GET /api/v1/me" + halfLoad:                  {p99: 20 * time.Millisecond},
+	"patient home screen":                        {baseline: "raw: one-row prepared SELECT", ratio: 0.4},
+	"CM reads a patient's recent readings":       {baseline: "raw: one-row prepared SELECT", ratio: 0.4},
+	"report a reading":                           {baseline: "raw: single INSERT in a transaction", ratio: 0.6},
+	"report a reading" + halfLoad:                {p99: 50 * time.Millisecond},
+	"a year's trend" + halfLoad:                  {p99: 30 * time.Millisecond},
+	"catch-up of 500 missed messages" + halfLoad: {p99: 100 * time.Millisecond},
+	"SIGTERM under load (GET /me)":               {},
 }
 
 type report struct {
