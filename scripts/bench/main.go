@@ -188,16 +188,23 @@ func run(ctx context.Context, args []string) error {
 	for _, r := range raws {
 		rep.add(r)
 	}
-	jsonSrv, err := startChild(self, "json")
+	jsonSrv, err := startChild(self, "json", "-dsn", dsn, "-row", h.patients[len(h.patients)/2], "-pool", fmt.Sprint(o.pool))
 	if err != nil {
 		return err
 	}
-	r, err := loadRun(self, LoadSpec{Name: "baseline: plain JSON endpoint", Base: "http://" + jsonSrv.Addr, Ops: []Op{{Path: "/json"}}}, o, jsonSrv)
+	for _, b := range []LoadSpec{
+		{Name: "baseline: plain JSON endpoint", Ops: []Op{{Path: "/json"}}},
+		{Name: ceilingOneSelect, Ops: []Op{{Path: "/select"}}},
+	} {
+		b.Base = "http://" + jsonSrv.Addr
+		r, err := loadRun(self, b, o, jsonSrv)
+		if err != nil {
+			jsonSrv.Stop()
+			return err
+		}
+		rep.add(r)
+	}
 	jsonSrv.Stop()
-	if err != nil {
-		return err
-	}
-	rep.add(r)
 
 	// The server under test.
 	serveArgs := []string{"serve", "-dsn", dsn, "-redis", o.redis, "-prefix", prefix, "-data", dataDir, "-pool", fmt.Sprint(o.pool)}

@@ -22,8 +22,18 @@ import (
 )
 
 // runJSONServer is the plain JSON endpoint baseline: net/http, one small
-// JSON body, no middleware. It prints its address and serves until SIGTERM.
+// JSON body, no middleware. With -dsn it also serves /select, the same
+// endpoint answering the raw one-row prepared SELECT: the ceiling of any
+// route that reads the database once. It prints its address and serves
+// until SIGTERM.
 func runJSONServer(args []string) error {
+	fs := flag.NewFlagSet("json", flag.ContinueOnError)
+	dsn := fs.String("dsn", "", "DSN of the bench database (enables /select)")
+	row := fs.String("row", "", "id of a patients row for /select")
+	pool := fs.Int("pool", 32, "database pool for /select")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -33,6 +43,28 @@ func runJSONServer(args []string) error {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]string{"status": "ok"})
 	})
+	if *dsn != "" {
+		db, err := sql.Open("mysql", *dsn)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		db.SetMaxOpenConns(*pool)
+		db.SetMaxIdleConns(*pool)
+		sel, err := db.Prepare("SELECT id, status, risk_level FROM patients WHERE id = ?")
+		if err != nil {
+			return err
+		}
+		mux.HandleFunc("/select", func(w http.ResponseWriter, r *http.Request) {
+			var id, status, risk string
+			if err := sel.QueryRowContext(r.Context(), *row).Scan(&id, &status, &risk); err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]string{"id": id, "status": status, "risk_level": risk})
+		})
+	}
 	fmt.Println("ready", ln.Addr().String())
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
