@@ -192,7 +192,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		return nil, err
 	}
 	a.keys = idempotency.NewStore(a.DB, now).Sealed(sealer)
-	v := buildVitals(a.DB, sealer, a.keys, a.Patients, authStore, a.Careplan, a.loc, now)
+	v := buildVitals(a.DB, sealer, a.keys, a.Patients, a.Careplan, a.loc, now)
 	a.Observations, a.Alerts = v.Observations, v.Alerts
 	a.Careplan.SetAlerts(a.Alerts) // recent critical alerts raise the risk score
 

@@ -53,7 +53,7 @@ func (a *App) SeedDemo(ctx context.Context, password string) (demo.Summary, stri
 		}
 		plans, edu := careServices(tx, a.Careplan.Pathways(), a.Education.Library(), loc, a.now, accounts)
 		patients := patient.NewService(patient.NewStore(tx), sealer, time.Now)
-		v := buildVitals(tx, sealer, idempotency.NewStore(tx, time.Now).Sealed(sealer), patients, accounts, plans, a.loc, time.Now)
+		v := buildVitals(tx, sealer, idempotency.NewStore(tx, time.Now).Sealed(sealer), patients, plans, a.loc, time.Now)
 		plans.SetAlerts(v.Alerts)
 		followups := followup.NewService(followup.NewStore(tx).Sealed(sealer), followupPlans{plans}, departmentLeads{tx},
 			followup.Config{EscalateAfter: a.Config.Followup.EscalateAfter}, loc, a.now)

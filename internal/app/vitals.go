@@ -7,7 +7,6 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/carepath/carepath/internal/alert"
-	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/careplan"
 	"github.com/carepath/carepath/internal/observation"
 	"github.com/carepath/carepath/internal/patient"
@@ -25,10 +24,10 @@ type vitals struct {
 // supplying the pathway's threshold overrides and the reports it expects.
 // (The symptom checklist is still the default list for every pathway.)
 // Notes are sealed at rest; keys remembers idempotent reports (sealed: a replayed response repeats the reading).
-func buildVitals(db *gorm.DB, sealer observation.Sealer, keys *idempotency.Store, patients *patient.Service, staff *auth.Store, plans *careplan.Service, loc *time.Location, now func() time.Time) vitals {
+func buildVitals(db *gorm.DB, sealer observation.Sealer, keys *idempotency.Store, patients *patient.Service, plans *careplan.Service, loc *time.Location, now func() time.Time) vitals {
 	readings := observation.NewStore(db).Sealed(sealer)
 	alerts := alert.NewService(alert.NewStore(db).Sealed(sealer), alert.Deps{
-		Readings: readings, Patients: patientDirectory{patients: patients, staff: staff},
+		Readings: readings, Patients: patientDirectory{patients: patients},
 		Plan: plans, Reporting: planReporting{plans: plans}, Pages: planReporting{plans: plans}, Location: loc, Now: now,
 	})
 	obs := observation.NewService(readings, keys, observation.Deps{
@@ -76,29 +75,26 @@ func (r planReporting) PlansOf(ctx context.Context, patientIDs []string) (map[st
 	return out, nil
 }
 
-// patientDirectory adapts the patient and auth stores to what alerts need.
+// patientDirectory adapts the patient records to what alerts need.
 type patientDirectory struct {
 	patients *patient.Service
-	staff    *auth.Store
 }
 
 func (d patientDirectory) CareTeam(ctx context.Context, patientID string) (alert.CareTeam, error) {
-	p, err := d.patients.Store().ByID(ctx, patientID)
+	t, err := d.patients.Store().CareTeamOf(ctx, patientID)
 	if err != nil {
 		return alert.CareTeam{}, err
 	}
 	var team alert.CareTeam
-	if p.CoveringCMID != nil {
-		team.CoveringCMID = *p.CoveringCMID
+	if t.CoveringCMID != nil {
+		team.CoveringCMID = *t.CoveringCMID
 	}
-	if p.AssignedCMID == nil {
-		return team, nil
+	if t.AssignedCMID != nil {
+		team.CaseManagerID = *t.AssignedCMID
 	}
-	st, err := d.staff.StaffByID(ctx, *p.AssignedCMID)
-	if err != nil {
-		return alert.CareTeam{}, err
+	if t.AssignedCMName != nil {
+		team.CaseManagerName = *t.AssignedCMName
 	}
-	team.CaseManagerID, team.CaseManagerName = st.ID, st.DisplayName
 	return team, nil
 }
 

@@ -43,6 +43,30 @@ func (s *Store) ByID(ctx context.Context, id string) (Patient, error) {
 	return p, err
 }
 
+// CareTeam is who looks after a patient, as the alert rules need it.
+type CareTeam struct {
+	AssignedCMID   *string
+	AssignedCMName *string // the assigned case manager's display name
+	CoveringCMID   *string
+}
+
+// CareTeamOf reads a patient's case managers and the assigned one's name in
+// one statement (a report runs it for every reading).
+func (s *Store) CareTeamOf(ctx context.Context, id string) (CareTeam, error) {
+	var t CareTeam
+	res := s.db.WithContext(ctx).Table("patients").
+		Select("patients.assigned_cm_id, patients.covering_cm_id, staff.display_name AS assigned_cm_name").
+		Joins("LEFT JOIN staff ON staff.id = patients.assigned_cm_id").
+		Where("patients.id = ?", id).Limit(1).Scan(&t)
+	if res.Error != nil {
+		return CareTeam{}, fmt.Errorf("care team of patient: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return CareTeam{}, ErrNotFound
+	}
+	return t, nil
+}
+
 // ByUserID returns the patient record of a WeChat user, if they are a patient.
 func (s *Store) ByUserID(ctx context.Context, userID string) (Patient, bool, error) {
 	var p Patient

@@ -128,11 +128,16 @@ func (s *Store) Sealed(sealer Sealer) *Store { return &Store{db: s.db, now: s.no
 // errKeyTaken says a concurrent request with the same key committed first.
 var errKeyTaken = errors.New("idempotency key taken by a concurrent request")
 
-// Do runs work at most once per (actor, key): in one transaction it claims
-// the key, runs work, and stores work's status and JSON response with it.
+// Do runs work at most once per (actor, key): in one transaction it runs
+// work and stores the key with work's status and JSON response, in one
+// INSERT after the work (a claim first and an update after would be two).
 // A key seen before replays the stored response, or fails with ErrKeyReused
 // when the hash differs. When work fails nothing is stored, so the client
-// may retry (or correct the request) with the same key.
+// may retry (or correct the request) with the same key. Two requests with
+// one key at once: the second's INSERT waits for the first to commit and
+// fails on the unique key, its work is rolled back and it replays the
+// first's answer; when its work failed first (the first's effect is
+// already there), the stored answer is replayed too.
 func (s *Store) Do(ctx context.Context, k Key, work func(tx *gorm.DB) (int, any, error)) (Outcome, error) {
 	if k.Key != "" {
 		if out, ok, err := s.replay(ctx, k); err != nil || ok {
@@ -155,6 +160,13 @@ func (s *Store) Do(ctx context.Context, k Key, work func(tx *gorm.DB) (int, any,
 		}
 		return Outcome{}, fmt.Errorf("idempotency key %s: taken but not found", k.Key)
 	}
+	if err != nil && k.Key != "" {
+		// A concurrent request with this key may have committed while this
+		// work ran into its effect (a second answer, a second cancel).
+		if out, ok, rerr := s.replay(ctx, k); ok || errors.Is(rerr, ErrKeyReused) {
+			return out, rerr
+		}
+	}
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -164,15 +176,6 @@ func (s *Store) Do(ctx context.Context, k Key, work func(tx *gorm.DB) (int, any,
 // run is one attempt of Do's transaction.
 func (s *Store) run(ctx context.Context, k Key, work func(tx *gorm.DB) (int, any, error), out *Outcome) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if k.Key != "" {
-			rec := Record{ActorID: k.ActorID, IdemKey: k.Key, RequestHash: k.Hash, CreatedAt: s.now().UTC()}
-			if err := tx.Create(&rec).Error; err != nil {
-				if errors.Is(err, gorm.ErrDuplicatedKey) {
-					return errKeyTaken
-				}
-				return fmt.Errorf("claim idempotency key: %w", err)
-			}
-		}
 		status, v, err := work(tx)
 		if err != nil {
 			return err
@@ -190,10 +193,12 @@ func (s *Store) run(ctx context.Context, k Key, work func(tx *gorm.DB) (int, any
 				}
 				stored = []byte(sealed)
 			}
-			err := tx.Model(&Record{}).Where("actor_id = ? AND idem_key = ?", k.ActorID, k.Key).
-				Updates(map[string]any{"status": status, "response": stored}).Error
-			if err != nil {
-				return fmt.Errorf("store idempotent response: %w", err)
+			rec := Record{ActorID: k.ActorID, IdemKey: k.Key, RequestHash: k.Hash, Status: status, Response: stored, CreatedAt: s.now().UTC()}
+			if err := tx.Create(&rec).Error; err != nil {
+				if errors.Is(err, gorm.ErrDuplicatedKey) {
+					return errKeyTaken
+				}
+				return fmt.Errorf("store idempotency key: %w", err)
 			}
 		}
 		*out = Outcome{Status: status, Body: body}

@@ -142,6 +142,47 @@ func TestConcurrentRequestsWithOneKeyRunOnce(t *testing.T) {
 	}
 }
 
+// A request whose work runs into the effect of a concurrent request with the
+// same key (a second answer to one questionnaire) replays that request's
+// answer instead of failing.
+func TestConcurrentRequestWhoseWorkConflictsReplays(t *testing.T) {
+	db := dbtest.New(t)
+	ctx := context.Background()
+	s := idempotency.NewStore(db, time.Now)
+	k := idempotency.Key{ActorID: "user-1", Key: "k-once", Hash: idempotency.Hash([]byte("a"))}
+	already := apperr.New(apperr.KindConflict, "already_done", "已完成")
+	once := func(tx *gorm.DB) (int, any, error) {
+		var n int64
+		if err := tx.Model(&outbox.Event{}).Where("topic = ?", "test.work").Count(&n).Error; err != nil {
+			return 0, nil, err
+		}
+		if n > 0 {
+			return 0, nil, already
+		}
+		return work("once")(tx)
+	}
+	const n = 8
+	var wg sync.WaitGroup
+	outs := make([]idempotency.Outcome, n)
+	errs := make([]error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			outs[i], errs[i] = s.Do(ctx, k, once)
+		}(i)
+	}
+	wg.Wait()
+	for i := range outs {
+		if errs[i] != nil || string(outs[i].Body) != `{"done":"once"}` {
+			t.Fatalf("request %d: %s, %v; want the first answer", i, outs[i].Body, errs[i])
+		}
+	}
+	if effects(t, db) != 1 {
+		t.Fatalf("%d effects, want one", effects(t, db))
+	}
+}
+
 func TestPurgeForgetsOldKeys(t *testing.T) {
 	db := dbtest.New(t)
 	ctx := context.Background()
