@@ -231,7 +231,8 @@ func TestInvitationFlowWithTwoWeChatUsers(t *testing.T) {
 	fromFather := invite(user(t, e, "patient1"), p1, "外孙", "view_appointments")
 	son.want(http.StatusOK, "", http.MethodPost, "/family/invitations/"+fromFather.Code+"/accept", nil)
 	rel := relatives(son)
-	if len(rel.Relatives) != 2 || rel.Relatives[0].PatientID != p5 || rel.Relatives[1].PatientID != p1 || rel.Relatives[1].Relationship != "外孙" {
+	if len(rel.Relatives) != 2 || rel.Relatives[0].PatientID != p5 || rel.Relatives[1].PatientID != p1 || rel.Relatives[1].Relationship != "外孙" ||
+		rel.Relatives[0].Name != "陈明" || rel.Relatives[1].Name != "张建国" {
 		t.Fatalf("two relatives: %+v", rel)
 	}
 	son.want(http.StatusOK, "", http.MethodGet, "/patients/"+p1, nil)

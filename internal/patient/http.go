@@ -122,12 +122,16 @@ func (h *Handler) me(ctx context.Context, a auth.Actor) (MeResponse, error) {
 	if err != nil {
 		return MeResponse{}, err
 	}
+	ids := make([]string, len(links))
+	for i, l := range links {
+		ids[i] = l.PatientID
+	}
+	names, err := h.svc.Names(ctx, ids)
+	if err != nil {
+		return MeResponse{}, err
+	}
 	for _, l := range links {
-		pr, err := h.svc.Profile(ctx, l.PatientID)
-		if err != nil {
-			return MeResponse{}, err
-		}
-		resp.Relatives = append(resp.Relatives, Relative{PatientID: l.PatientID, Name: pr.Name, Relationship: l.Relationship, Scopes: l.Scopes})
+		resp.Relatives = append(resp.Relatives, Relative{PatientID: l.PatientID, Name: names[l.PatientID], Relationship: l.Relationship, Scopes: l.Scopes})
 	}
 	return resp, nil
 }

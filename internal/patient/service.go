@@ -169,6 +169,27 @@ func (s *Service) Profile(ctx context.Context, id string) (Profile, error) {
 	return s.ProfileOf(p)
 }
 
+// Names returns the names of several patients in one read (absent ids are
+// left out); only the name is opened.
+func (s *Service) Names(ctx context.Context, ids []string) (map[string]string, error) {
+	out := make(map[string]string, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []struct{ ID, NameEnc string }
+	if err := s.store.db.WithContext(ctx).Model(&Patient{}).Select("id, name_enc").Where("id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("patient names: %w", err)
+	}
+	for _, r := range rows {
+		name, err := s.sealer.Open(r.NameEnc)
+		if err != nil {
+			return nil, fmt.Errorf("open patient %s name: %w", r.ID, err)
+		}
+		out[r.ID] = name
+	}
+	return out, nil
+}
+
 // UserIDOf returns the WeChat user of a patient record, "" when the patient
 // has none yet (registered by a CM before their first login).
 func (s *Service) UserIDOf(ctx context.Context, id string) (string, error) {
