@@ -188,7 +188,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	// Withdrawing a consent stops the family sharing it covered.
 	a.Consents.SetLinks(a.Family)
 	a.Queue = queue.NewClient(a.Redis)
-	if err := a.buildCare(authStore); err != nil {
+	if err := a.buildCare(); err != nil {
 		return nil, err
 	}
 	a.keys = idempotency.NewStore(a.DB, now).Sealed(sealer)
@@ -578,7 +578,7 @@ func (a *App) linkChanged() asynq.HandlerFunc {
 
 // buildCare loads the shipped pathways and articles, checks that every
 // article a pathway pushes exists, and builds the care plan and education services.
-func (a *App) buildCare(accounts *auth.Store) error {
+func (a *App) buildCare() error {
 	loc, err := a.Config.Location()
 	if err != nil {
 		return err
@@ -600,16 +600,16 @@ func (a *App) buildCare(accounts *auth.Store) error {
 	if len(missing) > 0 {
 		return errors.Join(missing...)
 	}
-	a.Careplan, a.Education = careServices(a.DB, pathways, articles, loc, a.now, accounts)
+	a.Careplan, a.Education = careServices(a.DB, pathways, articles, loc, a.now)
 	return nil
 }
 
 // careServices builds the care plan and education services over db (the
 // application's connection, or the demo seed's transaction).
 func careServices(db *gorm.DB, pathways *careplan.Library, articles *education.Library, loc *time.Location,
-	now func() time.Time, accounts *auth.Store) (*careplan.Service, *education.Service) {
+	now func() time.Time) (*careplan.Service, *education.Service) {
 	plans := careplan.NewService(careplan.NewStore(db), careplan.Deps{Pathways: pathways, Location: loc, Now: now,
 		Followups: followup.NewStore(db), // missed (overdue) follow-ups raise the risk score
-		Team:      careTeam{patients: patient.NewStore(db), accounts: accounts, org: org.NewStore(db)}})
+		Team:      careTeam{patients: patient.NewStore(db)}})
 	return plans, education.NewService(education.NewStore(db), articles, planPositions{plans}, now)
 }

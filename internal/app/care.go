@@ -12,38 +12,26 @@ import (
 	"github.com/carepath/carepath/internal/education"
 	"github.com/carepath/carepath/internal/followup"
 	"github.com/carepath/carepath/internal/kpi"
-	"github.com/carepath/carepath/internal/org"
 	"github.com/carepath/carepath/internal/patient"
-	"github.com/carepath/carepath/internal/platform/apperr"
 	"github.com/carepath/carepath/internal/questionnaire"
 )
 
 // careTeam tells the care plan who a patient's case manager is.
 type careTeam struct {
 	patients *patient.Store
-	accounts *auth.Store
-	org      *org.Store
 }
 
 func (t careTeam) CaseManagerOf(ctx context.Context, patientID string) (*careplan.CaseManager, error) {
-	p, err := t.patients.ByID(ctx, patientID)
+	team, err := t.patients.CareTeamOf(ctx, patientID)
 	if err != nil {
 		return nil, err
 	}
-	if p.AssignedCMID == nil {
+	if team.AssignedCMID == nil || team.AssignedCMName == nil {
 		return nil, nil
 	}
-	st, err := t.accounts.StaffByID(ctx, *p.AssignedCMID)
-	if err != nil {
-		return nil, fmt.Errorf("load case manager: %w", err)
-	}
-	cm := &careplan.CaseManager{ID: st.ID, Name: st.DisplayName}
-	if st.DepartmentID != nil {
-		d, err := t.org.Department(ctx, *st.DepartmentID)
-		if err != nil && !apperr.Is(err, apperr.KindNotFound) {
-			return nil, err
-		}
-		cm.Department = d.Name
+	cm := &careplan.CaseManager{ID: *team.AssignedCMID, Name: *team.AssignedCMName}
+	if team.AssignedCMDepartment != nil {
+		cm.Department = *team.AssignedCMDepartment
 	}
 	return cm, nil
 }

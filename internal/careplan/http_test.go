@@ -63,8 +63,9 @@ type planBody struct {
 		EveryDays int `json:"every_days"`
 	} `json:"follow_up_rhythm"`
 	CaseManager *struct {
-		Name    string `json:"name"`
-		Contact string `json:"contact"`
+		Name       string `json:"name"`
+		Department string `json:"department"`
+		Contact    string `json:"contact"`
 	} `json:"case_manager"`
 }
 
@@ -139,6 +140,8 @@ func TestDemoPatientsAreEnrolledAtDifferentStages(t *testing.T) {
 		}
 		if p.CaseManager == nil || p.CaseManager.Name == "" {
 			t.Errorf("%s: the plan names no case manager", key)
+		} else if w.cm == cm1 && (p.CaseManager.Name != "周敏（骨科个案管理师）" || p.CaseManager.Department != "骨科") {
+			t.Errorf("%s: case manager %+v, want 周敏 of 骨科", key, *p.CaseManager)
 		}
 		// The patient record carries the plan's level, for the caseload filter.
 		var stored string

@@ -43,20 +43,25 @@ func (s *Store) ByID(ctx context.Context, id string) (Patient, error) {
 	return p, err
 }
 
-// CareTeam is who looks after a patient, as the alert rules need it.
+// CareTeam is who looks after a patient, as the alert rules and the care
+// plan view show it.
 type CareTeam struct {
-	AssignedCMID   *string
-	AssignedCMName *string // the assigned case manager's display name
-	CoveringCMID   *string
+	AssignedCMID         *string
+	AssignedCMName       *string // the assigned case manager's display name (nil: no such staff)
+	AssignedCMDepartment *string // the name of their department, if they have one
+	CoveringCMID         *string
 }
 
-// CareTeamOf reads a patient's case managers and the assigned one's name in
-// one statement (a report runs it for every reading).
+// CareTeamOf reads a patient's case managers, the assigned one's name and
+// department in one statement (a report runs it for every reading, the home
+// screen for every view).
 func (s *Store) CareTeamOf(ctx context.Context, id string) (CareTeam, error) {
 	var t CareTeam
 	res := s.db.WithContext(ctx).Table("patients").
-		Select("patients.assigned_cm_id, patients.covering_cm_id, staff.display_name AS assigned_cm_name").
+		Select("patients.assigned_cm_id, patients.covering_cm_id, staff.display_name AS assigned_cm_name, "+
+			"departments.name AS assigned_cm_department").
 		Joins("LEFT JOIN staff ON staff.id = patients.assigned_cm_id").
+		Joins("LEFT JOIN departments ON departments.id = staff.department_id").
 		Where("patients.id = ?", id).Limit(1).Scan(&t)
 	if res.Error != nil {
 		return CareTeam{}, fmt.Errorf("care team of patient: %w", res.Error)
