@@ -189,11 +189,16 @@ func (s *Service) Logout(ctx context.Context, a Actor) error {
 // reuse or a deleted account takes effect at once.
 func (s *Service) Authenticate(ctx context.Context, token string) (Actor, error) {
 	now := s.now().UTC()
+	verified := tokenKey(token)
+	if e, ok := s.sessions.get(verified, now); ok {
+		return e.actor, nil
+	}
 	claims, err := s.signer.verify(token, now)
 	if err != nil {
 		return Actor{}, err
 	}
 	if e, ok := s.sessions.get(claims.SessionID, now); ok && e.actor.ID == claims.Subject && e.actor.Kind == claims.Kind {
+		s.sessions.putUntil(verified, cachedSession{actor: e.actor}, now, claims.ExpiresAt.Time)
 		return e.actor, nil
 	}
 	sess, err := s.store.SessionByID(ctx, claims.SessionID)
@@ -211,6 +216,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Actor, error)
 		return Actor{}, err
 	}
 	s.sessions.put(sess.ID, cachedSession{actor: a}, now)
+	s.sessions.putUntil(verified, cachedSession{actor: a}, now, claims.ExpiresAt.Time)
 	return a, nil
 }
 

@@ -110,3 +110,24 @@ func TestSessionCacheIsInvalidatedOnEveryInstance(t *testing.T) {
 	}
 	waitFor(t, "b refuses the disabled account's cookie", func() bool { return cookieMe(b, disabled) == http.StatusUnauthorized })
 }
+
+// A verified token is remembered, but never past its expiry: a token a
+// minute from expiry, checked (and remembered) now, is refused two minutes
+// later although the cache would keep the entry for five.
+func TestARememberedTokenStillExpires(t *testing.T) {
+	e := apitest.New(t, func(c *config.Config) {
+		c.Auth.SessionCacheTTL = 5 * time.Minute
+		c.Auth.AccessTTL = 15 * time.Minute
+	})
+	waitFor(t, "session cache subscribed", e.App.Auth.SessionCacheLive)
+	out := e.LoginWeChat("patient1")
+	e.Clock.Advance(14 * time.Minute)
+	if got := me(e, out.AccessToken).Status; got != http.StatusOK {
+		t.Fatalf("GET /me a minute before expiry: %d", got)
+	}
+	e.Clock.Advance(2 * time.Minute)
+	resp := me(e, out.AccessToken)
+	if resp.Status != http.StatusUnauthorized || resp.ErrorCode() != "token_expired" {
+		t.Fatalf("GET /me after expiry: %d %s, want 401 token_expired", resp.Status, resp.Body)
+	}
+}
