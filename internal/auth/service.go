@@ -59,7 +59,7 @@ func NewService(store *Store, wechat WeChat, sealer Sealer, cfg Config, now func
 	if len(cfg.TokenSecret) < 32 {
 		return nil, errors.New("auth: token secret must be at least 32 bytes")
 	}
-	s := &Service{
+	return &Service{
 		store: store, wechat: wechat, sealer: sealer, cfg: cfg, now: now,
 		signer: tokenSigner{key: cfg.TokenSecret, ttl: cfg.AccessTTL},
 		// Compared against when a username does not exist, so that a missing
@@ -67,8 +67,7 @@ func NewService(store *Store, wechat WeChat, sealer Sealer, cfg Config, now func
 		// first such login, not at start-up: an argon2id hash is ~25 ms.
 		dummyHash: sync.OnceValue(func() string { return HashPassword(randomSecret(16)) }),
 		log:       slog.New(slog.DiscardHandler),
-	}
-	return s, nil
+	}, nil
 }
 
 // Client describes where a login comes from, for the session record.
