@@ -176,3 +176,36 @@ func TestBatchKeepsTheDailyCapAndCredits(t *testing.T) {
 		t.Fatal("nothing capped in a batch of five with a cap of two")
 	}
 }
+
+// TestSettleAndClaimKeepsTheSettlementsWhenTheClaimFallsBack: a chunk's
+// answers are recorded in the transaction that claims the next chunk; when
+// that claim cannot be made at once (a push held by another delivery), it
+// falls back to one push at a time and the answers still stand.
+func TestSettleAndClaimKeepsTheSettlementsWhenTheClaimFallsBack(t *testing.T) {
+	e, users, _ := batchEnv(t)
+	ctx := context.Background()
+	st := e.App.Notify.Store
+	now := e.Clock.Now()
+	p1, p2, p3 := e.pushes(t, "batch:patient1")[0], e.pushes(t, "batch:patient2")[0], e.pushes(t, "batch:patient3")[0]
+	if got, err := st.ClaimBatch(ctx, []notify.Push{p1}, []bool{true}, now); err != nil || got[0] != notify.Claimed {
+		t.Fatalf("ClaimBatch = %v, %v", got, err)
+	}
+	if got, err := st.Claim(ctx, p3, true, now); err != nil || got != notify.Claimed { // another delivery holds it
+		t.Fatalf("Claim = %d, %v", got, err)
+	}
+	got, err := st.SettleAndClaim(ctx, []notify.Settlement{{Push: p1, Status: notify.StatusSent, Outcome: notify.StatusSent}},
+		[]notify.Push{p2, p3}, []bool{true, true}, now)
+	if err != nil || got[0] != notify.Claimed || got[1] != notify.ClaimedElsewhere {
+		t.Fatalf("SettleAndClaim = %v, %v; want p2 claimed, p3 held elsewhere", got, err)
+	}
+	for key, want := range map[string]string{"batch:patient1": notify.StatusSent, "batch:patient2": notify.StatusSending, "batch:patient3": notify.StatusSending} {
+		if p := e.pushes(t, key)[0]; p.Status != want {
+			t.Errorf("%s: %s, want %s", key, p.Status, want)
+		}
+	}
+	for i, want := range []int{0, 0, 0} {
+		if got := e.quota(t, users[i], notify.KindQuestionnaireDue); got != want {
+			t.Errorf("user %d: %d credits, want %d (one taken each, once)", i+1, got, want)
+		}
+	}
+}

@@ -317,9 +317,9 @@ type sendTask struct {
 }
 
 // Sends in batches: the day's reminders are enqueued as tasks of up to
-// sendBatch pushes each; a task claims, sends and settles them sendChunk at
-// a time (one claim transaction, sendChunk calls to WeChat at once, one
-// settle transaction). A worker killed mid-task costs at most the chunk in
+// SendBatch pushes each; a task claims, sends and settles them SendChunk at
+// a time (SendChunk calls to WeChat at once; one transaction records a
+// chunk's answers and claims the next). A worker killed mid-task costs at most the chunk in
 // flight (recorded interrupted, never resent); the rest stay queued for the
 // redelivered task.
 const (
@@ -540,9 +540,10 @@ func (s *Service) Send(ctx context.Context, pushID string, lastTry bool) error {
 }
 
 // SendBatch makes one attempt at each of a batch's pushes with the checks
-// and guarantees of Send, sendChunk at a time: one read for the batch's
-// states and openids, then per chunk one claim transaction, the calls to
-// WeChat at once, and one settle transaction. A push that fails for a while
+// and guarantees of Send, SendChunk at a time: one read for the batch's
+// states and openids, then per chunk one transaction that records the
+// previous chunk's answers and claims this one, and the calls to WeChat at
+// once. A push that fails for a while
 // is retried by a task of its own; an error (the database, or the worker
 // stopping) asks the queue to run the batch again, which finds what was
 // settled settled and what was claimed interrupted.
@@ -565,12 +566,41 @@ func (s *Service) SendBatch(ctx context.Context, pushIDs []string) error {
 		return err
 	}
 	lookup := func(_ context.Context, userID string) (string, error) { return openIDs[userID], nil }
+	// Settlements are recorded even if the worker is stopping, so that the
+	// credits and the push log stay true; each chunk's are recorded in the
+	// transaction that claims the next chunk (or at the end).
+	sctx := context.WithoutCancel(ctx)
+	var settle []Settlement
+	var later, morning []ready // retries and 45009s of recorded settlements
+	followUps := func() error {
+		for _, r := range morning {
+			if err := s.deferToMorning(sctx, r, now); err != nil {
+				return err
+			}
+		}
+		for _, r := range later {
+			// Its first attempt was this batch's: the task has one retry fewer.
+			if err := s.enqueueTask(sctx, sendTask{PushID: r.p.ID}, "push:"+r.p.ID+":retry", s.queueOf(r.p, r.t),
+				asynq.ProcessIn(retryDelay), max(s.cfg.MaxRetry-1, 0)); err != nil {
+				return err
+			}
+		}
+		later, morning = nil, nil
+		return nil
+	}
 	chunk := max(s.cfg.SendChunk, 1)
 	for lo := 0; lo < len(sts); lo += chunk {
 		if err := ctx.Err(); err != nil {
-			return err // the worker is stopping: the rest stay queued for the redelivery
+			// The worker is stopping: what was sent is recorded, the rest
+			// stays queued for the redelivery.
+			if err := s.Store.SettleBatch(sctx, settle, now); err != nil {
+				return err
+			}
+			if err := followUps(); err != nil {
+				return err
+			}
+			return err
 		}
-		var settle []Settlement
 		var claim []ready
 		for _, st := range sts[lo:min(lo+chunk, len(sts))] {
 			r, v, status, err := s.check(ctx, st, sentToday[st.Push.PatientID], lookup)
@@ -592,8 +622,12 @@ func (s *Service) SendBatch(ctx context.Context, pushIDs []string) error {
 		for i, r := range claim {
 			ps[i], reserve[i] = r.p, r.reserved
 		}
-		claims, err := s.Store.ClaimBatch(ctx, ps, reserve, now)
+		claims, err := s.Store.SettleAndClaim(sctx, settle, ps, reserve, now)
 		if err != nil {
+			return err
+		}
+		settle = nil
+		if err := followUps(); err != nil {
 			return err
 		}
 		var send []ready
@@ -614,9 +648,6 @@ func (s *Service) SendBatch(ctx context.Context, pushIDs []string) error {
 			wg.Go(func() { errs[i] = s.sendOne(ctx, r) })
 		}
 		wg.Wait()
-		// Settled even if the worker is stopping: the credits and the push log stay true.
-		sctx := context.WithoutCancel(ctx)
-		var later, morning []ready
 		for i, r := range send {
 			end, retry, nextMorning := s.ending(r, errs[i], s.cfg.MaxRetry <= 0)
 			settle = append(settle, end)
@@ -630,23 +661,11 @@ func (s *Service) SendBatch(ctx context.Context, pushIDs []string) error {
 				morning = append(morning, r)
 			}
 		}
-		if err := s.Store.SettleBatch(sctx, settle, now); err != nil {
-			return err
-		}
-		for _, r := range morning {
-			if err := s.deferToMorning(sctx, r, now); err != nil {
-				return err
-			}
-		}
-		for _, r := range later {
-			// Its first attempt was this batch's: the task has one retry fewer.
-			if err := s.enqueueTask(sctx, sendTask{PushID: r.p.ID}, "push:"+r.p.ID+":retry", s.queueOf(r.p, r.t),
-				asynq.ProcessIn(retryDelay), max(s.cfg.MaxRetry-1, 0)); err != nil {
-				return err
-			}
-		}
 	}
-	return nil
+	if err := s.Store.SettleBatch(sctx, settle, now); err != nil {
+		return err
+	}
+	return followUps()
 }
 
 // openIDs looks up the openids of many users, in one query when the

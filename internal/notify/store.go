@@ -364,15 +364,20 @@ var errRollback = errors.New("notify: roll back")
 var claimable = []string{StatusQueued, StatusRetrying, StatusDeferred}
 
 // ClaimBatch claims many pushes as Claim claims one (reserve[i]: take a
-// one-time credit for ps[i]) and returns each one's outcome. The usual case
-// (none held elsewhere, every credit there, one push per user and template)
-// is one transaction of one statement for the pushes and one per template
-// for the credits; anything else rolls that back and claims one at a time.
+// one-time credit for ps[i]) and returns each one's outcome.
 func (s *Store) ClaimBatch(ctx context.Context, ps []Push, reserve []bool, now time.Time) ([]int, error) {
-	out := make([]int, len(ps))
-	if len(ps) == 0 {
-		return out, nil
-	}
+	return s.SettleAndClaim(ctx, nil, ps, reserve, now)
+}
+
+// SettleAndClaim settles the sends of one chunk of a batch (as SettleBatch)
+// and claims the pushes of the next (as ClaimBatch) in one transaction: one
+// commit where there were two. The usual claim (none held elsewhere, every
+// credit there, one push per user and template) is one statement for the
+// pushes and one per template for the credits; anything else rolls the
+// claim back (to a savepoint: the settlements stay) and claims one at a
+// time after the commit.
+func (s *Store) SettleAndClaim(ctx context.Context, settle []Settlement, ps []Push, reserve []bool, now time.Time) ([]int, error) {
+	out := make([]int, len(ps)) // Claimed (0) unless the fallback says otherwise
 	ids := make([]string, len(ps))
 	users := map[string][]string{} // template id → users whose credit is taken
 	seen := map[[2]string]bool{}
@@ -389,45 +394,68 @@ func (s *Store) ClaimBatch(ctx context.Context, ps []Push, reserve []bool, now t
 		seen[k] = true
 		users[p.TemplateID] = append(users[p.TemplateID], p.UserID)
 	}
-	if fast {
+	claimHere := fast && len(ps) > 0
+	fallback := !fast && len(ps) > 0
+	if len(settle) > 0 || claimHere {
 		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			res := tx.Model(&Push{}).Where("id IN ? AND status IN ?", ids, claimable).
-				Updates(map[string]any{"status": StatusSending, "updated_at": now})
-			if res.Error != nil {
-				return fmt.Errorf("claim pushes: %w", res.Error)
+			if err := settleTx(tx, settle, now); err != nil {
+				return err
 			}
-			if res.RowsAffected != int64(len(ids)) {
-				return errRollback
+			switch {
+			case !claimHere:
+				return nil
+			case len(settle) == 0:
+				return claimTx(tx, ids, users, now) // errRollback rolls back the whole (claim only) transaction
 			}
-			templates := slices.Sorted(maps.Keys(users))
-			for _, tid := range templates {
-				us := slices.Sorted(slices.Values(users[tid]))
-				res := tx.Model(&Subscription{}).Where("template_id = ? AND user_id IN ? AND quota > 0", tid, us).
-					Updates(map[string]any{"quota": gorm.Expr("quota - 1"), "updated_at": now})
-				if res.Error != nil {
-					return fmt.Errorf("reserve credits: %w", res.Error)
-				}
-				if res.RowsAffected != int64(len(us)) {
-					return errRollback
-				}
+			err := tx.Transaction(func(sp *gorm.DB) error { return claimTx(sp, ids, users, now) })
+			if errors.Is(err, errRollback) {
+				fallback = true
+				return nil
 			}
-			return nil
+			return err
 		})
-		switch {
-		case err == nil:
-			return out, nil // all Claimed (0)
-		case !errors.Is(err, errRollback):
-			return nil, err
+		if errors.Is(err, errRollback) {
+			fallback, err = true, nil
 		}
-	}
-	for i, p := range ps {
-		c, err := s.Claim(ctx, p, reserve[i], now)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = c
+	}
+	if fallback {
+		for i, p := range ps {
+			c, err := s.Claim(ctx, p, reserve[i], now)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = c
+		}
 	}
 	return out, nil
+}
+
+// claimTx claims the pushes ids and takes the credits of users (by
+// template); errRollback unless every push and every credit was there.
+func claimTx(tx *gorm.DB, ids []string, users map[string][]string, now time.Time) error {
+	res := tx.Model(&Push{}).Where("id IN ? AND status IN ?", ids, claimable).
+		Updates(map[string]any{"status": StatusSending, "updated_at": now})
+	if res.Error != nil {
+		return fmt.Errorf("claim pushes: %w", res.Error)
+	}
+	if res.RowsAffected != int64(len(ids)) {
+		return errRollback
+	}
+	for _, tid := range slices.Sorted(maps.Keys(users)) {
+		us := slices.Sorted(slices.Values(users[tid]))
+		res := tx.Model(&Subscription{}).Where("template_id = ? AND user_id IN ? AND quota > 0", tid, us).
+			Updates(map[string]any{"quota": gorm.Expr("quota - 1"), "updated_at": now})
+		if res.Error != nil {
+			return fmt.Errorf("reserve credits: %w", res.Error)
+		}
+		if res.RowsAffected != int64(len(us)) {
+			return errRollback
+		}
+	}
+	return nil
 }
 
 // Interrupt records a push found still claimed (status sending) as
@@ -474,57 +502,62 @@ func (s *Store) SettleBatch(ctx context.Context, ss []Settlement, now time.Time)
 	if len(ss) == 0 {
 		return nil
 	}
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var attempts []Attempt
-		type ending struct {
-			status  string
-			attempt bool
-			code    int
-		}
-		var order []ending
-		groups := map[ending][]string{}
-		for _, st := range ss {
-			if st.Outcome != "" {
-				attempts = append(attempts, Attempt{ID: database.NewID(), PushID: st.Push.ID, Outcome: st.Outcome, ErrCode: st.ErrCode, At: now})
-			}
-			e := ending{st.Status, st.Outcome != "", st.ErrCode}
-			if _, ok := groups[e]; !ok {
-				order = append(order, e)
-			}
-			groups[e] = append(groups[e], st.Push.ID)
-		}
-		if len(attempts) > 0 {
-			if err := tx.CreateInBatches(attempts, 500).Error; err != nil {
-				return fmt.Errorf("record push attempt: %w", err)
-			}
-		}
-		for _, e := range order {
-			ch := map[string]any{"status": e.status, "err_code": e.code, "updated_at": now}
-			if e.attempt {
-				ch["attempts"] = gorm.Expr("attempts + 1")
-			}
-			if e.status == StatusSent {
-				ch["sent_at"] = now
-			}
-			if err := tx.Model(&Push{}).Where("id IN ?", groups[e]).Updates(ch).Error; err != nil {
-				return fmt.Errorf("update push: %w", err)
-			}
-		}
-		for _, st := range ss {
-			sub := tx.Model(&Subscription{}).Where("user_id = ? AND template_id = ?", st.Push.UserID, st.Push.TemplateID)
-			switch {
-			case st.ZeroQuota:
-				if err := sub.Updates(map[string]any{"quota": 0, "long_term": false, "updated_at": now}).Error; err != nil {
-					return fmt.Errorf("clear credit: %w", err)
-				}
-			case st.Refund:
-				if err := sub.Updates(map[string]any{"quota": gorm.Expr("quota + 1"), "updated_at": now}).Error; err != nil {
-					return fmt.Errorf("refund credit: %w", err)
-				}
-			}
-		}
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return settleTx(tx, ss, now) })
+}
+
+func settleTx(tx *gorm.DB, ss []Settlement, now time.Time) error {
+	if len(ss) == 0 {
 		return nil
-	})
+	}
+	var attempts []Attempt
+	type ending struct {
+		status  string
+		attempt bool
+		code    int
+	}
+	var order []ending
+	groups := map[ending][]string{}
+	for _, st := range ss {
+		if st.Outcome != "" {
+			attempts = append(attempts, Attempt{ID: database.NewID(), PushID: st.Push.ID, Outcome: st.Outcome, ErrCode: st.ErrCode, At: now})
+		}
+		e := ending{st.Status, st.Outcome != "", st.ErrCode}
+		if _, ok := groups[e]; !ok {
+			order = append(order, e)
+		}
+		groups[e] = append(groups[e], st.Push.ID)
+	}
+	if len(attempts) > 0 {
+		if err := tx.CreateInBatches(attempts, 500).Error; err != nil {
+			return fmt.Errorf("record push attempt: %w", err)
+		}
+	}
+	for _, e := range order {
+		ch := map[string]any{"status": e.status, "err_code": e.code, "updated_at": now}
+		if e.attempt {
+			ch["attempts"] = gorm.Expr("attempts + 1")
+		}
+		if e.status == StatusSent {
+			ch["sent_at"] = now
+		}
+		if err := tx.Model(&Push{}).Where("id IN ?", groups[e]).Updates(ch).Error; err != nil {
+			return fmt.Errorf("update push: %w", err)
+		}
+	}
+	for _, st := range ss {
+		sub := tx.Model(&Subscription{}).Where("user_id = ? AND template_id = ?", st.Push.UserID, st.Push.TemplateID)
+		switch {
+		case st.ZeroQuota:
+			if err := sub.Updates(map[string]any{"quota": 0, "long_term": false, "updated_at": now}).Error; err != nil {
+				return fmt.Errorf("clear credit: %w", err)
+			}
+		case st.Refund:
+			if err := sub.Updates(map[string]any{"quota": gorm.Expr("quota + 1"), "updated_at": now}).Error; err != nil {
+				return fmt.Errorf("refund credit: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // StopUser clears every subscription of userID inside tx (a deactivated

@@ -213,15 +213,21 @@ func run() error {
 	rc.on.Store(true)
 	start = time.Now()
 	go func() { done <- w.Run(wctx) }()
+	// Done when the queue is empty (asynq's own keys, read by a client the
+	// counters do not see) and every push is settled: the database is asked
+	// only then, so the poll does not load it.
+	poll := redis.NewClient(rdb.(*redis.Client).Options())
+	defer poll.Close()
 	deadline := time.Now().Add(30 * time.Minute)
 	for time.Now().Before(deadline) {
-		// Done when every push is settled (sent, or refused for good).
-		var open int64
-		db.Model(&notify.Push{}).Where("status IN ?", []string{notify.StatusQueued, notify.StatusRetrying, notify.StatusDeferred}).Count(&open)
-		if open == 0 {
-			break
+		if queueEmpty(ctx, poll, qname) {
+			var open int64
+			db.Model(&notify.Push{}).Where("status IN ?", []string{notify.StatusQueued, notify.StatusRetrying, notify.StatusDeferred, notify.StatusSending}).Count(&open)
+			if open == 0 {
+				break
+			}
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 	sendTime := time.Since(start)
 	stmts.on.Store(false)

@@ -242,3 +242,17 @@ func noopTasks(ctx context.Context, rdb redis.UniversalClient, qname string, n, 
 	}
 	return int(served.Load()), enq, took, nil
 }
+
+// queueEmpty reports whether asynq holds no task of the queue: none
+// pending, running, scheduled or waiting for a retry.
+func queueEmpty(ctx context.Context, rdb *redis.Client, qname string) bool {
+	pipe := rdb.Pipeline()
+	pending := pipe.LLen(ctx, "asynq:{"+qname+"}:pending")
+	active := pipe.LLen(ctx, "asynq:{"+qname+"}:active")
+	scheduled := pipe.ZCard(ctx, "asynq:{"+qname+"}:scheduled")
+	retry := pipe.ZCard(ctx, "asynq:{"+qname+"}:retry")
+	if _, err := pipe.Exec(ctx); err != nil {
+		return false
+	}
+	return pending.Val()+active.Val()+scheduled.Val()+retry.Val() == 0
+}
