@@ -66,6 +66,7 @@ type options struct {
 	embedded    bool
 	cpuprofile  string
 	noop        bool
+	pause       time.Duration
 }
 
 // questionnaires is the reminder source: every patient has a questionnaire due today.
@@ -88,6 +89,7 @@ func run() error {
 	flag.IntVar(&o.chunk, "chunk", 16, "pushes of a task claimed and sent at once")
 	flag.IntVar(&o.pool, "pool", 32, "database pool (open and idle connections)")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write this process's CPU profile of the send phase to this file")
+	flag.DurationVar(&o.pause, "pause", 0, "wait this long between planning and sending (lets MariaDB finish the planning's background writes)")
 	flag.BoolVar(&o.noop, "noop", true, "also measure no-op asynq tasks with the send task's options")
 	flag.StringVar(&o.mysql, "mysql", "root@tcp(127.0.0.1:3306)/", "MariaDB/MySQL server DSN (a bench database is created and dropped)")
 	flag.StringVar(&o.redis, "redis", "127.0.0.1:6379", "Redis address")
@@ -183,6 +185,12 @@ func run() error {
 		fmt.Printf("planning took more than 60 s\n")
 	}
 
+	if o.pause > 0 {
+		idle0 := sampleCPU()
+		time.Sleep(o.pause)
+		idle1 := sampleCPU()
+		fmt.Printf("pause of %s before sending: mariadbd busy %.2f cores meanwhile\n", o.pause, (idle1.db-idle0.db).Seconds()/o.pause.Seconds())
+	}
 	fmt.Fprintln(os.Stderr, "sending…")
 	stmts, err := countStatements(db)
 	if err != nil {
