@@ -135,45 +135,54 @@ func TestBatchRedeliveredAfterAKill(t *testing.T) {
 	}
 }
 
-// TestBatchKeepsTheDailyCapAndCredits: pushes of one batch to one patient
-// count against the daily cap as they go, and a user's two pushes in one
-// batch with one credit send once.
+// TestBatchKeepsTheDailyCapAndCredits: a user's two pushes in one batch
+// with one credit send once; pushes of one batch to one patient count
+// against the daily cap as they go.
 func TestBatchKeepsTheDailyCapAndCredits(t *testing.T) {
-	e := newEnv(t, func(c *config.Config) { c.Notify.DailyCap = 2 })
+	e := newEnv(t, func(c *config.Config) { c.Notify.DailyCap = 3 })
 	p1, u1 := e.Demo.Patients["patient1"], e.Demo.Users["fake-openid-patient1"]
 	tok := e.LoginWeChat("patient1").AccessToken
 	e.subscribe(t, tok, notify.KindQuestionnaireDue, "accept", 1)
 	e.subscribe(t, tok, notify.KindAppointmentReminder, "accept", 5)
-	var reqs []notify.Request
-	for _, key := range []string{"q-a", "q-b"} {
-		reqs = append(reqs, notify.Request{Kind: notify.KindQuestionnaireDue, PatientID: p1, Recipients: []string{u1}, DedupeKey: key, At: e.Clock.Now()})
+	plan := func(kind string, keys ...string) {
+		t.Helper()
+		var reqs []notify.Request
+		for _, key := range keys {
+			reqs = append(reqs, notify.Request{Kind: kind, PatientID: p1, Recipients: []string{u1}, DedupeKey: key, At: e.Clock.Now()})
+		}
+		if _, err := e.App.Notify.HandleBatch(context.Background(), reqs); err != nil {
+			t.Fatal(err)
+		}
 	}
-	for _, key := range []string{"a-a", "a-b", "a-c"} {
-		reqs = append(reqs, notify.Request{Kind: notify.KindAppointmentReminder, PatientID: p1, Recipients: []string{u1}, DedupeKey: key, At: e.Clock.Now()})
-	}
-	if _, err := e.App.Notify.HandleBatch(context.Background(), reqs); err != nil {
-		t.Fatal(err)
-	}
+	status := func(key string) string { return e.pushes(t, key)[0].Status }
+
+	plan(notify.KindQuestionnaireDue, "q-a", "q-b")
 	if errs := e.run(t); len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	if got := len(e.Fake.Sent()); got != 2 {
-		t.Fatalf("sent %d, want the cap of 2", got)
+	if got := []string{status("q-a"), status("q-b")}; !(got[0] == notify.StatusSent && got[1] == notify.StatusNoQuota) &&
+		!(got[0] == notify.StatusNoQuota && got[1] == notify.StatusSent) {
+		t.Fatalf("two pushes with one credit: %v, want one sent and one no_quota", got)
 	}
-	sentQ := 0
-	for _, key := range []string{"q-a", "q-b"} {
-		if e.pushes(t, key)[0].Status == notify.StatusSent {
-			sentQ++
+	if got := e.quota(t, u1, notify.KindQuestionnaireDue); got != 0 {
+		t.Fatalf("%d credits left, want 0", got)
+	}
+
+	plan(notify.KindAppointmentReminder, "a-a", "a-b", "a-c") // one sent today already; a cap of 3
+	if errs := e.run(t); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	sent, capped := 0, 0
+	for _, key := range []string{"a-a", "a-b", "a-c"} {
+		switch status(key) {
+		case notify.StatusSent:
+			sent++
+		case notify.StatusCapped:
+			capped++
 		}
 	}
-	if sentQ > 1 || e.quota(t, u1, notify.KindQuestionnaireDue) != 1-sentQ {
-		t.Fatalf("%d questionnaire pushes sent with one credit, %d credits left", sentQ, e.quota(t, u1, notify.KindQuestionnaireDue))
-	}
-	var capped int64
-	e.App.DB.Model(&notify.Push{}).Where("patient_id = ? AND dedupe_key IN ? AND status = ?", p1,
-		[]string{"q-a", "q-b", "a-a", "a-b", "a-c"}, notify.StatusCapped).Count(&capped)
-	if capped == 0 {
-		t.Fatal("nothing capped in a batch of five with a cap of two")
+	if sent != 2 || capped != 1 || len(e.Fake.Sent()) != 3 {
+		t.Fatalf("batch of three under a cap of 3 with one sent today: %d sent, %d capped, %d messages; want 2, 1, 3", sent, capped, len(e.Fake.Sent()))
 	}
 }
 
