@@ -624,6 +624,14 @@ func (s *Service) SendBatch(ctx context.Context, pushIDs []string) error {
 		}
 		claims, err := s.Store.SettleAndClaim(sctx, settle, ps, reserve, now)
 		if err != nil {
+			// The claim may have failed (a deadlock rolls back the whole
+			// transaction): the previous chunk's answers are recorded on
+			// their own before the batch is run again.
+			if len(settle) > 0 && s.Store.SettleBatch(sctx, settle, now) == nil {
+				if ferr := followUps(); ferr != nil {
+					return errors.Join(err, ferr)
+				}
+			}
 			return err
 		}
 		settle = nil
