@@ -175,6 +175,26 @@ func (h household) OpenID(ctx context.Context, userID string) (string, error) {
 	return *u.OpenID, nil
 }
 
+var _ notify.BulkOpenIDs = household{}
+
+// OpenIDs is OpenID for many users, in one query per 500.
+func (h household) OpenIDs(ctx context.Context, userIDs []string) (map[string]string, error) {
+	out := make(map[string]string, len(userIDs))
+	for lo := 0; lo < len(userIDs); lo += 500 {
+		var us []auth.User
+		err := h.db.WithContext(ctx).Select("id", "open_id", "status").Where("id IN ?", userIDs[lo:min(lo+500, len(userIDs))]).Find(&us).Error
+		if err != nil {
+			return nil, fmt.Errorf("read openids: %w", err)
+		}
+		for _, u := range us {
+			if u.OpenID != nil && u.Status == auth.StatusActive {
+				out[u.ID] = *u.OpenID
+			}
+		}
+	}
+	return out, nil
+}
+
 func (h household) UserIDByOpenID(ctx context.Context, openID string) (string, bool, error) {
 	if openID == "" {
 		return "", false, nil

@@ -2,12 +2,15 @@ package notify
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,6 +49,13 @@ type BulkHousehold interface {
 	RecipientsOf(ctx context.Context, patientIDs []string) (map[string][]Recipient, error)
 }
 
+// BulkOpenIDs is a Household that can answer OpenID for many users in one
+// query (a batch of sends).
+type BulkOpenIDs interface {
+	// OpenIDs maps each user id to its OpenID ("" if none).
+	OpenIDs(ctx context.Context, userIDs []string) (map[string]string, error)
+}
+
 // Consents tells whether the patient's health-data consent is in force;
 // without it nothing about their care goes to relatives.
 type Consents interface {
@@ -76,6 +86,9 @@ type Config struct {
 	PushToken string
 	// Queues: urgent pushes, important ones (priority ≤ 3) and the rest.
 	UrgentQueue, ImportantQueue, LowQueue string
+	// SendBatch is how many planned pushes one send task carries (0: the
+	// default; 1: one task a push); SendChunk how many of them are sent at once.
+	SendBatch, SendChunk int
 }
 
 // Deps are what the service uses.
@@ -102,6 +115,12 @@ type Service struct {
 func NewService(d Deps, cfg Config) *Service {
 	if cfg.UrgentQueue == "" {
 		cfg.UrgentQueue, cfg.ImportantQueue, cfg.LowQueue = queue.Critical, queue.Default, queue.Low
+	}
+	if cfg.SendBatch == 0 {
+		cfg.SendBatch = defaultSendBatch
+	}
+	if cfg.SendChunk <= 0 {
+		cfg.SendChunk = defaultSendChunk
 	}
 	return &Service{Deps: d, cfg: cfg}
 }
@@ -290,26 +309,184 @@ func (s *Service) withConsent(ctx context.Context, patientID string, all []Recip
 	return out, nil
 }
 
-// sendTask is the payload of TaskSend.
+// sendTask is the payload of TaskSend: one push, or a batch of pushes
+// planned together (PushIDs).
 type sendTask struct {
-	PushID string `json:"push_id"`
+	PushID  string   `json:"push_id,omitempty"`
+	PushIDs []string `json:"push_ids,omitempty"`
+}
+
+// Sends in batches: the day's reminders are enqueued as tasks of up to
+// SendBatch pushes each; a task claims, sends and settles them SendChunk at
+// a time (SendChunk calls to WeChat at once; one transaction records a
+// chunk's answers and claims the next). A worker killed mid-task costs at most the chunk in
+// flight (recorded interrupted, never resent); the rest stay queued for the
+// redelivered task.
+const (
+	defaultSendBatch = 64
+	defaultSendChunk = 16
+	retryDelay       = 30 * time.Second // a batch's transient failure, tried again as a task of its own
+)
+
+// TuneSends sets how many pushes a planned send task carries (≤ 1: one task
+// a push) and how many of them are sent at once (the benchmark).
+func (s *Service) TuneSends(batch, chunk int) {
+	s.cfg.SendBatch, s.cfg.SendChunk = batch, max(chunk, 1)
+}
+
+func (s *Service) queueOf(p Push, t Template) string {
+	switch {
+	case p.Urgent:
+		return s.cfg.UrgentQueue
+	case t.Priority <= importantPriority:
+		return s.cfg.ImportantQueue
+	}
+	return s.cfg.LowQueue
 }
 
 func (s *Service) enqueue(ctx context.Context, p Push, t Template, at time.Time, suffix string) error {
-	q := s.cfg.LowQueue
-	switch {
-	case p.Urgent:
-		q = s.cfg.UrgentQueue
-	case t.Priority <= importantPriority:
-		q = s.cfg.ImportantQueue
-	}
-	b, _ := json.Marshal(sendTask{PushID: p.ID})
-	_, err := s.Queue.Enqueue(ctx, asynq.NewTask(TaskSend, b), asynq.TaskID("push:"+p.ID+suffix), asynq.ProcessAt(at),
-		asynq.Queue(q), asynq.MaxRetry(s.cfg.MaxRetry), asynq.Retention(24*time.Hour))
+	return s.enqueueTask(ctx, sendTask{PushID: p.ID}, "push:"+p.ID+suffix, s.queueOf(p, t), asynq.ProcessAt(at), s.cfg.MaxRetry)
+}
+
+func (s *Service) enqueueTask(ctx context.Context, st sendTask, id, q string, when asynq.Option, maxRetry int) error {
+	b, _ := json.Marshal(st)
+	_, err := s.Queue.Enqueue(ctx, asynq.NewTask(TaskSend, b), asynq.TaskID(id), when,
+		asynq.Queue(q), asynq.MaxRetry(maxRetry), asynq.Retention(24*time.Hour))
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("enqueue push: %w", err)
 	}
 	return nil
+}
+
+// batchTaskID names a batch by its pushes: two planners that planned the
+// same page enqueue it once.
+func batchTaskID(ids []string) string {
+	h := sha256.New()
+	for _, id := range ids {
+		h.Write([]byte(id))
+		h.Write([]byte{0})
+	}
+	return "pushes:" + hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// verdict is what the checks before a send decide.
+type verdict int
+
+const (
+	verdictNone        verdict = iota // already settled: nothing to do
+	verdictInterrupted                // found claimed: a send died mid-way
+	verdictSettle                     // settled now without calling WeChat
+	verdictSend                       // claim and send
+)
+
+// ready is a push that passed the checks before a send.
+type ready struct {
+	p        Push
+	t        Template
+	req      Request
+	openID   string
+	reserved bool // a one-time credit is taken by the claim
+}
+
+// check runs the checks before a send: the push's status, its template,
+// a relative's right to receive it, the daily cap (sentToday: the patient's
+// pushes sent today), the credit and the openid. With verdictSettle the
+// string is the status to settle with.
+func (s *Service) check(ctx context.Context, st SendState, sentToday int, openID func(ctx context.Context, userID string) (string, error)) (ready, verdict, string, error) {
+	p := st.Push
+	if Final(p.Status) {
+		return ready{}, verdictNone, "", nil // sent at most once
+	}
+	if p.Status == StatusSending {
+		return ready{p: p}, verdictInterrupted, "", nil
+	}
+	t, ok := s.Registry.Template(p.Kind)
+	if !ok || t.TemplateID != p.TemplateID {
+		s.Log.Error("push template no longer configured", "push_id", p.ID, "kind", p.Kind)
+		return ready{p: p}, verdictSettle, StatusFailed, nil
+	}
+	var req Request
+	if err := json.Unmarshal([]byte(p.Payload), &req); err != nil {
+		return ready{p: p}, verdictSettle, StatusFailed, nil
+	}
+	if p.Recipient == recipientFamily {
+		if ok, err := s.stillReceives(ctx, p); err != nil || !ok {
+			if err != nil {
+				return ready{}, verdictNone, "", err
+			}
+			return ready{p: p}, verdictSettle, StatusSkipped, nil
+		}
+	}
+	if !p.Urgent && !WithinCap(t.Priority, false, sentToday, s.cfg.DailyCap) {
+		return ready{p: p}, verdictSettle, StatusCapped, nil
+	}
+	if !st.SubFound || !CanSend(st.Sub, t.LongTerm()) {
+		return ready{p: p}, verdictSettle, StatusNoQuota, nil
+	}
+	id, err := openID(ctx, p.UserID)
+	if err != nil {
+		return ready{}, verdictNone, "", err
+	}
+	if id == "" {
+		return ready{p: p}, verdictSettle, StatusSkipped, nil
+	}
+	return ready{p: p, t: t, req: req, openID: id, reserved: !t.LongTerm()}, verdictSend, "", nil
+}
+
+// interrupt records a push found claimed: a send died between claiming it
+// and recording WeChat's answer (the worker was killed), and WeChat may
+// have it. At most once: recorded as interrupted, not sent again, the
+// credit not given back.
+func (s *Service) interrupt(ctx context.Context, p Push, now time.Time) error {
+	s.Log.Warn("push interrupted mid-send; not sent again", "push_id", p.ID, "kind", p.Kind)
+	return s.Store.Interrupt(ctx, p, now)
+}
+
+func (s *Service) sendOne(ctx context.Context, r ready) error {
+	return s.Sender.SendSubscribe(ctx, wx.SubscribeMessage{ToOpenID: r.openID, TemplateID: r.t.TemplateID,
+		Page: r.t.PageFor(r.p.PatientID), Data: r.t.Render(r.req, s.cfg.Quiet.Loc)})
+}
+
+// ending is how a claimed push settles after WeChat's answer; retry asks
+// for another attempt later, nextMorning for one the next morning (45009).
+func (s *Service) ending(r ready, sendErr error, lastTry bool) (st Settlement, retry, nextMorning bool) {
+	p := r.p
+	code := 0
+	var apiErr *wx.APIError
+	if errors.As(sendErr, &apiErr) {
+		code = apiErr.Code
+	}
+	end := func(status, outcome string, refund bool) Settlement {
+		return Settlement{Push: p, Status: status, Outcome: outcome, ErrCode: code, Refund: refund}
+	}
+	switch {
+	case sendErr == nil:
+		return end(StatusSent, StatusSent, false), false, false
+	case errors.Is(sendErr, wx.ErrNoQuota):
+		st := end(StatusNoQuota, StatusNoQuota, false)
+		st.ZeroQuota = true
+		return st, false, false
+	case errors.Is(sendErr, wx.ErrBadData):
+		// A bug in a template or a value: the operator must look.
+		s.Log.Error("WeChat refused a push's data (47003): check the template registry", "push_id", p.ID, "kind", p.Kind, "template_id", p.TemplateID)
+		return end(StatusFailed, StatusFailed, r.reserved), false, false
+	case errors.Is(sendErr, wx.ErrBadOpenID), errors.Is(sendErr, wx.ErrBadPage):
+		s.Log.Warn("push refused for good", "push_id", p.ID, "kind", p.Kind, "errcode", code)
+		return end(StatusFailed, StatusFailed, r.reserved), false, false
+	case errors.Is(sendErr, wx.ErrDailyLimit):
+		// WeChat's daily limit for the template: waiting an hour does not help; try the next morning.
+		return end(StatusDeferred, outcomeDeferred, r.reserved), false, true
+	}
+	if lastTry {
+		return end(StatusFailed, outcomeRetry, r.reserved), false, false
+	}
+	return end(StatusRetrying, outcomeRetry, r.reserved), true, false
+}
+
+// deferToMorning enqueues a push WeChat's daily limit refused for the next morning.
+func (s *Service) deferToMorning(ctx context.Context, r ready, now time.Time) error {
+	next := s.cfg.Quiet.NextMorning(now)
+	return s.enqueue(ctx, r.p, r.t, next, ":"+next.In(s.cfg.Quiet.Loc).Format("20060102"))
 }
 
 // Send makes one attempt at a push. A nil error settles it (sent, or
@@ -320,51 +497,16 @@ func (s *Service) Send(ctx context.Context, pushID string, lastTry bool) error {
 	if err != nil {
 		return err
 	}
-	p := st.Push
-	if Final(p.Status) {
-		return nil // sent at most once
-	}
-	settle := func(status, outcome string, code int) error {
-		return s.Store.Settle(ctx, p, status, outcome, code, now, false, false)
-	}
-	if p.Status == StatusSending {
-		// A send died between claiming this push and recording WeChat's
-		// answer (the worker was killed): WeChat may have it. At most once:
-		// recorded as interrupted, not sent again, the credit not given back.
-		s.Log.Warn("push interrupted mid-send; not sent again", "push_id", p.ID, "kind", p.Kind)
-		return s.Store.Interrupt(ctx, p, now)
-	}
-	t, ok := s.Registry.Template(p.Kind)
-	if !ok || t.TemplateID != p.TemplateID {
-		s.Log.Error("push template no longer configured", "push_id", p.ID, "kind", p.Kind)
-		return settle(StatusFailed, "", 0)
-	}
-	var req Request
-	if err := json.Unmarshal([]byte(p.Payload), &req); err != nil {
-		return settle(StatusFailed, "", 0)
-	}
-	if p.Recipient == recipientFamily {
-		if ok, err := s.stillReceives(ctx, p); err != nil || !ok {
-			if err != nil {
-				return err
-			}
-			return settle(StatusSkipped, "", 0)
-		}
-	}
-	if !p.Urgent {
-		if !WithinCap(t.Priority, false, st.SentToday, s.cfg.DailyCap) {
-			return settle(StatusCapped, "", 0)
-		}
-	}
-	if !st.SubFound || !CanSend(st.Sub, t.LongTerm()) {
-		return settle(StatusNoQuota, "", 0)
-	}
-	openID, err := s.Household.OpenID(ctx, p.UserID)
-	if err != nil {
+	r, v, status, err := s.check(ctx, st, st.SentToday, s.Household.OpenID)
+	switch {
+	case err != nil:
 		return err
-	}
-	if openID == "" {
-		return settle(StatusSkipped, "", 0)
+	case v == verdictNone:
+		return nil
+	case v == verdictInterrupted:
+		return s.interrupt(ctx, r.p, now)
+	case v == verdictSettle:
+		return s.Store.Settle(ctx, r.p, status, "", 0, now, false, false)
 	}
 	// Recorded before the send: the push is claimed (two deliveries of the
 	// task cannot both send, and a crash mid-send is never resent) and a
@@ -372,56 +514,184 @@ func (s *Service) Send(ctx context.Context, pushID string, lastTry bool) error {
 	// both go), given back unless WeChat accepted it. A crash between the
 	// claim and recording WeChat's answer costs the push (StatusInterrupted),
 	// never a second message.
-	reserved := !t.LongTerm()
-	switch claim, err := s.Store.Claim(ctx, p, reserved, now); {
+	switch claim, err := s.Store.Claim(ctx, r.p, r.reserved, now); {
 	case err != nil:
 		return err
 	case claim == ClaimedElsewhere:
 		return nil
 	case claim == ClaimNoCredit:
-		return settle(StatusNoQuota, "", 0)
+		return s.Store.Settle(ctx, r.p, StatusNoQuota, "", 0, now, false, false)
 	}
-	sendErr := s.Sender.SendSubscribe(ctx, wx.SubscribeMessage{ToOpenID: openID, TemplateID: t.TemplateID,
-		Page: t.PageFor(p.PatientID), Data: t.Render(req, s.cfg.Quiet.Loc)})
-	code := 0
-	var apiErr *wx.APIError
-	if errors.As(sendErr, &apiErr) {
-		code = apiErr.Code
-	}
+	sendErr := s.sendOne(ctx, r)
 	// The context may be ending (worker shutdown): settle anyway, so the
 	// credit and the push log stay true.
 	ctx = context.WithoutCancel(ctx)
-	settle = func(status, outcome string, code int) error {
-		return s.Store.Settle(ctx, p, status, outcome, code, now, reserved, false)
-	}
-	switch {
-	case sendErr == nil:
-		return s.Store.Settle(ctx, p, StatusSent, StatusSent, 0, now, false, false)
-	case errors.Is(sendErr, wx.ErrNoQuota):
-		return s.Store.Settle(ctx, p, StatusNoQuota, StatusNoQuota, code, now, false, true)
-	case errors.Is(sendErr, wx.ErrBadData):
-		// A bug in a template or a value: the operator must look.
-		s.Log.Error("WeChat refused a push's data (47003): check the template registry", "push_id", p.ID, "kind", p.Kind, "template_id", p.TemplateID)
-		return settle(StatusFailed, StatusFailed, code)
-	case errors.Is(sendErr, wx.ErrBadOpenID), errors.Is(sendErr, wx.ErrBadPage):
-		s.Log.Warn("push refused for good", "push_id", p.ID, "kind", p.Kind, "errcode", code)
-		return settle(StatusFailed, StatusFailed, code)
-	case errors.Is(sendErr, wx.ErrDailyLimit):
-		// WeChat's daily limit for the template: waiting an hour does not help; try the next morning.
-		if err := s.Store.Settle(ctx, p, StatusDeferred, outcomeDeferred, code, now, reserved, false); err != nil {
-			return err
-		}
-		next := s.cfg.Quiet.NextMorning(now)
-		return s.enqueue(ctx, p, t, next, ":"+next.In(s.cfg.Quiet.Loc).Format("20060102"))
-	}
-	status := StatusRetrying
-	if lastTry {
-		status = StatusFailed
-	}
-	if err := settle(status, outcomeRetry, code); err != nil {
+	end, retry, nextMorning := s.ending(r, sendErr, lastTry)
+	if err := s.Store.SettleBatch(ctx, []Settlement{end}, now); err != nil {
 		return err
 	}
-	return fmt.Errorf("push %s: %w", p.ID, sendErr)
+	switch {
+	case nextMorning:
+		return s.deferToMorning(ctx, r, now)
+	case retry:
+		return fmt.Errorf("push %s: %w", r.p.ID, sendErr)
+	}
+	return nil
+}
+
+// SendBatch makes one attempt at each of a batch's pushes with the checks
+// and guarantees of Send, SendChunk at a time: one read for the batch's
+// states and openids, then per chunk one transaction that records the
+// previous chunk's answers and claims this one, and the calls to WeChat at
+// once. A push that fails for a while
+// is retried by a task of its own; an error (the database, or the worker
+// stopping) asks the queue to run the batch again, which finds what was
+// settled settled and what was claimed interrupted.
+func (s *Service) SendBatch(ctx context.Context, pushIDs []string) error {
+	now := s.Now().UTC()
+	sts, err := s.Store.SendStates(ctx, pushIDs, s.cfg.Quiet.DayStart(now).UTC())
+	if err != nil {
+		return err
+	}
+	sentToday := map[string]int{}
+	var users []string
+	for _, st := range sts {
+		sentToday[st.Push.PatientID] = st.SentToday
+		if !Final(st.Push.Status) {
+			users = append(users, st.Push.UserID)
+		}
+	}
+	openIDs, err := s.openIDs(ctx, users)
+	if err != nil {
+		return err
+	}
+	lookup := func(_ context.Context, userID string) (string, error) { return openIDs[userID], nil }
+	// Settlements are recorded even if the worker is stopping, so that the
+	// credits and the push log stay true; each chunk's are recorded in the
+	// transaction that claims the next chunk (or at the end).
+	sctx := context.WithoutCancel(ctx)
+	var settle []Settlement
+	var later, morning []ready // retries and 45009s of recorded settlements
+	followUps := func() error {
+		for _, r := range morning {
+			if err := s.deferToMorning(sctx, r, now); err != nil {
+				return err
+			}
+		}
+		for _, r := range later {
+			// Its first attempt was this batch's: the task has one retry fewer.
+			if err := s.enqueueTask(sctx, sendTask{PushID: r.p.ID}, "push:"+r.p.ID+":retry", s.queueOf(r.p, r.t),
+				asynq.ProcessIn(retryDelay), max(s.cfg.MaxRetry-1, 0)); err != nil {
+				return err
+			}
+		}
+		later, morning = nil, nil
+		return nil
+	}
+	chunk := max(s.cfg.SendChunk, 1)
+	for lo := 0; lo < len(sts); lo += chunk {
+		if err := ctx.Err(); err != nil {
+			// The worker is stopping: what was sent is recorded, the rest
+			// stays queued for the redelivery.
+			if err := s.Store.SettleBatch(sctx, settle, now); err != nil {
+				return err
+			}
+			if err := followUps(); err != nil {
+				return err
+			}
+			return err
+		}
+		var claim []ready
+		for _, st := range sts[lo:min(lo+chunk, len(sts))] {
+			r, v, status, err := s.check(ctx, st, sentToday[st.Push.PatientID], lookup)
+			switch {
+			case err != nil:
+				return err
+			case v == verdictInterrupted:
+				if err := s.interrupt(ctx, r.p, now); err != nil {
+					return err
+				}
+			case v == verdictSettle:
+				settle = append(settle, Settlement{Push: r.p, Status: status})
+			case v == verdictSend:
+				claim = append(claim, r)
+				sentToday[r.p.PatientID]++ // the cap counts a send in flight
+			}
+		}
+		ps, reserve := make([]Push, len(claim)), make([]bool, len(claim))
+		for i, r := range claim {
+			ps[i], reserve[i] = r.p, r.reserved
+		}
+		claims, err := s.Store.SettleAndClaim(sctx, settle, ps, reserve, now)
+		if err != nil {
+			// The claim may have failed (a deadlock rolls back the whole
+			// transaction): the previous chunk's answers are recorded on
+			// their own before the batch is run again.
+			if len(settle) > 0 && s.Store.SettleBatch(sctx, settle, now) == nil {
+				if ferr := followUps(); ferr != nil {
+					return errors.Join(err, ferr)
+				}
+			}
+			return err
+		}
+		settle = nil
+		if err := followUps(); err != nil {
+			return err
+		}
+		var send []ready
+		for i, r := range claim {
+			switch claims[i] {
+			case Claimed:
+				send = append(send, r)
+			case ClaimNoCredit:
+				settle = append(settle, Settlement{Push: r.p, Status: StatusNoQuota})
+				sentToday[r.p.PatientID]--
+			default:
+				sentToday[r.p.PatientID]--
+			}
+		}
+		errs := make([]error, len(send))
+		var wg sync.WaitGroup
+		for i, r := range send {
+			wg.Go(func() { errs[i] = s.sendOne(ctx, r) })
+		}
+		wg.Wait()
+		for i, r := range send {
+			end, retry, nextMorning := s.ending(r, errs[i], s.cfg.MaxRetry <= 0)
+			settle = append(settle, end)
+			if end.Status != StatusSent {
+				sentToday[r.p.PatientID]--
+			}
+			switch {
+			case retry:
+				later = append(later, r)
+			case nextMorning:
+				morning = append(morning, r)
+			}
+		}
+	}
+	if err := s.Store.SettleBatch(sctx, settle, now); err != nil {
+		return err
+	}
+	return followUps()
+}
+
+// openIDs looks up the openids of many users, in one query when the
+// Household can (BulkOpenIDs); users without one map to "".
+func (s *Service) openIDs(ctx context.Context, userIDs []string) (map[string]string, error) {
+	userIDs = slices.Compact(slices.Sorted(slices.Values(userIDs)))
+	if bulk, ok := s.Household.(BulkOpenIDs); ok && len(userIDs) > 0 {
+		return bulk.OpenIDs(ctx, userIDs)
+	}
+	out := make(map[string]string, len(userIDs))
+	for _, id := range userIDs {
+		o, err := s.Household.OpenID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out[id] = o
+	}
+	return out, nil
 }
 
 // stillReceives checks, at send time, that a relative still holds
@@ -558,15 +828,60 @@ func (s *Service) HandleBatch(ctx context.Context, reqs []Request) (int, error) 
 	if err != nil {
 		return 0, err
 	}
+	if err := s.enqueueSends(ctx, stored); err != nil {
+		return 0, err
+	}
+	return len(items), nil
+}
+
+// enqueueSends enqueues the send tasks of planned pushes: batches of up to
+// SendBatch pushes of one queue and one time (by id, so that two planners
+// of the same page make the same batches and asynq keeps one), or one task
+// a push with SendBatch ≤ 1; several enqueued at once.
+func (s *Service) enqueueSends(ctx context.Context, stored []Push) error {
+	type key struct {
+		queue string
+		at    time.Time
+	}
+	var tasks []func(context.Context) error
+	groups := map[key][]Push{}
+	var order []key
+	ps := slices.SortedFunc(slices.Values(stored), func(a, b Push) int { return strings.Compare(a.ID, b.ID) })
+	for _, p := range ps {
+		if Final(p.Status) {
+			continue
+		}
+		t, _ := s.Registry.Template(p.Kind)
+		if s.cfg.SendBatch <= 1 {
+			tasks = append(tasks, func(ctx context.Context) error { return s.enqueue(ctx, p, t, p.ScheduledAt, "") })
+			continue
+		}
+		k := key{s.queueOf(p, t), p.ScheduledAt.UTC()}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], p)
+	}
+	for _, k := range order {
+		g := groups[k]
+		for lo := 0; lo < len(g); lo += s.cfg.SendBatch {
+			ids := make([]string, 0, s.cfg.SendBatch)
+			for _, p := range g[lo:min(lo+s.cfg.SendBatch, len(g))] {
+				ids = append(ids, p.ID)
+			}
+			tasks = append(tasks, func(ctx context.Context) error {
+				return s.enqueueTask(ctx, sendTask{PushIDs: ids}, batchTaskID(ids), k.queue, asynq.ProcessAt(k.at), s.cfg.MaxRetry)
+			})
+		}
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	next := make(chan Push)
+	next := make(chan func(context.Context) error)
 	var wg sync.WaitGroup
 	for range enqueueWorkers {
 		wg.Go(func() {
-			for p := range next {
-				t, _ := s.Registry.Template(p.Kind)
-				if err := s.enqueue(ctx, p, t, p.ScheduledAt, ""); err != nil {
+			for task := range next {
+				if err := task(ctx); err != nil {
 					cancel(err)
 					return
 				}
@@ -574,22 +889,16 @@ func (s *Service) HandleBatch(ctx context.Context, reqs []Request) (int, error) 
 		})
 	}
 feed:
-	for _, p := range stored {
-		if Final(p.Status) {
-			continue
-		}
+	for _, task := range tasks {
 		select {
-		case next <- p:
+		case next <- task:
 		case <-ctx.Done():
 			break feed
 		}
 	}
 	close(next)
 	wg.Wait()
-	if err := context.Cause(ctx); err != nil {
-		return 0, err
-	}
-	return len(items), nil
+	return context.Cause(ctx)
 }
 
 // recipientsOf finds the household recipients of many patients at once

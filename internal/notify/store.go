@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -220,9 +221,22 @@ type SendState struct {
 
 // SendState loads the push, its subscription and the day's sent count in one
 // query (the send path's checks were three round trips). The credit is still
-// taken atomically by Reserve; this read only decides whether to try.
+// taken atomically by Claim; this read only decides whether to try.
 func (s *Store) SendState(ctx context.Context, pushID string, dayStart time.Time) (SendState, error) {
-	var row struct {
+	sts, err := s.SendStates(ctx, []string{pushID}, dayStart)
+	if err != nil {
+		return SendState{}, err
+	}
+	if len(sts) == 0 {
+		return SendState{}, apperr.NotFound("推送记录")
+	}
+	return sts[0], nil
+}
+
+// SendStates is SendState for many pushes in one query (a batch of sends),
+// in the order of pushIDs; pushes that do not exist are left out.
+func (s *Store) SendStates(ctx context.Context, pushIDs []string, dayStart time.Time) ([]SendState, error) {
+	var rows []struct {
 		Push        `gorm:"embedded"`
 		SubID       *string
 		SubQuota    *int
@@ -235,27 +249,35 @@ func (s *Store) SendState(ctx context.Context, pushID string, dayStart time.Time
 			(SELECT COUNT(*) FROM push_log AS c WHERE c.patient_id = p.patient_id AND c.status = ? AND c.sent_at >= ?) AS sent_today`,
 			StatusSent, dayStart).
 		Joins("LEFT JOIN push_subscriptions AS s ON s.user_id = p.user_id AND s.template_id = p.template_id").
-		Where("p.id = ?", pushID).Limit(1).Scan(&row).Error
+		Where("p.id IN ?", pushIDs).Scan(&rows).Error
 	if err != nil {
-		return SendState{}, fmt.Errorf("read push: %w", err)
+		return nil, fmt.Errorf("read push: %w", err)
 	}
-	if row.ID == "" {
-		return SendState{}, apperr.NotFound("推送记录")
+	byID := make(map[string]SendState, len(rows))
+	for _, row := range rows {
+		st := SendState{Push: row.Push, SentToday: row.SentToday, SubFound: row.SubID != nil}
+		if st.SubFound {
+			st.Sub = Subscription{ID: *row.SubID, UserID: row.UserID, TemplateID: row.TemplateID}
+			if row.SubQuota != nil {
+				st.Sub.Quota = *row.SubQuota
+			}
+			if row.SubLongTerm != nil {
+				st.Sub.LongTerm = *row.SubLongTerm
+			}
+			if row.SubStatus != nil {
+				st.Sub.Status = *row.SubStatus
+			}
+		}
+		byID[row.ID] = st
 	}
-	st := SendState{Push: row.Push, SentToday: row.SentToday, SubFound: row.SubID != nil}
-	if st.SubFound {
-		st.Sub = Subscription{ID: *row.SubID, UserID: row.UserID, TemplateID: row.TemplateID}
-		if row.SubQuota != nil {
-			st.Sub.Quota = *row.SubQuota
-		}
-		if row.SubLongTerm != nil {
-			st.Sub.LongTerm = *row.SubLongTerm
-		}
-		if row.SubStatus != nil {
-			st.Sub.Status = *row.SubStatus
+	out := make([]SendState, 0, len(rows))
+	for _, id := range pushIDs {
+		if st, ok := byID[id]; ok {
+			out = append(out, st)
+			delete(byID, id) // an id given twice is sent once
 		}
 	}
-	return st, nil
+	return out, nil
 }
 
 // Pushes lists a patient's pushes, newest first.
@@ -307,7 +329,7 @@ const (
 func (s *Store) Claim(ctx context.Context, p Push, reserve bool, now time.Time) (int, error) {
 	outcome := Claimed
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&Push{}).Where("id = ? AND status IN ?", p.ID, []string{StatusQueued, StatusRetrying, StatusDeferred}).
+		res := tx.Model(&Push{}).Where("id = ? AND status IN ?", p.ID, claimable).
 			Updates(map[string]any{"status": StatusSending, "updated_at": now})
 		if res.Error != nil {
 			return fmt.Errorf("claim push: %w", res.Error)
@@ -338,6 +360,104 @@ func (s *Store) Claim(ctx context.Context, p Push, reserve bool, now time.Time) 
 
 var errRollback = errors.New("notify: roll back")
 
+// claimable are the statuses a send may claim.
+var claimable = []string{StatusQueued, StatusRetrying, StatusDeferred}
+
+// ClaimBatch claims many pushes as Claim claims one (reserve[i]: take a
+// one-time credit for ps[i]) and returns each one's outcome.
+func (s *Store) ClaimBatch(ctx context.Context, ps []Push, reserve []bool, now time.Time) ([]int, error) {
+	return s.SettleAndClaim(ctx, nil, ps, reserve, now)
+}
+
+// SettleAndClaim settles the sends of one chunk of a batch (as SettleBatch)
+// and claims the pushes of the next (as ClaimBatch) in one transaction: one
+// commit where there were two. The usual claim (none held elsewhere, every
+// credit there, one push per user and template) is one statement for the
+// pushes and one per template for the credits; anything else rolls the
+// claim back (to a savepoint: the settlements stay) and claims one at a
+// time after the commit.
+func (s *Store) SettleAndClaim(ctx context.Context, settle []Settlement, ps []Push, reserve []bool, now time.Time) ([]int, error) {
+	out := make([]int, len(ps)) // Claimed (0) unless the fallback says otherwise
+	ids := make([]string, len(ps))
+	users := map[string][]string{} // template id → users whose credit is taken
+	seen := map[[2]string]bool{}
+	fast := true
+	for i, p := range ps {
+		ids[i] = p.ID
+		if !reserve[i] {
+			continue
+		}
+		k := [2]string{p.UserID, p.TemplateID}
+		if seen[k] {
+			fast = false // two credits of one user: counted one at a time
+		}
+		seen[k] = true
+		users[p.TemplateID] = append(users[p.TemplateID], p.UserID)
+	}
+	claimHere := fast && len(ps) > 0
+	fallback := !fast && len(ps) > 0
+	if len(settle) > 0 || claimHere {
+		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if err := settleTx(tx, settle, now); err != nil {
+				return err
+			}
+			switch {
+			case !claimHere:
+				return nil
+			case len(settle) == 0:
+				return claimTx(tx, ids, users, now) // errRollback rolls back the whole (claim only) transaction
+			}
+			err := tx.Transaction(func(sp *gorm.DB) error { return claimTx(sp, ids, users, now) })
+			if errors.Is(err, errRollback) {
+				fallback = true
+				return nil
+			}
+			return err
+		})
+		if errors.Is(err, errRollback) {
+			fallback, err = true, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if fallback {
+		for i, p := range ps {
+			c, err := s.Claim(ctx, p, reserve[i], now)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = c
+		}
+	}
+	return out, nil
+}
+
+// claimTx claims the pushes ids and takes the credits of users (by
+// template); errRollback unless every push and every credit was there.
+func claimTx(tx *gorm.DB, ids []string, users map[string][]string, now time.Time) error {
+	res := tx.Model(&Push{}).Where("id IN ? AND status IN ?", ids, claimable).
+		Updates(map[string]any{"status": StatusSending, "updated_at": now})
+	if res.Error != nil {
+		return fmt.Errorf("claim pushes: %w", res.Error)
+	}
+	if res.RowsAffected != int64(len(ids)) {
+		return errRollback
+	}
+	for _, tid := range slices.Sorted(maps.Keys(users)) {
+		us := slices.Sorted(slices.Values(users[tid]))
+		res := tx.Model(&Subscription{}).Where("template_id = ? AND user_id IN ? AND quota > 0", tid, us).
+			Updates(map[string]any{"quota": gorm.Expr("quota - 1"), "updated_at": now})
+		if res.Error != nil {
+			return fmt.Errorf("reserve credits: %w", res.Error)
+		}
+		if res.RowsAffected != int64(len(us)) {
+			return errRollback
+		}
+	}
+	return nil
+}
+
 // Interrupt records a push found still claimed (status sending) as
 // interrupted, unless its send has settled meanwhile: a redelivery racing a
 // send that is still in flight must not overwrite the "sent" it records.
@@ -359,36 +479,85 @@ func (s *Store) Interrupt(ctx context.Context, p Push, now time.Time) error {
 }
 
 // Settle records an attempt and moves the push to status. With refund, the
-// credit Reserve took goes back (WeChat did not accept the send), in the
+// credit Claim took goes back (WeChat did not accept the send), in the
 // same transaction; with zeroQuota the credits are cleared (43101).
 func (s *Store) Settle(ctx context.Context, p Push, status, outcome string, errCode int, now time.Time, refund, zeroQuota bool) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		ch := map[string]any{"status": status, "err_code": errCode, "updated_at": now}
-		if outcome != "" {
-			ch["attempts"] = gorm.Expr("attempts + 1")
-			if err := tx.Create(&Attempt{ID: database.NewID(), PushID: p.ID, Outcome: outcome, ErrCode: errCode, At: now}).Error; err != nil {
-				return fmt.Errorf("record push attempt: %w", err)
-			}
+	return s.SettleBatch(ctx, []Settlement{{Push: p, Status: status, Outcome: outcome, ErrCode: errCode, Refund: refund, ZeroQuota: zeroQuota}}, now)
+}
+
+// Settlement is how one send attempt ends: see Settle.
+type Settlement struct {
+	Push      Push
+	Status    string
+	Outcome   string // the attempt's outcome; "" records no attempt
+	ErrCode   int
+	Refund    bool
+	ZeroQuota bool
+}
+
+// SettleBatch settles many sends in one transaction: one insert for their
+// attempts, one update per kind of ending (all of a batch's "sent" in one),
+// and the credit changes of the few WeChat did not accept.
+func (s *Store) SettleBatch(ctx context.Context, ss []Settlement, now time.Time) error {
+	if len(ss) == 0 {
+		return nil
+	}
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return settleTx(tx, ss, now) })
+}
+
+func settleTx(tx *gorm.DB, ss []Settlement, now time.Time) error {
+	if len(ss) == 0 {
+		return nil
+	}
+	var attempts []Attempt
+	type ending struct {
+		status  string
+		attempt bool
+		code    int
+	}
+	var order []ending
+	groups := map[ending][]string{}
+	for _, st := range ss {
+		if st.Outcome != "" {
+			attempts = append(attempts, Attempt{ID: database.NewID(), PushID: st.Push.ID, Outcome: st.Outcome, ErrCode: st.ErrCode, At: now})
 		}
-		if status == StatusSent {
+		e := ending{st.Status, st.Outcome != "", st.ErrCode}
+		if _, ok := groups[e]; !ok {
+			order = append(order, e)
+		}
+		groups[e] = append(groups[e], st.Push.ID)
+	}
+	if len(attempts) > 0 {
+		if err := tx.CreateInBatches(attempts, 500).Error; err != nil {
+			return fmt.Errorf("record push attempt: %w", err)
+		}
+	}
+	for _, e := range order {
+		ch := map[string]any{"status": e.status, "err_code": e.code, "updated_at": now}
+		if e.attempt {
+			ch["attempts"] = gorm.Expr("attempts + 1")
+		}
+		if e.status == StatusSent {
 			ch["sent_at"] = now
 		}
-		if err := tx.Model(&Push{}).Where("id = ?", p.ID).Updates(ch).Error; err != nil {
+		if err := tx.Model(&Push{}).Where("id IN ?", groups[e]).Updates(ch).Error; err != nil {
 			return fmt.Errorf("update push: %w", err)
 		}
-		sub := tx.Model(&Subscription{}).Where("user_id = ? AND template_id = ?", p.UserID, p.TemplateID)
+	}
+	for _, st := range ss {
+		sub := tx.Model(&Subscription{}).Where("user_id = ? AND template_id = ?", st.Push.UserID, st.Push.TemplateID)
 		switch {
-		case zeroQuota:
+		case st.ZeroQuota:
 			if err := sub.Updates(map[string]any{"quota": 0, "long_term": false, "updated_at": now}).Error; err != nil {
 				return fmt.Errorf("clear credit: %w", err)
 			}
-		case refund:
+		case st.Refund:
 			if err := sub.Updates(map[string]any{"quota": gorm.Expr("quota + 1"), "updated_at": now}).Error; err != nil {
 				return fmt.Errorf("refund credit: %w", err)
 			}
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // StopUser clears every subscription of userID inside tx (a deactivated

@@ -37,12 +37,15 @@ func DecodeRequest(payload []byte) (Request, bool, error) {
 	return r, err == nil, err
 }
 
-// SendHandler handles TaskSend.
+// SendHandler handles TaskSend: one push, or a batch planned together.
 func (s *Service) SendHandler() asynq.HandlerFunc {
 	return func(ctx context.Context, t *asynq.Task) error {
 		var st sendTask
-		if err := json.Unmarshal(t.Payload(), &st); err != nil || st.PushID == "" {
+		if err := json.Unmarshal(t.Payload(), &st); err != nil || (st.PushID == "") == (len(st.PushIDs) == 0) {
 			return fmt.Errorf("%s: bad payload: %w", TaskSend, asynq.SkipRetry)
+		}
+		if len(st.PushIDs) > 0 {
+			return s.SendBatch(ctx, st.PushIDs)
 		}
 		retried, _ := asynq.GetRetryCount(ctx)
 		maxRetry, ok := asynq.GetMaxRetry(ctx)

@@ -35,7 +35,7 @@ func configureHTTP(baseURL string, timeout time.Duration) {
 
 	if installedTimeout != timeout {
 		transport := http.DefaultTransport.(*http.Transport).Clone()
-		transport.MaxIdleConnsPerHost = 32 // every call goes to one host
+		transport.MaxIdleConnsPerHost = 256 // every call goes to one host; a push run has a few hundred in flight
 		util.DefaultHTTPClient = &http.Client{
 			Timeout:   timeout,
 			Transport: statusTransport{next: transport},

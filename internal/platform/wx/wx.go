@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -49,7 +50,7 @@ type Config struct {
 // Client calls WeChat for one mini-program. It is safe for concurrent use.
 type Client struct {
 	mp       *miniprogram.MiniProgram
-	cache    *cache.WechatCache
+	cache    *tokenCache
 	tokenKey string // silenceper's cache key for the stable access token
 	state    string
 	lang     string
@@ -75,11 +76,11 @@ func New(cfg Config, rdb redis.UniversalClient) (*Client, error) {
 	if prefix == "" {
 		prefix = defaultKeyPrefix
 	}
-	wc := cache.NewWechatCache(rdb, prefix)
+	wc := &tokenCache{WechatCache: cache.NewWechatCache(rdb, prefix)}
 	mp := miniprogram.NewMiniProgram(&mpconfig.Config{
 		AppID:       cfg.AppID,
 		AppSecret:   cfg.AppSecret,
-		Cache:       keptIfPossible{wc},
+		Cache:       wc,
 		UseStableAK: true, // idempotent while valid: instances do not invalidate each other's token
 	})
 	return &Client{
@@ -91,25 +92,87 @@ func New(cfg Config, rdb redis.UniversalClient) (*Client, error) {
 	}, nil
 }
 
-// keptIfPossible is the token cache as silenceper sees it: a token that
-// Redis could not keep is still a good token. silenceper returns the
-// cache's Set error instead of the token it just fetched, so with Redis down
-// every WeChat call (content checks of patient text, pushes) would fail;
-// here it goes ahead, and each call fetches the stable token afresh until
-// Redis answers again (stable tokens do not invalidate each other).
-type keptIfPossible struct{ *cache.WechatCache }
-
-func (k keptIfPossible) Set(key string, val interface{}, timeout time.Duration) error {
-	_ = k.WechatCache.Set(key, val, timeout)
-	return nil
+// tokenCache is the token cache as silenceper sees it: Redis, shared by
+// every instance, behind a short memo in this process (a push run asks for
+// the token once per message; Redis once every tokenMemo is enough).
+//
+// A token that Redis could not keep is still a good token. silenceper
+// returns the cache's Set error instead of the token it just fetched, so
+// with Redis down every WeChat call (content checks of patient text, pushes)
+// would fail; here it goes ahead, and each call fetches the stable token
+// afresh until Redis answers again (stable tokens do not invalidate each
+// other).
+//
+// A token WeChat rejects (40001) is dropped from both (withToken); a token
+// another instance replaced is used here at most tokenMemo longer, and a
+// rejection drops it at once.
+type tokenCache struct {
+	*cache.WechatCache
+	mu   sync.Mutex
+	memo map[string]memoToken
 }
 
-func (k keptIfPossible) SetContext(ctx context.Context, key string, val interface{}, timeout time.Duration) error {
+type memoToken struct {
+	val     string
+	expires time.Time
+}
+
+// tokenMemo is how long this process reuses a token read from Redis.
+const tokenMemo = 10 * time.Second
+
+func (k *tokenCache) Get(key string) interface{} { return k.GetContext(context.Background(), key) }
+
+func (k *tokenCache) GetContext(ctx context.Context, key string) interface{} {
+	now := time.Now()
+	k.mu.Lock()
+	m, ok := k.memo[key]
+	k.mu.Unlock()
+	if ok && now.Before(m.expires) {
+		return m.val
+	}
+	val := k.WechatCache.GetContext(ctx, key)
+	if s, ok := val.(string); ok {
+		k.remember(key, s, now.Add(tokenMemo))
+	}
+	return val
+}
+
+func (k *tokenCache) remember(key, val string, expires time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.memo == nil {
+		k.memo = map[string]memoToken{}
+	}
+	k.memo[key] = memoToken{val: val, expires: expires}
+}
+
+func (k *tokenCache) forget(key string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.memo, key)
+}
+
+func (k *tokenCache) Set(key string, val interface{}, timeout time.Duration) error {
+	return k.SetContext(context.Background(), key, val, timeout)
+}
+
+func (k *tokenCache) SetContext(ctx context.Context, key string, val interface{}, timeout time.Duration) error {
+	k.forget(key)
+	if s, ok := val.(string); ok {
+		k.remember(key, s, time.Now().Add(min(tokenMemo, timeout)))
+	}
 	_ = k.WechatCache.SetContext(ctx, key, val, timeout)
 	return nil
 }
 
-var _ wechatcache.ContextCache = keptIfPossible{}
+func (k *tokenCache) Delete(key string) error { return k.DeleteContext(context.Background(), key) }
+
+func (k *tokenCache) DeleteContext(ctx context.Context, key string) error {
+	k.forget(key)
+	return k.WechatCache.DeleteContext(ctx, key)
+}
+
+var _ wechatcache.ContextCache = (*tokenCache)(nil)
 
 // credentialChars is what an AppID or AppSecret may hold: silenceper pastes
 // them into URLs unescaped.
