@@ -1,10 +1,15 @@
 package messaging
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -47,32 +52,61 @@ type subscription struct {
 	checked   time.Time
 }
 
-// conn is one socket's server side.
+// Buffers of a socket's connection. net/http hands a hijacked connection
+// over with a 4 KiB reader and a 4 KiB writer; a socket reads small client
+// frames and writes one event at a time, so it keeps small ones (a larger
+// event goes out in two writes instead of one).
+const (
+	socketReadBuffer  = 256
+	socketWriteBuffer = 1024
+)
+
+// Flood protection: a client may send floodBurst frames at once, then
+// floodRate a second on average; one that sends faster is disconnected with
+// 1008 "too many requests".
+const (
+	floodBurst = 16
+	floodRate  = 8
+)
+
+// conn is one socket's server side. An idle socket costs one goroutine, the
+// one blocked reading it: the HTTP handler returns once the socket is set
+// up, live events are written by a goroutine started when they arrive
+// (mailbox.drain), and the hub's one heartbeat sweep pings.
 type conn struct {
-	svc   *Service
-	hub   *Hub
-	ws    *websocket.Conn
-	c     *client
-	subs  map[string]*subscription
-	ctrl  chan clientFrame
-	staff bool
+	svc    *Service
+	hub    *Hub
+	ws     *websocket.Conn
+	c      *client
+	ctx    context.Context // ends with the socket
+	cancel context.CancelFunc
+	staff  bool
+
+	// mu is held while writing, so control answers, catch-up and live
+	// events go out one sequence at a time, and guards subs.
+	mu   sync.Mutex
+	subs map[string]*subscription
+
+	// The reading goroutine's own: flood protection's token bucket.
+	tokens float64
+	filled time.Time
 }
 
-// Serve upgrades an authenticated request to a WebSocket and runs it until
-// either side closes. It blocks for the life of the socket.
+// Serve upgrades an authenticated request to a WebSocket, says hello and
+// returns: one goroutine reads the socket until either side closes it.
 func (s *Service) Serve(w http.ResponseWriter, r *http.Request, a auth.Actor) {
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{auth.WebSocketProtocol}})
+	ws, err := websocket.Accept(leanHijack{w}, r, &websocket.AcceptOptions{Subprotocols: []string{auth.WebSocketProtocol}})
 	if err != nil {
 		return // Accept has answered the request
 	}
 	ws.SetReadLimit(4 << 10)
 	ctx, cancel := context.WithCancel(s.hub.ctx)
-	defer cancel()
-	cn := &conn{svc: s, hub: s.hub, ws: ws, subs: map[string]*subscription{}, ctrl: make(chan clientFrame, 16),
-		staff: a.Kind == auth.KindStaff}
-	cn.c = &client{id: s.hub.nextID(), actor: a, send: newMailbox(s.hub.opts.SendBuffer),
+	hb := s.hub.opts.Heartbeat
+	cn := &conn{svc: s, hub: s.hub, ws: ws, ctx: ctx, cancel: cancel, staff: a.Kind == auth.KindStaff,
+		tokens: floodBurst, filled: time.Now()}
+	cn.c = &client{id: s.hub.nextID(), actor: a, send: newMailbox(s.hub.opts.SendBuffer, cn.drain),
 		kick: func(reason string) {
-			// Close first: a cancel first could let Serve's CloseNow win, and
+			// Close first: a cancel first could let the reader's CloseNow win, and
 			// the client would see an abnormal closure instead of 1013 and the reason.
 			go func() {
 				ws.Close(websocket.StatusTryAgainLater, reason)
@@ -83,79 +117,151 @@ func (s *Service) Serve(w http.ResponseWriter, r *http.Request, a auth.Actor) {
 			ws.Close(websocket.StatusGoingAway, "server shutting down")
 			cancel()
 		},
+		ping: cn.ping,
 	}
+	// Hold mu until hello is out: a live event queued meanwhile waits for it.
+	cn.mu.Lock()
 	if err := s.hub.register(cn.c); err != nil {
+		cn.mu.Unlock()
 		ws.Close(websocket.StatusTryAgainLater, CloseReasonUnavailable)
+		cancel()
 		return
 	}
-	defer func() {
-		subs := make([]string, 0, len(cn.subs))
-		for p := range cn.subs {
-			subs = append(subs, p)
-		}
-		s.hub.unregister(cn.c, subs)
-		s.hub.forget(cn.c)
-		ws.CloseNow()
-	}()
 	s.hub.touch(ctx, cn.c)
-	go cn.read(ctx, cancel)
-	cn.pump(ctx)
+	err = cn.write(ctx, Event{Type: EventHello, ConnID: cn.c.id, Heartbeat: int(hb.Seconds())})
+	cn.mu.Unlock()
+	if err != nil {
+		cn.end()
+		return
+	}
+	go cn.read()
 }
 
-// read turns client frames into control requests until the socket ends.
-func (cn *conn) read(ctx context.Context, cancel context.CancelFunc) {
-	defer cancel()
+// end releases the socket once: it leaves the hub and closes the connection.
+func (cn *conn) end() {
+	cn.cancel()
+	cn.mu.Lock()
+	subs := make([]string, 0, len(cn.subs))
+	for p := range cn.subs {
+		subs = append(subs, p)
+	}
+	cn.mu.Unlock()
+	cn.hub.unregister(cn.c, subs)
+	cn.hub.forget(cn.c)
+	cn.ws.CloseNow()
+}
+
+// read handles client frames, one at a time, until the socket ends; then it
+// releases the socket.
+func (cn *conn) read() {
+	defer cn.end()
 	for {
-		typ, b, err := cn.ws.Read(ctx)
+		typ, b, err := cn.ws.Read(cn.ctx)
 		if err != nil {
+			return
+		}
+		if !cn.allow(time.Now()) {
+			cn.ws.Close(websocket.StatusPolicyViolation, "too many requests")
 			return
 		}
 		var f clientFrame
 		if typ != websocket.MessageText || json.Unmarshal(b, &f) != nil {
 			f = clientFrame{Type: "invalid"}
 		}
-		select {
-		case cn.ctrl <- f:
-		default: // a client flooding requests is dropped like a slow one
-			cn.ws.Close(websocket.StatusPolicyViolation, "too many requests")
+		cn.mu.Lock()
+		err = cn.handle(cn.ctx, f)
+		cn.mu.Unlock()
+		if err != nil {
 			return
 		}
 	}
 }
 
-// pump owns every write to the socket: control answers, catch-up and live
-// events, in order, and the heartbeat.
-func (cn *conn) pump(ctx context.Context) {
-	hb := cn.hub.opts.Heartbeat
-	if cn.write(ctx, Event{Type: EventHello, ConnID: cn.c.id, Heartbeat: int(hb.Seconds())}) != nil {
+// allow takes a token from the flood bucket, refilled at floodRate a second
+// up to floodBurst; false means the client sends faster than it may.
+func (cn *conn) allow(now time.Time) bool {
+	cn.tokens = min(floodBurst, cn.tokens+now.Sub(cn.filled).Seconds()*floodRate)
+	cn.filled = now
+	if cn.tokens < 1 {
+		return false
+	}
+	cn.tokens--
+	return true
+}
+
+// drain writes queued live events, in order, until the mailbox is empty.
+// The mailbox starts it when frames arrive; a write that fails closes the
+// socket, and the reader's end releases it.
+func (cn *conn) drain() {
+	for {
+		batch := cn.c.send.next()
+		if batch == nil {
+			return
+		}
+		cn.mu.Lock()
+		for _, o := range batch {
+			if cn.forward(cn.ctx, o) != nil {
+				cn.mu.Unlock()
+				cn.ws.CloseNow()
+				return // the mailbox stays marked draining: nothing more is written
+			}
+		}
+		cn.mu.Unlock()
+	}
+}
+
+// ping is the socket's heartbeat, run by the hub's sweep in a goroutine of
+// its own: a client that does not answer within a heartbeat (or whose
+// send path is stuck that long) is disconnected.
+func (cn *conn) ping() {
+	ctx, cancel := context.WithTimeout(cn.ctx, cn.hub.opts.Heartbeat)
+	err := cn.ws.Ping(ctx)
+	cancel()
+	if err != nil {
+		cn.cancel()
+		cn.ws.CloseNow()
 		return
 	}
-	ticker := time.NewTicker(hb)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case f := <-cn.ctrl:
-			if cn.handle(ctx, f) != nil {
-				return
-			}
-		case <-cn.c.send.ready:
-			for _, o := range cn.c.send.take() {
-				if cn.forward(ctx, o) != nil {
-					return
-				}
-			}
-		case <-ticker.C:
-			pctx, cancel := context.WithTimeout(ctx, hb)
-			err := cn.ws.Ping(pctx)
-			cancel()
-			if err != nil {
-				return
-			}
-			cn.hub.touch(ctx, cn.c)
+	cn.hub.touch(cn.ctx, cn.c)
+}
+
+// leanHijack hands coder/websocket the hijacked connection with buffers of
+// socketReadBuffer and socketWriteBuffer bytes instead of net/http's 4 KiB
+// each. Bytes the client sent right after its handshake, already in
+// net/http's reader, move into the new one.
+type leanHijack struct{ http.ResponseWriter }
+
+// WriteHeaderNow lets gin's writer send the 101 before the hijack, as
+// coder/websocket asks of it.
+func (w leanHijack) WriteHeaderNow() {
+	if g, ok := w.ResponseWriter.(interface{ WriteHeaderNow() }); ok {
+		g.WriteHeaderNow()
+	}
+}
+
+func (w leanHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("messaging: the response cannot be hijacked")
+	}
+	nc, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	var src io.Reader = nc
+	n := brw.Reader.Buffered()
+	if n > 0 {
+		early, _ := brw.Reader.Peek(n)
+		src = io.MultiReader(bytes.NewReader(bytes.Clone(early)), nc)
+	}
+	br := bufio.NewReaderSize(src, max(socketReadBuffer, n))
+	if n > 0 {
+		if _, err := br.Peek(n); err != nil {
+			nc.Close()
+			return nil, nil, err
 		}
 	}
+	return nc, bufio.NewReadWriter(br, bufio.NewWriterSize(nc, socketWriteBuffer)), nil
 }
 
 func (cn *conn) write(ctx context.Context, ev Event) error {
@@ -212,6 +318,9 @@ func (cn *conn) subscribe(ctx context.Context, f clientFrame) error {
 	}
 	sub := cn.subs[f.PatientID]
 	if sub == nil {
+		if cn.subs == nil {
+			cn.subs = map[string]*subscription{}
+		}
 		sub = &subscription{}
 		cn.subs[f.PatientID] = sub
 		cn.hub.subscribe(cn.c, f.PatientID)
