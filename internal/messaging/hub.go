@@ -100,6 +100,7 @@ type client struct {
 	nextPing atomic.Int64        // unix nanoseconds; the heartbeat sweep pings the socket then
 	kick     func(reason string) // closes the connection; must not block
 	shut     func()              // closes with 1001 at shutdown; may block briefly
+	abort    func()              // closes the connection at once, no handshake
 	ping     func()              // pings and waits for the pong (or disconnects); run in a goroutine of its own
 }
 
@@ -544,6 +545,9 @@ func (h *Hub) Shutdown(ctx context.Context) {
 	case <-done:
 	case <-ctx.Done():
 		h.log.Warn("realtime: sockets still open at shutdown deadline", "count", h.Connections())
+		for _, c := range clients {
+			c.abort()
+		}
 	}
 	h.cancel()
 }

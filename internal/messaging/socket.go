@@ -58,7 +58,7 @@ type subscription struct {
 // event goes out in two writes instead of one).
 const (
 	socketReadBuffer  = 256
-	socketWriteBuffer = 1024
+	socketWriteBuffer = 512
 )
 
 // Flood protection: a client may send floodBurst frames at once, then
@@ -70,17 +70,20 @@ const (
 )
 
 // conn is one socket's server side. An idle socket costs one goroutine, the
-// one blocked reading it: the HTTP handler returns once the socket is set
-// up, live events are written by a goroutine started when they arrive
-// (mailbox.drain), and the hub's one heartbeat sweep pings.
+// one blocked reading it, with a small stack: the HTTP handler returns once
+// the socket is set up, client frames are handled in a goroutine of their
+// own (database queries grow stacks, and a grown stack stays with its
+// goroutine), live events are written by a goroutine started when they
+// arrive (mailbox.drain), and the hub's one heartbeat sweep pings. Nor
+// does a socket hold a context of its own: it ends by closing the
+// connection, which wakes the reader, and its requests run under the hub's
+// context.
 type conn struct {
-	svc    *Service
-	hub    *Hub
-	ws     *websocket.Conn
-	c      *client
-	ctx    context.Context // ends with the socket
-	cancel context.CancelFunc
-	staff  bool
+	svc   *Service
+	hub   *Hub
+	ws    *websocket.Conn
+	c     *client
+	staff bool
 
 	// mu is held while writing, so control answers, catch-up and live
 	// events go out one sequence at a time, and guards subs.
@@ -100,31 +103,31 @@ func (s *Service) Serve(w http.ResponseWriter, r *http.Request, a auth.Actor) {
 		return // Accept has answered the request
 	}
 	ws.SetReadLimit(4 << 10)
-	ctx, cancel := context.WithCancel(s.hub.ctx)
+	ctx := s.hub.ctx
 	hb := s.hub.opts.Heartbeat
-	cn := &conn{svc: s, hub: s.hub, ws: ws, ctx: ctx, cancel: cancel, staff: a.Kind == auth.KindStaff,
-		tokens: floodBurst, filled: time.Now()}
+	cn := &conn{svc: s, hub: s.hub, ws: ws, staff: a.Kind == auth.KindStaff, tokens: floodBurst, filled: time.Now()}
 	cn.c = &client{id: s.hub.nextID(), actor: a, send: newMailbox(s.hub.opts.SendBuffer, cn.drain),
 		kick: func(reason string) {
-			// Close first: a cancel first could let the reader's CloseNow win, and
-			// the client would see an abnormal closure instead of 1013 and the reason.
+			// The close handshake first (the client sees 1013 and the reason), then
+			// the connection, whatever the handshake's outcome: that ends the reader.
 			go func() {
 				ws.Close(websocket.StatusTryAgainLater, reason)
-				cancel()
+				ws.CloseNow()
 			}()
 		},
 		shut: func() {
 			ws.Close(websocket.StatusGoingAway, "server shutting down")
-			cancel()
+			ws.CloseNow()
 		},
-		ping: cn.ping,
+		abort: func() { ws.CloseNow() },
+		ping:  cn.ping,
 	}
 	// Hold mu until hello is out: a live event queued meanwhile waits for it.
 	cn.mu.Lock()
 	if err := s.hub.register(cn.c); err != nil {
 		cn.mu.Unlock()
 		ws.Close(websocket.StatusTryAgainLater, CloseReasonUnavailable)
-		cancel()
+		ws.CloseNow()
 		return
 	}
 	s.hub.touch(ctx, cn.c)
@@ -137,9 +140,9 @@ func (s *Service) Serve(w http.ResponseWriter, r *http.Request, a auth.Actor) {
 	go cn.read()
 }
 
-// end releases the socket once: it leaves the hub and closes the connection.
+// end releases the socket once: it closes the connection and leaves the hub.
 func (cn *conn) end() {
-	cn.cancel()
+	cn.ws.CloseNow() // a drain or a frame's handler still writing stops
 	cn.mu.Lock()
 	subs := make([]string, 0, len(cn.subs))
 	for p := range cn.subs {
@@ -148,15 +151,17 @@ func (cn *conn) end() {
 	cn.mu.Unlock()
 	cn.hub.unregister(cn.c, subs)
 	cn.hub.forget(cn.c)
-	cn.ws.CloseNow()
 }
 
-// read handles client frames, one at a time, until the socket ends; then it
-// releases the socket.
+// read reads client frames until the socket ends; then it releases the
+// socket. Each frame is handled, in turn, by a goroutine of its own (see conn).
 func (cn *conn) read() {
 	defer cn.end()
+	done := make(chan error, 1)
 	for {
-		typ, b, err := cn.ws.Read(cn.ctx)
+		// No context: the read ends when the connection closes (a context
+		// with a Done channel would cost each socket a registration in it).
+		typ, b, err := cn.ws.Read(context.Background())
 		if err != nil {
 			return
 		}
@@ -164,14 +169,16 @@ func (cn *conn) read() {
 			cn.ws.Close(websocket.StatusPolicyViolation, "too many requests")
 			return
 		}
-		var f clientFrame
-		if typ != websocket.MessageText || json.Unmarshal(b, &f) != nil {
-			f = clientFrame{Type: "invalid"}
-		}
-		cn.mu.Lock()
-		err = cn.handle(cn.ctx, f)
-		cn.mu.Unlock()
-		if err != nil {
+		go func() {
+			var f clientFrame
+			if typ != websocket.MessageText || json.Unmarshal(b, &f) != nil {
+				f = clientFrame{Type: "invalid"}
+			}
+			cn.mu.Lock()
+			defer cn.mu.Unlock()
+			done <- cn.handle(cn.hub.ctx, f)
+		}()
+		if <-done != nil {
 			return
 		}
 	}
@@ -200,7 +207,7 @@ func (cn *conn) drain() {
 		}
 		cn.mu.Lock()
 		for _, o := range batch {
-			if cn.forward(cn.ctx, o) != nil {
+			if cn.forward(cn.hub.ctx, o) != nil {
 				cn.mu.Unlock()
 				cn.ws.CloseNow()
 				return // the mailbox stays marked draining: nothing more is written
@@ -214,15 +221,14 @@ func (cn *conn) drain() {
 // its own: a client that does not answer within a heartbeat (or whose
 // send path is stuck that long) is disconnected.
 func (cn *conn) ping() {
-	ctx, cancel := context.WithTimeout(cn.ctx, cn.hub.opts.Heartbeat)
+	ctx, cancel := context.WithTimeout(cn.hub.ctx, cn.hub.opts.Heartbeat)
 	err := cn.ws.Ping(ctx)
 	cancel()
 	if err != nil {
-		cn.cancel()
 		cn.ws.CloseNow()
 		return
 	}
-	cn.hub.touch(cn.ctx, cn.c)
+	cn.hub.touch(cn.hub.ctx, cn.c)
 }
 
 // leanHijack hands coder/websocket the hijacked connection with buffers of
