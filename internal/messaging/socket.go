@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -98,6 +99,7 @@ type conn struct {
 // Serve upgrades an authenticated request to a WebSocket, says hello and
 // returns: one goroutine reads the socket until either side closes it.
 func (s *Service) Serve(w http.ResponseWriter, r *http.Request, a auth.Actor) {
+	offerOnlyOurProtocol(r.Header)
 	ws, err := websocket.Accept(leanHijack{w}, r, &websocket.AcceptOptions{Subprotocols: []string{auth.WebSocketProtocol}})
 	if err != nil {
 		return // Accept has answered the request
@@ -131,7 +133,7 @@ func (s *Service) Serve(w http.ResponseWriter, r *http.Request, a auth.Actor) {
 		return
 	}
 	s.hub.touch(ctx, cn.c)
-	err = cn.write(ctx, Event{Type: EventHello, ConnID: cn.c.id, Heartbeat: int(hb.Seconds())})
+	err = cn.write(Event{Type: EventHello, ConnID: cn.c.id, Heartbeat: int(hb.Seconds())})
 	cn.mu.Unlock()
 	if err != nil {
 		cn.end()
@@ -231,6 +233,24 @@ func (cn *conn) ping() {
 	cn.hub.touch(cn.hub.ctx, cn.c)
 }
 
+// offerOnlyOurProtocol narrows the offered subprotocols to CarePath's
+// (when offered; the access token, "bearer.<token>" beside it, has been
+// checked by now). The library keeps the one it picks for the socket's life,
+// and a substring of the request's header would keep the whole header
+// value, token included, in memory with it.
+func offerOnlyOurProtocol(h http.Header) {
+	const key = "Sec-WebSocket-Protocol"
+	for _, v := range h.Values(key) {
+		for _, p := range strings.Split(v, ",") {
+			if strings.TrimSpace(p) == auth.WebSocketProtocol {
+				h.Set(key, auth.WebSocketProtocol)
+				return
+			}
+		}
+	}
+	h.Del(key)
+}
+
 // leanHijack hands coder/websocket the hijacked connection with buffers of
 // socketReadBuffer and socketWriteBuffer bytes instead of net/http's 4 KiB
 // each. Bytes the client sent right after its handshake, already in
@@ -270,18 +290,27 @@ func (w leanHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return nc, bufio.NewReadWriter(br, bufio.NewWriterSize(nc, socketWriteBuffer)), nil
 }
 
-func (cn *conn) write(ctx context.Context, ev Event) error {
+func (cn *conn) write(ev Event) error {
 	b, err := json.Marshal(ev)
 	if err != nil {
 		return err
 	}
-	return cn.writeRaw(ctx, b)
+	return cn.writeRaw(b)
 }
 
-func (cn *conn) writeRaw(ctx context.Context, b []byte) error {
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	return cn.ws.Write(wctx, websocket.MessageText, b)
+// writeTimeout bounds one frame's write: a client that takes longer is
+// disconnected (it reconnects with its cursor and loses nothing).
+const writeTimeout = 10 * time.Second
+
+// writeRaw writes one frame. The timeout is a timer that closes the
+// connection, as the library does when a write's context expires; it is not
+// a context because the library keeps the last write's context for the
+// socket's life (a timer context and its timer, 0.2 KiB per idle socket).
+// The connection's closing (end, kick, shutdown) stops a write under way.
+func (cn *conn) writeRaw(b []byte) error {
+	t := time.AfterFunc(writeTimeout, func() { cn.ws.CloseNow() })
+	defer t.Stop()
+	return cn.ws.Write(context.Background(), websocket.MessageText, b)
 }
 
 func (cn *conn) fail(ctx context.Context, patientID string, err error) error {
@@ -291,13 +320,13 @@ func (cn *conn) fail(ctx context.Context, patientID string, err error) error {
 	} else {
 		cn.svc.log.Error("realtime request failed", "error", err.Error())
 	}
-	return cn.write(ctx, Event{Type: EventError, PatientID: patientID, Code: code, Detail: msg})
+	return cn.write(Event{Type: EventError, PatientID: patientID, Code: code, Detail: msg})
 }
 
 func (cn *conn) handle(ctx context.Context, f clientFrame) error {
 	switch f.Type {
 	case "ping":
-		return cn.write(ctx, Event{Type: EventPong})
+		return cn.write(Event{Type: EventPong})
 	case "subscribe":
 		return cn.subscribe(ctx, f)
 	case "unsubscribe":
@@ -305,7 +334,7 @@ func (cn *conn) handle(ctx context.Context, f clientFrame) error {
 			delete(cn.subs, f.PatientID)
 			cn.hub.unsubscribe(cn.c, f.PatientID)
 		}
-		return cn.write(ctx, Event{Type: EventUnsubscribed, PatientID: f.PatientID, Code: "requested"})
+		return cn.write(Event{Type: EventUnsubscribed, PatientID: f.PatientID, Code: "requested"})
 	default:
 		return cn.fail(ctx, "", apperr.Invalid("type", "invalid_frame", "无法识别的消息帧：type 应为 subscribe、unsubscribe 或 ping"))
 	}
@@ -340,7 +369,7 @@ func (cn *conn) subscribe(ctx context.Context, f clientFrame) error {
 		return cn.fail(ctx, f.PatientID, err)
 	}
 	last := t.LastSeq
-	if err := cn.write(ctx, Event{Type: EventSubscribed, PatientID: f.PatientID, LastSeq: &last}); err != nil {
+	if err := cn.write(Event{Type: EventSubscribed, PatientID: f.PatientID, LastSeq: &last}); err != nil {
 		return err
 	}
 	if f.AfterSeq == nil {
@@ -354,7 +383,7 @@ func (cn *conn) subscribe(ctx context.Context, f clientFrame) error {
 			return cn.fail(ctx, f.PatientID, err)
 		}
 		for _, v := range cn.svc.views(ctx, f.PatientID, msgs) {
-			if err := cn.write(ctx, Event{Type: EventMessage, PatientID: f.PatientID, Message: &v}); err != nil {
+			if err := cn.write(Event{Type: EventMessage, PatientID: f.PatientID, Message: &v}); err != nil {
 				return err
 			}
 			after = v.Seq
@@ -372,7 +401,7 @@ func (cn *conn) subscribe(ctx context.Context, f clientFrame) error {
 // reassigned patient stops delivery within HubOptions.Recheck.
 func (cn *conn) forward(ctx context.Context, o outbound) error {
 	if o.patientID == "" {
-		return cn.writeRaw(ctx, o.payload)
+		return cn.writeRaw(o.payload)
 	}
 	sub := cn.subs[o.patientID]
 	if sub == nil || (o.seq > 0 && o.seq <= sub.delivered) {
@@ -382,7 +411,7 @@ func (cn *conn) forward(ctx context.Context, o outbound) error {
 		if _, err := cn.svc.policy.Check(ctx, cn.c.actor, access.MessagesRead, o.patientID); err != nil {
 			delete(cn.subs, o.patientID)
 			cn.hub.unsubscribe(cn.c, o.patientID)
-			return cn.write(ctx, Event{Type: EventUnsubscribed, PatientID: o.patientID, Code: "access_revoked"})
+			return cn.write(Event{Type: EventUnsubscribed, PatientID: o.patientID, Code: "access_revoked"})
 		}
 		sub.checked = time.Now()
 		if o.recheck {
@@ -392,5 +421,5 @@ func (cn *conn) forward(ctx context.Context, o outbound) error {
 	if o.seq > sub.delivered {
 		sub.delivered = o.seq
 	}
-	return cn.writeRaw(ctx, o.payload)
+	return cn.writeRaw(o.payload)
 }
