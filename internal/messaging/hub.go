@@ -244,7 +244,10 @@ func (h *Hub) listen() error {
 // disconnected. It runs until the hub stops.
 func (h *Hub) heartbeat() {
 	hb := h.opts.Heartbeat
-	t := time.NewTicker(max(hb/20, 10*time.Millisecond))
+	// Fine steps: sockets due within one step are pinged together, and
+	// thousands of them (with their presence writes to Redis) at once would
+	// hold up deliveries.
+	t := time.NewTicker(max(hb/250, 10*time.Millisecond))
 	defer t.Stop()
 	var due []*client
 	for {

@@ -212,7 +212,9 @@ func run() error {
 
 	fmt.Fprintf(os.Stderr, "sending %d msg/s for %s…\n", o.rate, o.duration)
 	var mu sync.Mutex
-	var latencies, sendTimes []time.Duration
+	// lags: arrival on the socket minus the send's response (negative when
+	// the socket had it first), the fan-out's own delay beyond the commit.
+	var latencies, sendTimes, lags []time.Duration
 	var sent, failed atomic.Int64
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 64)
@@ -248,6 +250,7 @@ loop:
 			case at := <-arrival:
 				mu.Lock()
 				latencies, sendTimes = append(latencies, at.Sub(t0)), append(sendTimes, t1.Sub(t0))
+				lags = append(lags, at.Sub(t1))
 				mu.Unlock()
 			case <-time.After(10 * time.Second):
 			}
@@ -262,12 +265,12 @@ loop:
 	if o.embedded {
 		backend = "SQLite + in-process Redis"
 	}
-	fmt.Printf("| backend | instances | sockets | rate (msg/s) | sent | delivered | failed sends | send p50 | send p99 | delivery p50 | delivery p99 | delivery p99 / send p50 |\n")
-	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
-	fmt.Printf("| %s | 2 | %d | %d | %d | %d | %d | %s | %s | %s | %s | %.1f× |\n",
+	fmt.Printf("| backend | instances | sockets | rate (msg/s) | sent | delivered | failed sends | send p50 | send p99 | delivery p50 | delivery p99 | delivery p99 / send p50 | arrival − send response p50 | p99 |\n")
+	fmt.Printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Printf("| %s | 2 | %d | %d | %d | %d | %d | %s | %s | %s | %s | %.1f× | %s | %s |\n",
 		backend, o.sockets, o.rate, sent.Load(), delivered.Load(), failed.Load(),
 		pct(sendTimes, 50), pct(sendTimes, 99), pct(latencies, 50), pct(latencies, 99),
-		float64(pctD(latencies, 99))/float64(max(pctD(sendTimes, 50), 1)))
+		float64(pctD(latencies, 99))/float64(max(pctD(sendTimes, 50), 1)), pct(lags, 50), pct(lags, 99))
 	fmt.Printf("\nServer memory per idle authenticated socket (each instance a process of its own; load average %s):\n\n", load)
 	fmt.Printf("| instance | sockets | RSS before | RSS after | RSS per socket | Go heap per socket | Go stacks per socket | goroutines per socket |\n")
 	fmt.Printf("|---|---|---|---|---|---|---|---|\n")
