@@ -93,12 +93,15 @@ type outbound struct {
 
 // client is a socket as the hub sees it.
 type client struct {
-	id      string
-	actor   auth.Actor
-	send    *mailbox
-	dropped atomic.Bool
-	kick    func(reason string) // closes the connection; must not block
-	shut    func()              // closes with 1001 at shutdown; may block briefly
+	id       string
+	actor    auth.Actor
+	send     *mailbox
+	dropped  atomic.Bool
+	nextPing atomic.Int64        // unix nanoseconds; the heartbeat sweep pings the socket then
+	kick     func(reason string) // closes the connection; must not block
+	shut     func()              // closes with 1001 at shutdown; may block briefly
+	abort    func()              // closes the connection at once, no handshake
+	ping     func()              // pings and waits for the pong (or disconnects); run in a goroutine of its own
 }
 
 // offer queues a frame without ever blocking: a client whose buffer is
@@ -112,16 +115,21 @@ func (c *client) offer(o outbound) {
 
 // mailbox is a socket's queue of frames. It grows with the backlog up to
 // limit instead of reserving limit slots up front: thousands of idle sockets
-// hold no buffer (a channel of 256 frames cost 14 KiB per socket).
+// hold no buffer (a channel of 256 frames cost 14 KiB per socket). No
+// goroutine waits on an idle mailbox either: the first frame put into an
+// empty one starts drain in a goroutine, which takes batches until the queue
+// is empty and then ends (an idle socket's waiting writer cost a goroutine
+// stack of 8 KiB).
 type mailbox struct {
-	mu    sync.Mutex
-	queue []outbound
-	limit int
-	ready chan struct{} // holds one signal while frames wait
+	mu       sync.Mutex
+	queue    []outbound
+	limit    int
+	draining bool   // a drain goroutine runs (or has stopped for good)
+	drain    func() // started when frames arrive and none runs; nil in tests
 }
 
-func newMailbox(limit int) *mailbox {
-	return &mailbox{limit: limit, ready: make(chan struct{}, 1)}
+func newMailbox(limit int, drain func()) *mailbox {
+	return &mailbox{limit: limit, drain: drain}
 }
 
 // put queues o unless limit frames already wait.
@@ -132,20 +140,26 @@ func (m *mailbox) put(o outbound) bool {
 		return false
 	}
 	m.queue = append(m.queue, o)
+	start := !m.draining && m.drain != nil
+	m.draining = m.draining || start
 	m.mu.Unlock()
-	select {
-	case m.ready <- struct{}{}:
-	default: // already signalled
+	if start {
+		go m.drain()
 	}
 	return true
 }
 
-// take returns the waiting frames, oldest first, and empties the queue.
-func (m *mailbox) take() []outbound {
+// next returns the waiting frames, oldest first, and empties the queue;
+// with none waiting it returns nil and the drain that called it must end
+// (the next put starts another).
+func (m *mailbox) next() []outbound {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	q := m.queue
 	m.queue = nil
+	if len(q) == 0 {
+		m.draining = false
+	}
 	return q
 }
 
@@ -172,6 +186,7 @@ type Hub struct {
 	clients   map[*client]struct{}
 	pubsub    *redis.PubSub
 	closing   bool
+	beating   bool // the heartbeat sweep runs
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -213,7 +228,53 @@ func (h *Hub) listen() error {
 		defer h.wg.Done()
 		h.receive(ps)
 	}()
+	if !h.beating {
+		h.beating = true
+		go h.heartbeat()
+	}
 	return nil
+}
+
+// heartbeat is the one sweep that pings every socket of the instance once
+// per HubOptions.Heartbeat, each at its own phase (sockets connect at
+// different times, so pings spread out rather than arriving all at once).
+// A socket's ping runs in a short-lived goroutine that waits for the pong,
+// marks the actor present and ends; one that gets no pong within a
+// heartbeat, or cannot even send the ping (a full send path), is
+// disconnected. It runs until the hub stops.
+func (h *Hub) heartbeat() {
+	hb := h.opts.Heartbeat
+	// Fine steps: sockets due within one step are pinged together, and
+	// thousands of them (with their presence writes to Redis) at once would
+	// hold up deliveries.
+	t := time.NewTicker(max(hb/250, 10*time.Millisecond))
+	defer t.Stop()
+	var due []*client
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case now := <-t.C:
+			due = h.duePings(now, due[:0])
+			for _, c := range due {
+				go c.ping()
+			}
+			clear(due)
+		}
+	}
+}
+
+// duePings appends the sockets whose ping is due at now and schedules their next.
+func (h *Hub) duePings(now time.Time, due []*client) []*client {
+	at, next := now.UnixNano(), now.Add(h.opts.Heartbeat).UnixNano()
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for c := range h.clients {
+		if n := c.nextPing.Load(); n != 0 && n <= at && c.nextPing.CompareAndSwap(n, next) {
+			due = append(due, c)
+		}
+	}
+	return due
 }
 
 // CloseReasonUnavailable is the close reason (with code 1013, try again
@@ -398,6 +459,7 @@ func (h *Hub) register(c *client) error {
 	if err := h.listen(); err != nil {
 		return err
 	}
+	c.nextPing.Store(time.Now().Add(h.opts.Heartbeat).UnixNano())
 	h.clients[c] = struct{}{}
 	add(h.byActor, actorKey(c.actor.Kind, c.actor.ID), c)
 	h.wg.Add(1)
@@ -486,6 +548,9 @@ func (h *Hub) Shutdown(ctx context.Context) {
 	case <-done:
 	case <-ctx.Done():
 		h.log.Warn("realtime: sockets still open at shutdown deadline", "count", h.Connections())
+		for _, c := range clients {
+			c.abort()
+		}
 	}
 	h.cancel()
 }

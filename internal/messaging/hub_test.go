@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/carepath/carepath/internal/auth"
 )
@@ -14,11 +15,11 @@ func TestSlowClientIsDroppedWithoutBlockingOthers(t *testing.T) {
 	h := NewHub(nil, HubOptions{SendBuffer: 2}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	kicks := 0
 	var reason string
-	slow := &client{id: "slow", actor: auth.Actor{Kind: auth.KindUser, ID: "u1"}, send: newMailbox(2),
+	slow := &client{id: "slow", actor: auth.Actor{Kind: auth.KindUser, ID: "u1"}, send: newMailbox(2, nil),
 		kick: func(r string) { kicks++; reason = r }}
-	fast := &client{id: "fast", actor: auth.Actor{Kind: auth.KindUser, ID: "u2"}, send: newMailbox(100),
+	fast := &client{id: "fast", actor: auth.Actor{Kind: auth.KindUser, ID: "u2"}, send: newMailbox(100, nil),
 		kick: func(string) { t.Error("the fast client was kicked") }}
-	staff := &client{id: "staff", actor: auth.Actor{Kind: auth.KindStaff, ID: "s1"}, send: newMailbox(100),
+	staff := &client{id: "staff", actor: auth.Actor{Kind: auth.KindStaff, ID: "s1"}, send: newMailbox(100, nil),
 		kick: func(string) { t.Error("the staff client was kicked") }}
 	for _, c := range []*client{slow, fast, staff} {
 		add(h.byPatient, "p1", c)
@@ -46,10 +47,11 @@ func TestSlowClientIsDroppedWithoutBlockingOthers(t *testing.T) {
 	}
 }
 
-// A mailbox keeps frames in order, holds at most its limit, and signals once
-// however many frames wait.
+// A mailbox keeps frames in order, holds at most its limit, and starts one
+// drain for a batch however many frames wait; an idle mailbox has none.
 func TestMailboxKeepsOrderAndLimit(t *testing.T) {
-	m := newMailbox(3)
+	drains := make(chan struct{}, 10)
+	m := newMailbox(3, func() { drains <- struct{}{} })
 	for i := int64(1); i <= 3; i++ {
 		if !m.put(outbound{seq: i}) {
 			t.Fatalf("put %d refused below the limit", i)
@@ -58,21 +60,28 @@ func TestMailboxKeepsOrderAndLimit(t *testing.T) {
 	if m.put(outbound{seq: 4}) {
 		t.Fatal("a fourth frame was queued past the limit of 3")
 	}
+	<-drains
 	select {
-	case <-m.ready:
-	default:
-		t.Fatal("no signal with frames waiting")
+	case <-drains:
+		t.Fatal("two drains started for one batch")
+	case <-time.After(50 * time.Millisecond):
 	}
-	select {
-	case <-m.ready:
-		t.Fatal("signalled twice for one batch")
-	default:
-	}
-	got := m.take()
+	got := m.next()
 	if len(got) != 3 || got[0].seq != 1 || got[2].seq != 3 {
-		t.Fatalf("take = %+v, want seq 1, 2, 3 in order", got)
+		t.Fatalf("next = %+v, want seq 1, 2, 3 in order", got)
 	}
-	if !m.put(outbound{seq: 5}) || len(m.take()) != 1 {
+	if !m.put(outbound{seq: 5}) {
 		t.Fatal("the mailbox does not accept frames again once drained")
 	}
+	select {
+	case <-drains:
+		t.Fatal("a second drain started while the first still runs")
+	case <-time.After(50 * time.Millisecond):
+	}
+	if got := m.next(); len(got) != 1 || m.next() != nil {
+		t.Fatalf("the running drain got %d frames then more, want 1 then none", len(got))
+	}
+	// The drain ended on the empty queue: the next frame starts another.
+	m.put(outbound{seq: 6})
+	<-drains
 }

@@ -50,6 +50,12 @@ func cluster(t *testing.T, n int) ([]instance, map[string]string) {
 // clusterOn is cluster over a Redis the test holds (to stop it).
 func clusterOn(t *testing.T, n int, rdb redis.UniversalClient, prefix string) ([]instance, map[string]string) {
 	t.Helper()
+	return clusterTuned(t, n, rdb, prefix, nil)
+}
+
+// clusterTuned is clusterOn with tune applied to the instances' configuration.
+func clusterTuned(t *testing.T, n int, rdb redis.UniversalClient, prefix string, tune func(*config.Config)) ([]instance, map[string]string) {
+	t.Helper()
 	db := dbtest.New(t)
 	f, err := fake.New()
 	if err != nil {
@@ -59,6 +65,9 @@ func clusterOn(t *testing.T, n int, rdb redis.UniversalClient, prefix string) ([
 	cfg := config.Defaults()
 	cfg.DataDir = t.TempDir() // shared: every instance reads the same dev secrets
 	cfg.Messaging.AccessRecheck = 0
+	if tune != nil {
+		tune(&cfg)
+	}
 	var out []instance
 	for i := 0; i < n; i++ {
 		a, err := app.Build(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -1,10 +1,16 @@
 package messaging
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -47,129 +53,264 @@ type subscription struct {
 	checked   time.Time
 }
 
-// conn is one socket's server side.
+// Buffers of a socket's connection. net/http hands a hijacked connection
+// over with a 4 KiB reader and a 4 KiB writer; a socket reads small client
+// frames and writes one event at a time, so it keeps small ones (a larger
+// event goes out in two writes instead of one).
+const (
+	socketReadBuffer  = 256
+	socketWriteBuffer = 512
+)
+
+// Flood protection: a client may send floodBurst frames at once, then
+// floodRate a second on average; one that sends faster is disconnected with
+// 1008 "too many requests".
+const (
+	floodBurst = 16
+	floodRate  = 8
+)
+
+// conn is one socket's server side. An idle socket costs one goroutine, the
+// one blocked reading it, with a small stack: the HTTP handler returns once
+// the socket is set up, client frames are handled in a goroutine of their
+// own (database queries grow stacks, and a grown stack stays with its
+// goroutine), live events are written by a goroutine started when they
+// arrive (mailbox.drain), and the hub's one heartbeat sweep pings. Nor
+// does a socket hold a context of its own: it ends by closing the
+// connection, which wakes the reader, and its requests run under the hub's
+// context.
 type conn struct {
 	svc   *Service
 	hub   *Hub
 	ws    *websocket.Conn
 	c     *client
-	subs  map[string]*subscription
-	ctrl  chan clientFrame
 	staff bool
+
+	// mu is held while writing, so control answers, catch-up and live
+	// events go out one sequence at a time, and guards subs.
+	mu   sync.Mutex
+	subs map[string]*subscription
+
+	// The reading goroutine's own: flood protection's token bucket.
+	tokens float64
+	filled time.Time
 }
 
-// Serve upgrades an authenticated request to a WebSocket and runs it until
-// either side closes. It blocks for the life of the socket.
+// Serve upgrades an authenticated request to a WebSocket, says hello and
+// returns: one goroutine reads the socket until either side closes it.
 func (s *Service) Serve(w http.ResponseWriter, r *http.Request, a auth.Actor) {
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{auth.WebSocketProtocol}})
+	offerOnlyOurProtocol(r.Header)
+	ws, err := websocket.Accept(leanHijack{w}, r, &websocket.AcceptOptions{Subprotocols: []string{auth.WebSocketProtocol}})
 	if err != nil {
 		return // Accept has answered the request
 	}
 	ws.SetReadLimit(4 << 10)
-	ctx, cancel := context.WithCancel(s.hub.ctx)
-	defer cancel()
-	cn := &conn{svc: s, hub: s.hub, ws: ws, subs: map[string]*subscription{}, ctrl: make(chan clientFrame, 16),
-		staff: a.Kind == auth.KindStaff}
-	cn.c = &client{id: s.hub.nextID(), actor: a, send: newMailbox(s.hub.opts.SendBuffer),
+	ctx := s.hub.ctx
+	hb := s.hub.opts.Heartbeat
+	cn := &conn{svc: s, hub: s.hub, ws: ws, staff: a.Kind == auth.KindStaff, tokens: floodBurst, filled: time.Now()}
+	cn.c = &client{id: s.hub.nextID(), actor: a, send: newMailbox(s.hub.opts.SendBuffer, cn.drain),
 		kick: func(reason string) {
-			// Close first: a cancel first could let Serve's CloseNow win, and
-			// the client would see an abnormal closure instead of 1013 and the reason.
+			// The close handshake first (the client sees 1013 and the reason), then
+			// the connection, whatever the handshake's outcome: that ends the reader.
 			go func() {
 				ws.Close(websocket.StatusTryAgainLater, reason)
-				cancel()
+				ws.CloseNow()
 			}()
 		},
 		shut: func() {
 			ws.Close(websocket.StatusGoingAway, "server shutting down")
-			cancel()
+			ws.CloseNow()
 		},
+		abort: func() { ws.CloseNow() },
+		ping:  cn.ping,
 	}
+	// Hold mu until hello is out: a live event queued meanwhile waits for it.
+	cn.mu.Lock()
 	if err := s.hub.register(cn.c); err != nil {
+		cn.mu.Unlock()
 		ws.Close(websocket.StatusTryAgainLater, CloseReasonUnavailable)
+		ws.CloseNow()
 		return
 	}
-	defer func() {
-		subs := make([]string, 0, len(cn.subs))
-		for p := range cn.subs {
-			subs = append(subs, p)
-		}
-		s.hub.unregister(cn.c, subs)
-		s.hub.forget(cn.c)
-		ws.CloseNow()
-	}()
 	s.hub.touch(ctx, cn.c)
-	go cn.read(ctx, cancel)
-	cn.pump(ctx)
+	err = cn.write(Event{Type: EventHello, ConnID: cn.c.id, Heartbeat: int(hb.Seconds())})
+	cn.mu.Unlock()
+	if err != nil {
+		cn.end()
+		return
+	}
+	go cn.read()
 }
 
-// read turns client frames into control requests until the socket ends.
-func (cn *conn) read(ctx context.Context, cancel context.CancelFunc) {
-	defer cancel()
+// end releases the socket once: it closes the connection and leaves the hub.
+func (cn *conn) end() {
+	cn.ws.CloseNow() // a drain or a frame's handler still writing stops
+	cn.mu.Lock()
+	subs := make([]string, 0, len(cn.subs))
+	for p := range cn.subs {
+		subs = append(subs, p)
+	}
+	cn.mu.Unlock()
+	cn.hub.unregister(cn.c, subs)
+	cn.hub.forget(cn.c)
+}
+
+// read reads client frames until the socket ends; then it releases the
+// socket. Each frame is handled, in turn, by a goroutine of its own (see conn).
+func (cn *conn) read() {
+	defer cn.end()
+	done := make(chan error, 1)
 	for {
-		typ, b, err := cn.ws.Read(ctx)
+		// No context: the read ends when the connection closes (a context
+		// with a Done channel would cost each socket a registration in it).
+		typ, b, err := cn.ws.Read(context.Background())
 		if err != nil {
 			return
 		}
-		var f clientFrame
-		if typ != websocket.MessageText || json.Unmarshal(b, &f) != nil {
-			f = clientFrame{Type: "invalid"}
-		}
-		select {
-		case cn.ctrl <- f:
-		default: // a client flooding requests is dropped like a slow one
+		if !cn.allow(time.Now()) {
 			cn.ws.Close(websocket.StatusPolicyViolation, "too many requests")
 			return
 		}
-	}
-}
-
-// pump owns every write to the socket: control answers, catch-up and live
-// events, in order, and the heartbeat.
-func (cn *conn) pump(ctx context.Context) {
-	hb := cn.hub.opts.Heartbeat
-	if cn.write(ctx, Event{Type: EventHello, ConnID: cn.c.id, Heartbeat: int(hb.Seconds())}) != nil {
-		return
-	}
-	ticker := time.NewTicker(hb)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+		go func() {
+			var f clientFrame
+			if typ != websocket.MessageText || json.Unmarshal(b, &f) != nil {
+				f = clientFrame{Type: "invalid"}
+			}
+			cn.mu.Lock()
+			defer cn.mu.Unlock()
+			done <- cn.handle(cn.hub.ctx, f)
+		}()
+		if <-done != nil {
 			return
-		case f := <-cn.ctrl:
-			if cn.handle(ctx, f) != nil {
-				return
-			}
-		case <-cn.c.send.ready:
-			for _, o := range cn.c.send.take() {
-				if cn.forward(ctx, o) != nil {
-					return
-				}
-			}
-		case <-ticker.C:
-			pctx, cancel := context.WithTimeout(ctx, hb)
-			err := cn.ws.Ping(pctx)
-			cancel()
-			if err != nil {
-				return
-			}
-			cn.hub.touch(ctx, cn.c)
 		}
 	}
 }
 
-func (cn *conn) write(ctx context.Context, ev Event) error {
+// allow takes a token from the flood bucket, refilled at floodRate a second
+// up to floodBurst; false means the client sends faster than it may.
+func (cn *conn) allow(now time.Time) bool {
+	cn.tokens = min(floodBurst, cn.tokens+now.Sub(cn.filled).Seconds()*floodRate)
+	cn.filled = now
+	if cn.tokens < 1 {
+		return false
+	}
+	cn.tokens--
+	return true
+}
+
+// drain writes queued live events, in order, until the mailbox is empty.
+// The mailbox starts it when frames arrive; a write that fails closes the
+// socket, and the reader's end releases it.
+func (cn *conn) drain() {
+	for {
+		batch := cn.c.send.next()
+		if batch == nil {
+			return
+		}
+		cn.mu.Lock()
+		for _, o := range batch {
+			if cn.forward(cn.hub.ctx, o) != nil {
+				cn.mu.Unlock()
+				cn.ws.CloseNow()
+				return // the mailbox stays marked draining: nothing more is written
+			}
+		}
+		cn.mu.Unlock()
+	}
+}
+
+// ping is the socket's heartbeat, run by the hub's sweep in a goroutine of
+// its own: a client that does not answer within a heartbeat (or whose
+// send path is stuck that long) is disconnected.
+func (cn *conn) ping() {
+	ctx, cancel := context.WithTimeout(cn.hub.ctx, cn.hub.opts.Heartbeat)
+	err := cn.ws.Ping(ctx)
+	cancel()
+	if err != nil {
+		cn.ws.CloseNow()
+		return
+	}
+	cn.hub.touch(cn.hub.ctx, cn.c)
+}
+
+// offerOnlyOurProtocol narrows the offered subprotocols to CarePath's
+// (when offered; the access token, "bearer.<token>" beside it, has been
+// checked by now). The library keeps the one it picks for the socket's life,
+// and a substring of the request's header would keep the whole header
+// value, token included, in memory with it.
+func offerOnlyOurProtocol(h http.Header) {
+	const key = "Sec-WebSocket-Protocol"
+	for _, v := range h.Values(key) {
+		for _, p := range strings.Split(v, ",") {
+			if strings.TrimSpace(p) == auth.WebSocketProtocol {
+				h.Set(key, auth.WebSocketProtocol)
+				return
+			}
+		}
+	}
+	h.Del(key)
+}
+
+// leanHijack hands coder/websocket the hijacked connection with buffers of
+// socketReadBuffer and socketWriteBuffer bytes instead of net/http's 4 KiB
+// each. Bytes the client sent right after its handshake, already in
+// net/http's reader, move into the new one.
+type leanHijack struct{ http.ResponseWriter }
+
+// WriteHeaderNow lets gin's writer send the 101 before the hijack, as
+// coder/websocket asks of it.
+func (w leanHijack) WriteHeaderNow() {
+	if g, ok := w.ResponseWriter.(interface{ WriteHeaderNow() }); ok {
+		g.WriteHeaderNow()
+	}
+}
+
+func (w leanHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("messaging: the response cannot be hijacked")
+	}
+	nc, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	var src io.Reader = nc
+	n := brw.Reader.Buffered()
+	if n > 0 {
+		early, _ := brw.Reader.Peek(n)
+		src = io.MultiReader(bytes.NewReader(bytes.Clone(early)), nc)
+	}
+	br := bufio.NewReaderSize(src, max(socketReadBuffer, n))
+	if n > 0 {
+		if _, err := br.Peek(n); err != nil {
+			nc.Close()
+			return nil, nil, err
+		}
+	}
+	return nc, bufio.NewReadWriter(br, bufio.NewWriterSize(nc, socketWriteBuffer)), nil
+}
+
+func (cn *conn) write(ev Event) error {
 	b, err := json.Marshal(ev)
 	if err != nil {
 		return err
 	}
-	return cn.writeRaw(ctx, b)
+	return cn.writeRaw(b)
 }
 
-func (cn *conn) writeRaw(ctx context.Context, b []byte) error {
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	return cn.ws.Write(wctx, websocket.MessageText, b)
+// writeTimeout bounds one frame's write: a client that takes longer is
+// disconnected (it reconnects with its cursor and loses nothing).
+const writeTimeout = 10 * time.Second
+
+// writeRaw writes one frame. The timeout is a timer that closes the
+// connection, as the library does when a write's context expires; it is not
+// a context because the library keeps the last write's context for the
+// socket's life (a timer context and its timer, 0.2 KiB per idle socket).
+// The connection's closing (end, kick, shutdown) stops a write under way.
+func (cn *conn) writeRaw(b []byte) error {
+	t := time.AfterFunc(writeTimeout, func() { cn.ws.CloseNow() })
+	defer t.Stop()
+	return cn.ws.Write(context.Background(), websocket.MessageText, b)
 }
 
 func (cn *conn) fail(ctx context.Context, patientID string, err error) error {
@@ -179,13 +320,13 @@ func (cn *conn) fail(ctx context.Context, patientID string, err error) error {
 	} else {
 		cn.svc.log.Error("realtime request failed", "error", err.Error())
 	}
-	return cn.write(ctx, Event{Type: EventError, PatientID: patientID, Code: code, Detail: msg})
+	return cn.write(Event{Type: EventError, PatientID: patientID, Code: code, Detail: msg})
 }
 
 func (cn *conn) handle(ctx context.Context, f clientFrame) error {
 	switch f.Type {
 	case "ping":
-		return cn.write(ctx, Event{Type: EventPong})
+		return cn.write(Event{Type: EventPong})
 	case "subscribe":
 		return cn.subscribe(ctx, f)
 	case "unsubscribe":
@@ -193,7 +334,7 @@ func (cn *conn) handle(ctx context.Context, f clientFrame) error {
 			delete(cn.subs, f.PatientID)
 			cn.hub.unsubscribe(cn.c, f.PatientID)
 		}
-		return cn.write(ctx, Event{Type: EventUnsubscribed, PatientID: f.PatientID, Code: "requested"})
+		return cn.write(Event{Type: EventUnsubscribed, PatientID: f.PatientID, Code: "requested"})
 	default:
 		return cn.fail(ctx, "", apperr.Invalid("type", "invalid_frame", "无法识别的消息帧：type 应为 subscribe、unsubscribe 或 ping"))
 	}
@@ -212,6 +353,9 @@ func (cn *conn) subscribe(ctx context.Context, f clientFrame) error {
 	}
 	sub := cn.subs[f.PatientID]
 	if sub == nil {
+		if cn.subs == nil {
+			cn.subs = map[string]*subscription{}
+		}
 		sub = &subscription{}
 		cn.subs[f.PatientID] = sub
 		cn.hub.subscribe(cn.c, f.PatientID)
@@ -225,7 +369,7 @@ func (cn *conn) subscribe(ctx context.Context, f clientFrame) error {
 		return cn.fail(ctx, f.PatientID, err)
 	}
 	last := t.LastSeq
-	if err := cn.write(ctx, Event{Type: EventSubscribed, PatientID: f.PatientID, LastSeq: &last}); err != nil {
+	if err := cn.write(Event{Type: EventSubscribed, PatientID: f.PatientID, LastSeq: &last}); err != nil {
 		return err
 	}
 	if f.AfterSeq == nil {
@@ -239,7 +383,7 @@ func (cn *conn) subscribe(ctx context.Context, f clientFrame) error {
 			return cn.fail(ctx, f.PatientID, err)
 		}
 		for _, v := range cn.svc.views(ctx, f.PatientID, msgs) {
-			if err := cn.write(ctx, Event{Type: EventMessage, PatientID: f.PatientID, Message: &v}); err != nil {
+			if err := cn.write(Event{Type: EventMessage, PatientID: f.PatientID, Message: &v}); err != nil {
 				return err
 			}
 			after = v.Seq
@@ -257,7 +401,7 @@ func (cn *conn) subscribe(ctx context.Context, f clientFrame) error {
 // reassigned patient stops delivery within HubOptions.Recheck.
 func (cn *conn) forward(ctx context.Context, o outbound) error {
 	if o.patientID == "" {
-		return cn.writeRaw(ctx, o.payload)
+		return cn.writeRaw(o.payload)
 	}
 	sub := cn.subs[o.patientID]
 	if sub == nil || (o.seq > 0 && o.seq <= sub.delivered) {
@@ -267,7 +411,7 @@ func (cn *conn) forward(ctx context.Context, o outbound) error {
 		if _, err := cn.svc.policy.Check(ctx, cn.c.actor, access.MessagesRead, o.patientID); err != nil {
 			delete(cn.subs, o.patientID)
 			cn.hub.unsubscribe(cn.c, o.patientID)
-			return cn.write(ctx, Event{Type: EventUnsubscribed, PatientID: o.patientID, Code: "access_revoked"})
+			return cn.write(Event{Type: EventUnsubscribed, PatientID: o.patientID, Code: "access_revoked"})
 		}
 		sub.checked = time.Now()
 		if o.recheck {
@@ -277,5 +421,5 @@ func (cn *conn) forward(ctx context.Context, o outbound) error {
 	if o.seq > sub.delivered {
 		sub.delivered = o.seq
 	}
-	return cn.writeRaw(ctx, o.payload)
+	return cn.writeRaw(o.payload)
 }

@@ -1,0 +1,159 @@
+package messaging_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/carepath/carepath/internal/messaging"
+	"github.com/carepath/carepath/internal/platform/config"
+	"github.com/carepath/carepath/internal/platform/dbtest"
+)
+
+// TestHeartbeatDropsASilentClientAndKeepsALiveOne: the hub's heartbeat
+// sweep pings every socket; one whose client never answers is closed, one
+// that answers keeps receiving.
+func TestHeartbeatDropsASilentClientAndKeepsALiveOne(t *testing.T) {
+	rdb, prefix := dbtest.Redis(t)
+	insts, patients := clusterTuned(t, 1, rdb, prefix, func(c *config.Config) { c.Messaging.Heartbeat = time.Second })
+	in, pid := insts[0], patients["patient1"]
+	cm := in.staffLogin(t, "cm1")
+	live, _, err := in.dial(t, in.user(t, "patient1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	live.subscribe(pid, nil)
+	// The live client reads all along, so it answers pings.
+	events := make(chan messaging.Event, 64)
+	go func() {
+		defer close(events)
+		for {
+			ev, err := live.read(time.Minute)
+			if err != nil {
+				return
+			}
+			events <- ev
+		}
+	}()
+	// The silent one reads its hello and then nothing: its pings go unanswered.
+	silent, _, err := in.dial(t, in.user(t, "patient2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the silent socket to be dropped", func() bool { return in.app.Hub.Connections() == 1 })
+	if _, err := silent.read(10 * time.Second); err == nil {
+		t.Error("the silent socket still delivers after it was dropped")
+	}
+	sent := in.send(t, cm, pid, "hb-1", "心跳之后仍然送达")
+	for ev := range events {
+		if ev.Type == messaging.EventMessage && ev.Message.ID == sent.ID {
+			return
+		}
+	}
+	t.Fatal("the live socket was closed instead of receiving the message")
+}
+
+// TestFloodingClientIsClosed: a client sending frames far faster than anyone
+// types or navigates is closed with 1008 "too many requests".
+func TestFloodingClientIsClosed(t *testing.T) {
+	insts, _ := cluster(t, 1)
+	in := insts[0]
+	s, _, err := in.dial(t, in.user(t, "patient1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ping := []byte(`{"type":"ping"}`)
+	for i := 0; i < 200; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := s.ws.Write(ctx, websocket.MessageText, ping)
+		cancel()
+		if err != nil {
+			break // closed already
+		}
+	}
+	for {
+		if _, err := s.read(10 * time.Second); err != nil {
+			var ce websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != websocket.StatusPolicyViolation || ce.Reason != "too many requests" {
+				t.Errorf("socket ended with %v, want close 1008 too many requests", err)
+			}
+			return
+		}
+	}
+}
+
+// TestFrameSentWithTheHandshakeIsHandled: a client may send its first frame
+// in the same packet as the upgrade request; the server hands the socket
+// over with buffers of its own and must not lose those bytes.
+func TestFrameSentWithTheHandshakeIsHandled(t *testing.T) {
+	insts, _ := cluster(t, 1)
+	in := insts[0]
+	patient := in.user(t, "patient1")
+	c, err := net.Dial("tcp", strings.TrimPrefix(in.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	req := "GET /api/v1/ws HTTP/1.1\r\nHost: " + c.RemoteAddr().String() + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+		"Sec-WebSocket-Protocol: carepath.v1, bearer." + patient.token + "\r\n\r\n"
+	payload := []byte(`{"type":"ping"}`)
+	mask := [4]byte{1, 2, 3, 4}
+	frame := []byte{0x81, 0x80 | byte(len(payload)), mask[0], mask[1], mask[2], mask[3]}
+	for i, b := range payload {
+		frame = append(frame, b^mask[i%4])
+	}
+	if _, err := c.Write(append([]byte(req), frame...)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade answered %s", resp.Status)
+	}
+	for _, want := range []string{messaging.EventHello, messaging.EventPong} {
+		var ev messaging.Event
+		if err := json.Unmarshal(readServerFrame(t, br), &ev); err != nil || ev.Type != want {
+			t.Fatalf("frame = %+v (%v), want %s", ev, err, want)
+		}
+	}
+}
+
+// readServerFrame reads one unmasked, unfragmented frame's payload.
+func readServerFrame(t *testing.T, r *bufio.Reader) []byte {
+	t.Helper()
+	var h [2]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		t.Fatal(err)
+	}
+	n := int(h[1] & 0x7f)
+	switch n {
+	case 126:
+		var l [2]byte
+		if _, err := io.ReadFull(r, l[:]); err != nil {
+			t.Fatal(err)
+		}
+		n = int(binary.BigEndian.Uint16(l[:]))
+	case 127:
+		t.Fatal("unexpectedly large frame")
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(r, b); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
