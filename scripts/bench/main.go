@@ -74,6 +74,7 @@ type options struct {
 	sample, yearly   int
 	perDay, missed   int
 	workers, pool    int
+	idle             int
 	duration, warmup time.Duration
 	sockets, rate    int
 	pushPatients     int
@@ -97,7 +98,8 @@ func run(ctx context.Context, args []string) error {
 	fs.IntVar(&o.perDay, "per-day", 6, "readings a day in the year (6 ≈ 2,190 a year)")
 	fs.IntVar(&o.missed, "missed", 500, "missed messages to catch up")
 	fs.IntVar(&o.workers, "workers", 16, "concurrent clients per scenario")
-	fs.IntVar(&o.pool, "pool", 32, "the server's database pool (max open = max idle connections)")
+	fs.IntVar(&o.pool, "pool", 32, "the server's database pool (max open connections)")
+	fs.IntVar(&o.idle, "idle", 0, "idle connections the server keeps (0: as many as -pool)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "measured time per scenario")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured time before each scenario")
 	fs.IntVar(&o.sockets, "sockets", 6000, "idle sockets for the messaging scenario")
@@ -207,7 +209,7 @@ func run(ctx context.Context, args []string) error {
 	jsonSrv.Stop()
 
 	// The server under test.
-	serveArgs := []string{"serve", "-dsn", dsn, "-redis", o.redis, "-prefix", prefix, "-data", dataDir, "-pool", fmt.Sprint(o.pool)}
+	serveArgs := []string{"serve", "-dsn", dsn, "-redis", o.redis, "-prefix", prefix, "-data", dataDir, "-pool", fmt.Sprint(o.pool), "-idle", fmt.Sprint(o.idle)}
 	if o.cpuprofile != "" {
 		abs, err := filepath.Abs(o.cpuprofile)
 		if err != nil {

@@ -28,7 +28,8 @@ func runServe(args []string) error {
 	addr := fs.String("redis", "127.0.0.1:6379", "Redis address")
 	prefix := fs.String("prefix", "bench:", "Redis key prefix")
 	dataDir := fs.String("data", "", "data directory (dev secrets)")
-	pool := fs.Int("pool", 32, "database pool size (max open = max idle)")
+	pool := fs.Int("pool", 32, "database pool size (max open connections)")
+	idle := fs.Int("idle", 0, "idle connections kept (0: as many as -pool)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the server's whole life to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -46,6 +47,9 @@ func runServe(args []string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 	c := harness.ServerConfig(*dsn, *addr, *dataDir, *pool)
+	if *idle > 0 {
+		c.Database.MaxIdleConns = *idle
+	}
 	c.HTTP.ShutdownTimeout = 20 * time.Second
 	// Access logs cost the same in every scenario; keep the terminal clean.
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))

@@ -223,7 +223,7 @@ func Defaults() Config {
 		DataDir:  "./data",
 		Timezone: "Asia/Shanghai",
 		HTTP:     HTTP{Addr: ":8080", ShutdownTimeout: 15 * time.Second},
-		Database: Database{MaxOpenConns: 20, MaxIdleConns: 10, ConnMaxLifetime: 30 * time.Minute},
+		Database: Database{MaxOpenConns: 20, MaxIdleConns: 20, ConnMaxLifetime: 30 * time.Minute},
 		WeChat:   WeChat{Timeout: 5 * time.Second, MiniprogramState: "formal"},
 		Auth: Auth{
 			AccessTTL: 15 * time.Minute, RefreshTTL: 30 * 24 * time.Hour,
