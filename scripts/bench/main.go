@@ -197,6 +197,7 @@ func run(ctx context.Context, args []string) error {
 	for _, b := range []LoadSpec{
 		{Name: "baseline: plain JSON endpoint", Ops: []Op{{Path: "/json"}}},
 		{Name: ceilingOneSelect, Ops: []Op{{Path: "/select"}}},
+		{Name: ceilingOneInsert, Ops: []Op{{Method: http.MethodPost, Path: "/insert"}}},
 	} {
 		b.Base = "http://" + jsonSrv.Addr
 		r, err := loadRun(self, b, o, jsonSrv)

@@ -22,10 +22,11 @@ import (
 )
 
 // runJSONServer is the plain JSON endpoint baseline: net/http, one small
-// JSON body, no middleware. With -dsn it also serves /select, the same
-// endpoint answering the raw one-row prepared SELECT: the ceiling of any
-// route that reads the database once. It prints its address and serves
-// until SIGTERM.
+// JSON body, no middleware. With -dsn it also serves /select and /insert,
+// the same endpoint running the raw one-row prepared SELECT or the raw
+// INSERT in a transaction: the ceilings of any route that reads the
+// database once or writes one row. It prints its address and serves until
+// SIGTERM.
 func runJSONServer(args []string) error {
 	fs := flag.NewFlagSet("json", flag.ContinueOnError)
 	dsn := fs.String("dsn", "", "DSN of the bench database (enables /select)")
@@ -55,6 +56,31 @@ func runJSONServer(args []string) error {
 		if err != nil {
 			return err
 		}
+		if _, err := db.Exec("CREATE TABLE IF NOT EXISTS bench_ceiling (id BIGINT AUTO_INCREMENT PRIMARY KEY, patient_id VARCHAR(36) NOT NULL, v VARCHAR(64) NOT NULL, created_at DATETIME(3) NOT NULL) ENGINE=InnoDB"); err != nil {
+			return err
+		}
+		defer db.Exec("DROP TABLE IF EXISTS bench_ceiling")
+		// /insert is the raw single INSERT in a transaction behind the same endpoint.
+		mux.HandleFunc("/insert", func(w http.ResponseWriter, r *http.Request) {
+			err := func() error {
+				tx, err := db.BeginTx(r.Context(), nil)
+				if err != nil {
+					return err
+				}
+				if _, err := tx.ExecContext(r.Context(), "INSERT INTO bench_ceiling (patient_id, v, created_at) VALUES (?, ?, ?)", *row, "120/80", time.Now().UTC()); err != nil {
+					_ = tx.Rollback()
+					return err
+				}
+				return tx.Commit()
+			}()
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusCreated)
+			_ = json.NewEncoder(w).Encode(map[string]string{"status": "stored"})
+		})
 		mux.HandleFunc("/select", func(w http.ResponseWriter, r *http.Request) {
 			var id, status, risk string
 			if err := sel.QueryRowContext(r.Context(), *row).Scan(&id, &status, &risk); err != nil {

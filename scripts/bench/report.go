@@ -25,6 +25,9 @@ type target struct {
 // SELECT: what any route that reads the database once could at best reach.
 const ceilingOneSelect = "ceiling: plain JSON endpoint + one-row SELECT"
 
+// ceilingOneInsert is the same for a route that writes one row.
+const ceilingOneInsert = "ceiling: plain JSON endpoint + INSERT in a transaction"
+
 // halfLoad names a scenario's second run, paced at half the requests per
 // second its saturated run reached.
 const halfLoad = " at half of max load"
@@ -43,6 +46,7 @@ var targets = map[string]target{
 	"catch-up of 500 missed messages" + halfLoad: {p99: 100 * time.Millisecond},
 	"SIGTERM under load (GET /me)":               {},
 	ceilingOneSelect:                             {baseline: "raw: one-row prepared SELECT", reference: true},
+	ceilingOneInsert:                             {baseline: "raw: single INSERT in a transaction", reference: true},
 }
 
 type report struct {
