@@ -10,10 +10,12 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"gorm.io/gorm"
 
 	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/platform/config"
@@ -61,6 +63,44 @@ func TestHeartbeatDropsASilentClientAndKeepsALiveOne(t *testing.T) {
 		}
 	}
 	t.Fatal("the live socket was closed instead of receiving the message")
+}
+
+// TestSlowSubscribeKeepsALiveClient: a subscribe whose catch-up takes
+// longer than a heartbeat (a busy database, a long backlog) must not cost
+// the socket: the client reads all along and answers every ping, so it
+// keeps its socket and receives the catch-up. (The socket's reader once
+// waited for each frame's handler, nobody read the pong, and the heartbeat
+// dropped the client, which reconnected into the same catch-up.)
+func TestSlowSubscribeKeepsALiveClient(t *testing.T) {
+	rdb, prefix := dbtest.Redis(t)
+	insts, patients := clusterTuned(t, 1, rdb, prefix, func(c *config.Config) { c.Messaging.Heartbeat = time.Second })
+	in, pid := insts[0], patients["patient1"]
+	cm := in.staffLogin(t, "cm1")
+	sent := in.send(t, cm, pid, "slow-1", "慢查询期间仍然在线")
+	var slow atomic.Bool
+	if err := in.app.DB.Callback().Row().Before("gorm:row").Register("test:slow_catch_up", func(db *gorm.DB) {
+		if slow.Load() && db.Statement.Table == "thread_messages" {
+			time.Sleep(3 * time.Second) // three heartbeats
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.app.DB.Callback().Row().Remove("test:slow_catch_up") })
+	s, _, err := in.dial(t, in.user(t, "patient1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow.Store(true)
+	s.sendFrame(map[string]any{"type": "subscribe", "patient_id": pid, "after_seq": 0})
+	for {
+		ev, err := s.read(10 * time.Second) // reading: the client library answers pings
+		if err != nil {
+			t.Fatalf("live client dropped during its catch-up: %v", err)
+		}
+		if ev.Type == messaging.EventMessage && ev.Message.ID == sent.ID {
+			return
+		}
+	}
 }
 
 // TestFloodingClientIsClosed: a client sending frames far faster than anyone
