@@ -70,7 +70,9 @@ func TestHeartbeatDropsASilentClientAndKeepsALiveOne(t *testing.T) {
 // the socket: the client reads all along and answers every ping, so it
 // keeps its socket and receives the catch-up. (The socket's reader once
 // waited for each frame's handler, nobody read the pong, and the heartbeat
-// dropped the client, which reconnected into the same catch-up.)
+// dropped the client, which reconnected into the same catch-up.) Frames
+// are still handled one at a time in arrival order: a ping sent behind the
+// subscribe is answered after its catch-up.
 func TestSlowSubscribeKeepsALiveClient(t *testing.T) {
 	rdb, prefix := dbtest.Redis(t)
 	insts, patients := clusterTuned(t, 1, rdb, prefix, func(c *config.Config) { c.Messaging.Heartbeat = time.Second })
@@ -92,15 +94,56 @@ func TestSlowSubscribeKeepsALiveClient(t *testing.T) {
 	}
 	slow.Store(true)
 	s.sendFrame(map[string]any{"type": "subscribe", "patient_id": pid, "after_seq": 0})
-	for {
+	s.sendFrame(map[string]any{"type": "ping"})
+	var got []string
+	for len(got) == 0 || got[len(got)-1] != messaging.EventPong {
 		ev, err := s.read(10 * time.Second) // reading: the client library answers pings
 		if err != nil {
-			t.Fatalf("live client dropped during its catch-up: %v", err)
+			t.Fatalf("live client dropped during its catch-up (after %v): %v", got, err)
 		}
-		if ev.Type == messaging.EventMessage && ev.Message.ID == sent.ID {
+		if ev.Type == messaging.EventMessage && ev.Message.ID != sent.ID {
+			continue // the thread's other entries, if any
+		}
+		got = append(got, ev.Type)
+	}
+	if want := []string{messaging.EventSubscribed, messaging.EventMessage, messaging.EventPong}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("frames = %v, want %v", got, want)
+	}
+}
+
+// TestClosedSocketStopsItsCatchUp: a client that goes away during its
+// catch-up does not leave the server querying for it: the query's context
+// is cancelled when the socket ends.
+func TestClosedSocketStopsItsCatchUp(t *testing.T) {
+	insts, patients := cluster(t, 1)
+	in, pid := insts[0], patients["patient1"]
+	cm := in.staffLogin(t, "cm1")
+	in.send(t, cm, pid, "gone-1", "x")
+	var slow, started, cancelled atomic.Bool
+	if err := in.app.DB.Callback().Row().Before("gorm:row").Register("test:held_catch_up", func(db *gorm.DB) {
+		if !slow.Load() || db.Statement.Table != "thread_messages" {
 			return
 		}
+		started.Store(true)
+		select {
+		case <-db.Statement.Context.Done():
+			cancelled.Store(true)
+		case <-time.After(time.Minute):
+		}
+	}); err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { in.app.DB.Callback().Row().Remove("test:held_catch_up") })
+	s, _, err := in.dial(t, in.user(t, "patient1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow.Store(true)
+	s.sendFrame(map[string]any{"type": "subscribe", "patient_id": pid, "after_seq": 0})
+	waitFor(t, "the catch-up query to start", started.Load)
+	s.ws.CloseNow()
+	waitFor(t, "the catch-up query to be cancelled", cancelled.Load)
+	waitFor(t, "the socket to leave the hub", func() bool { return in.app.Hub.Connections() == 0 })
 }
 
 // TestFloodingClientIsClosed: a client sending frames far faster than anyone
