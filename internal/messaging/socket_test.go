@@ -146,6 +146,60 @@ func TestClosedSocketStopsItsCatchUp(t *testing.T) {
 	waitFor(t, "the socket to leave the hub", func() bool { return in.app.Hub.Connections() == 0 })
 }
 
+// TestFramesPilingUpBehindASlowSubscribeAreBounded: frames wait for their
+// turn behind a subscribe still catching up, but not without limit: a
+// client that keeps sending (within the rate) while nothing is answered is
+// closed with 1008 "too many requests" once floodBurst frames wait.
+func TestFramesPilingUpBehindASlowSubscribeAreBounded(t *testing.T) {
+	insts, patients := cluster(t, 1)
+	in, pid := insts[0], patients["patient1"]
+	cm := in.staffLogin(t, "cm1")
+	in.send(t, cm, pid, "pile-1", "x")
+	var slow, started atomic.Bool
+	if err := in.app.DB.Callback().Row().Before("gorm:row").Register("test:held_catch_up", func(db *gorm.DB) {
+		if slow.Load() && db.Statement.Table == "thread_messages" {
+			started.Store(true)
+			select { // held until the socket ends
+			case <-db.Statement.Context.Done():
+			case <-time.After(time.Minute):
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.app.DB.Callback().Row().Remove("test:held_catch_up") })
+	s, _, err := in.dial(t, in.user(t, "patient1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow.Store(true)
+	s.sendFrame(map[string]any{"type": "subscribe", "patient_id": pid, "after_seq": 0})
+	waitFor(t, "the catch-up query to start", started.Load)
+	ping := []byte(`{"type":"ping"}`)
+	for i := 0; i < 24; i++ { // floodBurst (16) wait, the 17th is one too many
+		time.Sleep(200 * time.Millisecond) // 5 a second: under the rate limit
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := s.ws.Write(ctx, websocket.MessageText, ping)
+		cancel()
+		if err != nil {
+			break // closed already
+		}
+	}
+	for {
+		ev, err := s.read(10 * time.Second)
+		if err != nil {
+			var ce websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != websocket.StatusPolicyViolation || ce.Reason != "too many requests" {
+				t.Errorf("socket ended with %v, want close 1008 too many requests", err)
+			}
+			return
+		}
+		if ev.Type == messaging.EventPong {
+			t.Fatal("a ping queued behind the held subscribe was answered")
+		}
+	}
+}
+
 // TestFloodingClientIsClosed: a client sending frames far faster than anyone
 // types or navigates is closed with 1008 "too many requests".
 func TestFloodingClientIsClosed(t *testing.T) {
