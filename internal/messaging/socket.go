@@ -390,6 +390,9 @@ func (cn *conn) writeRaw(b []byte) error {
 }
 
 func (cn *conn) fail(ctx context.Context, patientID string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err() // the socket ended: nobody to answer, nothing to log
+	}
 	code, msg := "internal_error", "服务器内部错误"
 	if e, ok := apperr.As(err); ok {
 		code, msg = e.Code, e.Message
