@@ -79,20 +79,12 @@ func TestSlowSubscribeKeepsALiveClient(t *testing.T) {
 	in, pid := insts[0], patients["patient1"]
 	cm := in.staffLogin(t, "cm1")
 	sent := in.send(t, cm, pid, "slow-1", "慢查询期间仍然在线")
-	var slow atomic.Bool
-	if err := in.app.DB.Callback().Row().Before("gorm:row").Register("test:slow_catch_up", func(db *gorm.DB) {
-		if slow.Load() && db.Statement.Table == "thread_messages" {
-			time.Sleep(3 * time.Second) // three heartbeats
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.app.DB.Callback().Row().Remove("test:slow_catch_up") })
+	hold := holdCatchUp(t, in, 3*time.Second) // three heartbeats
 	s, _, err := in.dial(t, in.user(t, "patient1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	slow.Store(true)
+	hold.on.Store(true)
 	s.sendFrame(map[string]any{"type": "subscribe", "patient_id": pid, "after_seq": 0})
 	s.sendFrame(map[string]any{"type": "ping"})
 	var got []string
@@ -115,34 +107,9 @@ func TestSlowSubscribeKeepsALiveClient(t *testing.T) {
 // catch-up does not leave the server querying for it: the query's context
 // is cancelled when the socket ends.
 func TestClosedSocketStopsItsCatchUp(t *testing.T) {
-	insts, patients := cluster(t, 1)
-	in, pid := insts[0], patients["patient1"]
-	cm := in.staffLogin(t, "cm1")
-	in.send(t, cm, pid, "gone-1", "x")
-	var slow, started, cancelled atomic.Bool
-	if err := in.app.DB.Callback().Row().Before("gorm:row").Register("test:held_catch_up", func(db *gorm.DB) {
-		if !slow.Load() || db.Statement.Table != "thread_messages" {
-			return
-		}
-		started.Store(true)
-		select {
-		case <-db.Statement.Context.Done():
-			cancelled.Store(true)
-		case <-time.After(time.Minute):
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.app.DB.Callback().Row().Remove("test:held_catch_up") })
-	s, _, err := in.dial(t, in.user(t, "patient1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	slow.Store(true)
-	s.sendFrame(map[string]any{"type": "subscribe", "patient_id": pid, "after_seq": 0})
-	waitFor(t, "the catch-up query to start", started.Load)
+	in, s, hold := subscribeHeld(t)
 	s.ws.CloseNow()
-	waitFor(t, "the catch-up query to be cancelled", cancelled.Load)
+	waitFor(t, "the catch-up query to be cancelled", hold.cancelled.Load)
 	waitFor(t, "the socket to leave the hub", func() bool { return in.app.Hub.Connections() == 0 })
 }
 
@@ -151,30 +118,7 @@ func TestClosedSocketStopsItsCatchUp(t *testing.T) {
 // client that keeps sending (within the rate) while nothing is answered is
 // closed with 1008 "too many requests" once floodBurst frames wait.
 func TestFramesPilingUpBehindASlowSubscribeAreBounded(t *testing.T) {
-	insts, patients := cluster(t, 1)
-	in, pid := insts[0], patients["patient1"]
-	cm := in.staffLogin(t, "cm1")
-	in.send(t, cm, pid, "pile-1", "x")
-	var slow, started atomic.Bool
-	if err := in.app.DB.Callback().Row().Before("gorm:row").Register("test:held_catch_up", func(db *gorm.DB) {
-		if slow.Load() && db.Statement.Table == "thread_messages" {
-			started.Store(true)
-			select { // held until the socket ends
-			case <-db.Statement.Context.Done():
-			case <-time.After(time.Minute):
-			}
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.app.DB.Callback().Row().Remove("test:held_catch_up") })
-	s, _, err := in.dial(t, in.user(t, "patient1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	slow.Store(true)
-	s.sendFrame(map[string]any{"type": "subscribe", "patient_id": pid, "after_seq": 0})
-	waitFor(t, "the catch-up query to start", started.Load)
+	_, s, _ := subscribeHeld(t)
 	ping := []byte(`{"type":"ping"}`)
 	for i := 0; i < 24; i++ { // floodBurst (16) wait, the 17th is one too many
 		time.Sleep(200 * time.Millisecond) // 5 a second: under the rate limit
@@ -185,6 +129,59 @@ func TestFramesPilingUpBehindASlowSubscribeAreBounded(t *testing.T) {
 			break // closed already
 		}
 	}
+	wantTooManyRequests(t, s, messaging.EventPong) // no ping behind the held subscribe is answered
+}
+
+// catchUpHold holds the app's thread_messages queries (a catch-up's pages)
+// once on is set: a busy database.
+type catchUpHold struct{ on, started, cancelled atomic.Bool }
+
+// holdCatchUp makes each such query wait d, or until its context ends.
+func holdCatchUp(t *testing.T, in instance, d time.Duration) *catchUpHold {
+	t.Helper()
+	h := &catchUpHold{}
+	const name = "test:hold_catch_up"
+	if err := in.app.DB.Callback().Row().Before("gorm:row").Register(name, func(db *gorm.DB) {
+		if !h.on.Load() || db.Statement.Table != "thread_messages" {
+			return
+		}
+		h.started.Store(true)
+		select {
+		case <-db.Statement.Context.Done():
+			h.cancelled.Store(true)
+		case <-time.After(d):
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.app.DB.Callback().Row().Remove(name) })
+	return h
+}
+
+// subscribeHeld opens patient1's socket on a one-instance cluster and
+// subscribes it from seq 0 to a thread with one entry, whose catch-up query
+// is held (for a minute, or until the socket ends); it returns once that
+// query has started.
+func subscribeHeld(t *testing.T) (instance, *socket, *catchUpHold) {
+	t.Helper()
+	insts, patients := cluster(t, 1)
+	in, pid := insts[0], patients["patient1"]
+	in.send(t, in.staffLogin(t, "cm1"), pid, "held-1", "x")
+	hold := holdCatchUp(t, in, time.Minute)
+	s, _, err := in.dial(t, in.user(t, "patient1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hold.on.Store(true)
+	s.sendFrame(map[string]any{"type": "subscribe", "patient_id": pid, "after_seq": 0})
+	waitFor(t, "the catch-up query to start", hold.started.Load)
+	return in, s, hold
+}
+
+// wantTooManyRequests reads the socket until it ends, which must be with
+// 1008 "too many requests"; an event of type never ("" for none) fails.
+func wantTooManyRequests(t *testing.T, s *socket, never string) {
+	t.Helper()
 	for {
 		ev, err := s.read(10 * time.Second)
 		if err != nil {
@@ -194,8 +191,8 @@ func TestFramesPilingUpBehindASlowSubscribeAreBounded(t *testing.T) {
 			}
 			return
 		}
-		if ev.Type == messaging.EventPong {
-			t.Fatal("a ping queued behind the held subscribe was answered")
+		if never != "" && ev.Type == never {
+			t.Fatalf("got a %s frame, want none", never)
 		}
 	}
 }
@@ -218,15 +215,7 @@ func TestFloodingClientIsClosed(t *testing.T) {
 			break // closed already
 		}
 	}
-	for {
-		if _, err := s.read(10 * time.Second); err != nil {
-			var ce websocket.CloseError
-			if !errors.As(err, &ce) || ce.Code != websocket.StatusPolicyViolation || ce.Reason != "too many requests" {
-				t.Errorf("socket ended with %v, want close 1008 too many requests", err)
-			}
-			return
-		}
-	}
+	wantTooManyRequests(t, s, "")
 }
 
 // TestFrameSentWithTheHandshakeIsHandled: a client may send its first frame
