@@ -63,8 +63,9 @@ const (
 )
 
 // Flood protection: a client may send floodBurst frames at once, then
-// floodRate a second on average; one that sends faster is disconnected with
-// 1008 "too many requests".
+// floodRate a second on average, and have at most floodBurst of them waiting
+// for their turn (behind a slow subscribe); one that sends faster is
+// disconnected with 1008 "too many requests".
 const (
 	floodBurst = 16
 	floodRate  = 8
@@ -72,13 +73,16 @@ const (
 
 // conn is one socket's server side. An idle socket costs one goroutine, the
 // one blocked reading it, with a small stack: the HTTP handler returns once
-// the socket is set up, client frames are handled in a goroutine of their
-// own (database queries grow stacks, and a grown stack stays with its
-// goroutine), live events are written by a goroutine started when they
-// arrive (mailbox.drain), and the hub's one heartbeat sweep pings. Nor
-// does a socket hold a context of its own: it ends by closing the
-// connection, which wakes the reader, and its requests run under the hub's
-// context.
+// the socket is set up, client frames are handled by a goroutine started
+// when they arrive (handleFrames; database queries grow stacks, and a grown
+// stack stays with its goroutine), live events are written by a goroutine
+// started when they arrive (mailbox.drain), and the hub's one heartbeat
+// sweep pings. The reader keeps reading while a frame is handled: the
+// library reads the client's pongs inside Read, so a reader waiting for a
+// slow subscribe would let the heartbeat drop a live client. Nor does an
+// idle socket hold a context: it ends by closing the connection, which
+// wakes the reader; a frame's requests run under a context that lives while
+// frames are handled and is cancelled when the socket ends.
 type conn struct {
 	svc   *Service
 	hub   *Hub
@@ -87,23 +91,40 @@ type conn struct {
 	staff bool
 
 	// mu is held while writing, so control answers, catch-up and live
-	// events go out one sequence at a time, and guards subs.
-	mu   sync.Mutex
-	subs map[string]*subscription
+	// events go out one sequence at a time, and guards subs and ended.
+	mu    sync.Mutex
+	subs  map[string]*subscription
+	ended bool // the socket has left the hub: a frame still handled subscribes nothing
+
+	// fmu guards the client frames waiting for their turn, in arrival order
+	// (the reader appends; handleFrames takes), and the handler goroutine's
+	// state.
+	fmu      sync.Mutex
+	frames   []frame
+	handling bool               // a handleFrames goroutine runs (or has stopped for good)
+	stop     context.CancelFunc // cancels the running handler's requests; nil when none runs
 
 	// The reading goroutine's own: flood protection's token bucket.
 	tokens float64
 	filled time.Time
 }
 
+// frame is a client frame as read, waiting to be handled.
+type frame struct {
+	typ websocket.MessageType
+	b   []byte
+}
+
 // Serve upgrades an authenticated request to a WebSocket, says hello and
 // returns: one goroutine reads the socket until either side closes it.
 func (s *Service) Serve(w http.ResponseWriter, r *http.Request, a auth.Actor) {
 	offerOnlyOurProtocol(r.Header)
-	ws, err := websocket.Accept(leanHijack{w}, r, &websocket.AcceptOptions{Subprotocols: []string{auth.WebSocketProtocol}})
+	lh := &leanHijack{ResponseWriter: w}
+	ws, err := websocket.Accept(lh, r, &websocket.AcceptOptions{Subprotocols: []string{auth.WebSocketProtocol}})
 	if err != nil {
 		return // Accept has answered the request
 	}
+	nc := lh.nc
 	ws.SetReadLimit(4 << 10)
 	ctx := s.hub.ctx
 	hb := s.hub.opts.Heartbeat
@@ -121,7 +142,9 @@ func (s *Service) Serve(w http.ResponseWriter, r *http.Request, a auth.Actor) {
 			ws.Close(websocket.StatusGoingAway, "server shutting down")
 			ws.CloseNow()
 		},
-		abort: func() { ws.CloseNow() },
+		// The connection itself: the library's CloseNow only waits once a
+		// close handshake (shut's) is under way.
+		abort: func() { nc.Close() },
 		ping:  cn.ping,
 	}
 	// Hold mu until hello is out: a live event queued meanwhile waits for it.
@@ -144,8 +167,15 @@ func (s *Service) Serve(w http.ResponseWriter, r *http.Request, a auth.Actor) {
 
 // end releases the socket once: it closes the connection and leaves the hub.
 func (cn *conn) end() {
+	cn.fmu.Lock()
+	if cn.stop != nil {
+		cn.stop() // a frame's database requests stop
+	}
+	cn.frames = nil
+	cn.fmu.Unlock()
 	cn.ws.CloseNow() // a drain or a frame's handler still writing stops
 	cn.mu.Lock()
+	cn.ended = true
 	subs := make([]string, 0, len(cn.subs))
 	for p := range cn.subs {
 		subs = append(subs, p)
@@ -156,10 +186,10 @@ func (cn *conn) end() {
 }
 
 // read reads client frames until the socket ends; then it releases the
-// socket. Each frame is handled, in turn, by a goroutine of its own (see conn).
+// socket. It queues each frame for handleFrames and reads on, so the
+// client's pongs (and close) are read while a frame is handled.
 func (cn *conn) read() {
 	defer cn.end()
-	done := make(chan error, 1)
 	for {
 		// No context: the read ends when the connection closes (a context
 		// with a Done channel would cost each socket a registration in it).
@@ -167,21 +197,62 @@ func (cn *conn) read() {
 		if err != nil {
 			return
 		}
-		if !cn.allow(time.Now()) {
+		if !cn.allow(time.Now()) || !cn.queue(frame{typ: typ, b: b}) {
 			cn.ws.Close(websocket.StatusPolicyViolation, "too many requests")
 			return
 		}
-		go func() {
-			var f clientFrame
-			if typ != websocket.MessageText || json.Unmarshal(b, &f) != nil {
-				f = clientFrame{Type: "invalid"}
-			}
-			cn.mu.Lock()
-			defer cn.mu.Unlock()
-			done <- cn.handle(cn.hub.ctx, f)
-		}()
-		if <-done != nil {
+	}
+}
+
+// queue appends a client frame for handling, starting handleFrames when none
+// runs; false means floodBurst frames already wait.
+func (cn *conn) queue(f frame) bool {
+	cn.fmu.Lock()
+	defer cn.fmu.Unlock()
+	if len(cn.frames) >= floodBurst {
+		return false
+	}
+	cn.frames = append(cn.frames, f)
+	if !cn.handling {
+		cn.handling = true
+		ctx, cancel := context.WithCancel(cn.hub.ctx)
+		cn.stop = cancel
+		go cn.handleFrames(ctx, cancel)
+	}
+	return true
+}
+
+// handleFrames handles the queued client frames one at a time, in arrival
+// order, until the queue is empty; then it ends (the next frame starts
+// another). ctx is cancelled when the socket ends. A frame whose answer
+// cannot be written closes the socket, and the reader's end releases it.
+func (cn *conn) handleFrames(ctx context.Context, cancel context.CancelFunc) {
+	defer cancel()
+	for {
+		cn.fmu.Lock()
+		if len(cn.frames) == 0 {
+			cn.frames = nil // an idle socket holds no queue
+			cn.handling, cn.stop = false, nil
+			cn.fmu.Unlock()
 			return
+		}
+		fr := cn.frames[0]
+		cn.frames[0] = frame{}
+		cn.frames = cn.frames[1:]
+		cn.fmu.Unlock()
+		var f clientFrame
+		if fr.typ != websocket.MessageText || json.Unmarshal(fr.b, &f) != nil {
+			f = clientFrame{Type: "invalid"}
+		}
+		cn.mu.Lock()
+		err := net.ErrClosed
+		if !cn.ended {
+			err = cn.handle(ctx, f)
+		}
+		cn.mu.Unlock()
+		if err != nil {
+			cn.ws.CloseNow()
+			return // handling stays set: nothing more is handled
 		}
 	}
 }
@@ -254,18 +325,22 @@ func offerOnlyOurProtocol(h http.Header) {
 // leanHijack hands coder/websocket the hijacked connection with buffers of
 // socketReadBuffer and socketWriteBuffer bytes instead of net/http's 4 KiB
 // each. Bytes the client sent right after its handshake, already in
-// net/http's reader, move into the new one.
-type leanHijack struct{ http.ResponseWriter }
+// net/http's reader, move into the new one. It keeps the connection (nc), so
+// that shutdown can close it whatever the library is doing.
+type leanHijack struct {
+	http.ResponseWriter
+	nc net.Conn
+}
 
 // WriteHeaderNow lets gin's writer send the 101 before the hijack, as
 // coder/websocket asks of it.
-func (w leanHijack) WriteHeaderNow() {
+func (w *leanHijack) WriteHeaderNow() {
 	if g, ok := w.ResponseWriter.(interface{ WriteHeaderNow() }); ok {
 		g.WriteHeaderNow()
 	}
 }
 
-func (w leanHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w *leanHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	hj, ok := w.ResponseWriter.(http.Hijacker)
 	if !ok {
 		return nil, nil, errors.New("messaging: the response cannot be hijacked")
@@ -287,6 +362,7 @@ func (w leanHijack) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, err
 		}
 	}
+	w.nc = nc
 	return nc, bufio.NewReadWriter(br, bufio.NewWriterSize(nc, socketWriteBuffer)), nil
 }
 
@@ -314,6 +390,9 @@ func (cn *conn) writeRaw(b []byte) error {
 }
 
 func (cn *conn) fail(ctx context.Context, patientID string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err() // the socket ended: nobody to answer, nothing to log
+	}
 	code, msg := "internal_error", "服务器内部错误"
 	if e, ok := apperr.As(err); ok {
 		code, msg = e.Code, e.Message
