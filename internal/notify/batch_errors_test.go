@@ -28,6 +28,25 @@ func failPushLogUpdates(t *testing.T, e *env, fn func(db *gorm.DB, sql string)) 
 
 var errDeadlock = errors.New("Error 1213: Deadlock found (injected)")
 
+// batchPushes are the pushes of the one pending batch task, in the order it
+// sends them.
+func batchPushes(t *testing.T, e *env) []notify.Push {
+	t.Helper()
+	var payload struct {
+		PushIDs []string `json:"push_ids"`
+	}
+	if err := json.Unmarshal(e.q.pending()[0].payload, &payload); err != nil {
+		t.Fatal(err)
+	}
+	out := make([]notify.Push, len(payload.PushIDs))
+	for i, id := range payload.PushIDs {
+		if err := e.App.DB.First(&out[i], "id = ?", id).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
 // TestBatchFallbackClaimFailingSettlesOnce: chunk 2's claim falls back to
 // one push at a time (a credit went meanwhile) and one of those claims fails
 // (a deadlock). Chunk 1's answer (WeChat busy: retrying, credit given back)
@@ -107,26 +126,15 @@ func TestBatchFallbackClaimFailingLosesNoPush(t *testing.T) {
 }
 
 // TestBatchCheckErrorKeepsThePreviousChunksAnswers: an error while chunk 2
-// is checked (here recording a push found claimed as interrupted; at
-// shutdown it could be a relative's receive_push query) does not lose chunk
-// 1's answer: WeChat's "busy" is recorded (retrying, credit given back) and
-// the push is retried until it goes.
+// is checked (here recording a push found claimed as interrupted; a
+// relative's receive_push query could fail too) does not lose chunk 1's
+// answer: WeChat's "busy" is recorded (retrying, credit given back) and the
+// push is retried until it goes.
 func TestBatchCheckErrorKeepsThePreviousChunksAnswers(t *testing.T) {
 	e, users, openIDs := batchEnv(t)
 	e.App.Notify.TuneSends(64, 1) // one push a chunk
-	var payload struct {
-		PushIDs []string `json:"push_ids"`
-	}
-	if err := json.Unmarshal(e.q.pending()[0].payload, &payload); err != nil {
-		t.Fatal(err)
-	}
-	var first, second notify.Push
-	if err := e.App.DB.First(&first, "id = ?", payload.PushIDs[0]).Error; err != nil {
-		t.Fatal(err)
-	}
-	if err := e.App.DB.First(&second, "id = ?", payload.PushIDs[1]).Error; err != nil {
-		t.Fatal(err)
-	}
+	ps := batchPushes(t, e)
+	first, second := ps[0], ps[1]
 	// The second push is found claimed (a send that died): checking it
 	// records it interrupted, which fails.
 	if got, err := e.App.Notify.Store.Claim(t.Context(), second, true, e.Clock.Now()); err != nil || got != notify.Claimed {
@@ -159,5 +167,46 @@ func TestBatchCheckErrorKeepsThePreviousChunksAnswers(t *testing.T) {
 	}
 	if p := e.pushes(t, first.DedupeKey)[0]; p.Status != notify.StatusSent || e.sentTo(openIDs[firstUser]) != 1 {
 		t.Errorf("the first push: %s, sent %d times; want sent once after a retry", p.Status, e.sentTo(openIDs[firstUser]))
+	}
+}
+
+// TestBatchFollowUpErrorSendsTheClaimedChunk: enqueuing the retry of chunk
+// 1's push (WeChat busy) fails once, after chunk 2 is claimed. Chunk 2 is
+// still sent and recorded, not left claimed (the redelivery would record it
+// interrupted); the batch run again sends what is left, each push once.
+func TestBatchFollowUpErrorSendsTheClaimedChunk(t *testing.T) {
+	e, _, openIDs := batchEnv(t)
+	e.App.Notify.TuneSends(64, 1) // one push a chunk
+	ps := batchPushes(t, e)
+	first := ps[0]
+	for _, o := range openIDs {
+		if e.Demo.Users[o] == first.UserID {
+			e.Fake.FailNextSend(o, -1) // busy once
+		}
+	}
+	failed := false
+	e.q.fail = func(id string) error {
+		if id == "push:"+first.ID+":retry" && !failed {
+			failed = true
+			return errors.New("redis: connection refused (injected)")
+		}
+		return nil
+	}
+	if errs := e.run(t); len(errs) == 0 || !failed {
+		t.Fatalf("the failed enqueue (%v) did not ask for the batch to run again: %v", failed, errs)
+	}
+	if second := e.pushes(t, ps[1].DedupeKey)[0]; second.Status != notify.StatusSent {
+		t.Fatalf("the second push, claimed when the enqueue failed: %s, want sent", second.Status)
+	}
+	for range 3 {
+		for _, tk := range e.q.pending() {
+			tk.done = false
+		}
+		e.run(t)
+	}
+	for _, o := range openIDs {
+		if n := e.sentTo(o); n != 1 {
+			t.Errorf("%s: %d messages, want 1", o, n)
+		}
 	}
 }

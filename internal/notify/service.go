@@ -641,9 +641,10 @@ func (s *Service) SendBatch(ctx context.Context, pushIDs []string) error {
 			return stop(err)
 		}
 		settle = nil
-		if err := followUps(); err != nil {
-			return err
-		}
+		// A follow-up that fails (the queue) ends the batch, but only once
+		// this chunk, claimed now, is sent and its answers recorded: an
+		// early return would leave it claimed, never sent.
+		ferr := followUps()
 		var send []ready
 		for i, r := range claim {
 			switch claims[i] {
@@ -674,6 +675,9 @@ func (s *Service) SendBatch(ctx context.Context, pushIDs []string) error {
 			case nextMorning:
 				morning = append(morning, r)
 			}
+		}
+		if ferr != nil {
+			return stop(ferr)
 		}
 	}
 	if err := s.Store.SettleBatch(sctx, settle, now); err != nil {
