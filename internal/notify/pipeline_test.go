@@ -42,6 +42,7 @@ type task struct {
 type recQueue struct {
 	mu    sync.Mutex
 	tasks []*task
+	fail  func(id string) error // an enqueue that fails, when it returns an error
 }
 
 func (q *recQueue) Enqueue(_ context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error) {
@@ -56,6 +57,11 @@ func (q *recQueue) Enqueue(_ context.Context, t *asynq.Task, opts ...asynq.Optio
 			tk.at = o.Value().(time.Time)
 		case asynq.QueueOpt:
 			tk.queue = o.Value().(string)
+		}
+	}
+	if q.fail != nil {
+		if err := q.fail(tk.id); err != nil {
+			return nil, err
 		}
 	}
 	for _, other := range q.tasks {

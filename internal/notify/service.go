@@ -588,28 +588,34 @@ func (s *Service) SendBatch(ctx context.Context, pushIDs []string) error {
 		later, morning = nil, nil
 		return nil
 	}
+	// stop ends the batch early with err: the answers not yet recorded
+	// (settle: the previous chunk's, whose pushes WeChat has answered) are
+	// recorded and followed up first, else they would be lost (their pushes
+	// found claimed and recorded interrupted by the redelivery, a busy
+	// answer neither retried nor refunded).
+	stop := func(err error) error {
+		if rerr := s.Store.SettleBatch(sctx, settle, now); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		settle = nil
+		if ferr := followUps(); ferr != nil {
+			return errors.Join(err, ferr)
+		}
+		return err
+	}
 	chunk := max(s.cfg.SendChunk, 1)
 	for lo := 0; lo < len(sts); lo += chunk {
-		if err := ctx.Err(); err != nil {
-			// The worker is stopping: what was sent is recorded, the rest
-			// stays queued for the redelivery.
-			if err := s.Store.SettleBatch(sctx, settle, now); err != nil {
-				return err
-			}
-			if err := followUps(); err != nil {
-				return err
-			}
-			return err
-		}
+		// The checks use sctx: a worker stopping mid-check is seen below,
+		// not as a failed query.
 		var claim []ready
 		for _, st := range sts[lo:min(lo+chunk, len(sts))] {
-			r, v, status, err := s.check(ctx, st, sentToday[st.Push.PatientID], lookup)
+			r, v, status, err := s.check(sctx, st, sentToday[st.Push.PatientID], lookup)
 			switch {
 			case err != nil:
-				return err
+				return stop(err)
 			case v == verdictInterrupted:
-				if err := s.interrupt(ctx, r.p, now); err != nil {
-					return err
+				if err := s.interrupt(sctx, r.p, now); err != nil {
+					return stop(err)
 				}
 			case v == verdictSettle:
 				settle = append(settle, Settlement{Push: r.p, Status: status})
@@ -618,26 +624,27 @@ func (s *Service) SendBatch(ctx context.Context, pushIDs []string) error {
 				sentToday[r.p.PatientID]++ // the cap counts a send in flight
 			}
 		}
+		if err := ctx.Err(); err != nil {
+			// The worker is stopping: what was answered is recorded, the
+			// rest stays queued for the redelivery.
+			return stop(err)
+		}
 		ps, reserve := make([]Push, len(claim)), make([]bool, len(claim))
 		for i, r := range claim {
 			ps[i], reserve[i] = r.p, r.reserved
 		}
 		claims, err := s.Store.SettleAndClaim(sctx, settle, ps, reserve, now)
 		if err != nil {
-			// The claim may have failed (a deadlock rolls back the whole
-			// transaction): the previous chunk's answers are recorded on
-			// their own before the batch is run again.
-			if len(settle) > 0 && s.Store.SettleBatch(sctx, settle, now) == nil {
-				if ferr := followUps(); ferr != nil {
-					return errors.Join(err, ferr)
-				}
-			}
-			return err
+			// All or nothing (a deadlock rolls the whole transaction back):
+			// nothing is claimed, and the answers are recorded on their own
+			// before the batch is run again.
+			return stop(err)
 		}
 		settle = nil
-		if err := followUps(); err != nil {
-			return err
-		}
+		// A follow-up that fails (the queue) ends the batch, but only once
+		// this chunk, claimed now, is sent and its answers recorded: an
+		// early return would leave it claimed, never sent.
+		ferr := followUps()
 		var send []ready
 		for i, r := range claim {
 			switch claims[i] {
@@ -668,6 +675,9 @@ func (s *Service) SendBatch(ctx context.Context, pushIDs []string) error {
 			case nextMorning:
 				morning = append(morning, r)
 			}
+		}
+		if ferr != nil {
+			return stop(ferr)
 		}
 	}
 	if err := s.Store.SettleBatch(sctx, settle, now); err != nil {

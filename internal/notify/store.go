@@ -327,35 +327,41 @@ const (
 // of one task cannot both send, and a send that dies before recording
 // WeChat's answer is found StatusSending, never resent.
 func (s *Store) Claim(ctx context.Context, p Push, reserve bool, now time.Time) (int, error) {
-	outcome := Claimed
+	var outcome int
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&Push{}).Where("id = ? AND status IN ?", p.ID, claimable).
-			Updates(map[string]any{"status": StatusSending, "updated_at": now})
-		if res.Error != nil {
-			return fmt.Errorf("claim push: %w", res.Error)
-		}
-		if res.RowsAffected == 0 {
-			outcome = ClaimedElsewhere
-			return nil
-		}
-		if !reserve {
-			return nil
-		}
-		res = tx.Model(&Subscription{}).Where("user_id = ? AND template_id = ? AND quota > 0", p.UserID, p.TemplateID).
-			Updates(map[string]any{"quota": gorm.Expr("quota - 1"), "updated_at": now})
-		if res.Error != nil {
-			return fmt.Errorf("reserve credit: %w", res.Error)
-		}
-		if res.RowsAffected == 0 {
-			outcome = ClaimNoCredit
-			return errRollback
-		}
-		return nil
+		var err error
+		outcome, err = claimOneTx(tx, p, reserve, now)
+		return err
 	})
 	if errors.Is(err, errRollback) {
 		err = nil
 	}
 	return outcome, err
+}
+
+// claimOneTx claims one push in tx as Claim does; with ClaimNoCredit it
+// returns errRollback: the caller rolls tx back (the push stays claimable).
+func claimOneTx(tx *gorm.DB, p Push, reserve bool, now time.Time) (int, error) {
+	res := tx.Model(&Push{}).Where("id = ? AND status IN ?", p.ID, claimable).
+		Updates(map[string]any{"status": StatusSending, "updated_at": now})
+	if res.Error != nil {
+		return 0, fmt.Errorf("claim push: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ClaimedElsewhere, nil
+	}
+	if !reserve {
+		return Claimed, nil
+	}
+	res = tx.Model(&Subscription{}).Where("user_id = ? AND template_id = ? AND quota > 0", p.UserID, p.TemplateID).
+		Updates(map[string]any{"quota": gorm.Expr("quota - 1"), "updated_at": now})
+	if res.Error != nil {
+		return 0, fmt.Errorf("reserve credit: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ClaimNoCredit, errRollback
+	}
+	return Claimed, nil
 }
 
 var errRollback = errors.New("notify: roll back")
@@ -373,15 +379,20 @@ func (s *Store) ClaimBatch(ctx context.Context, ps []Push, reserve []bool, now t
 // and claims the pushes of the next (as ClaimBatch) in one transaction: one
 // commit where there were two. The usual claim (none held elsewhere, every
 // credit there, one push per user and template) is one statement for the
-// pushes and one per template for the credits; anything else rolls the
-// claim back (to a savepoint: the settlements stay) and claims one at a
-// time after the commit.
+// pushes and one per template for the credits; anything else rolls that
+// claim back to a savepoint and claims one push at a time, each in a
+// savepoint of its own, still in the same transaction. All or nothing: with
+// an error nothing is recorded and nothing claimed, so the caller may record
+// the settlements on their own and no push is left claimed but never sent.
 func (s *Store) SettleAndClaim(ctx context.Context, settle []Settlement, ps []Push, reserve []bool, now time.Time) ([]int, error) {
+	if len(settle) == 0 && len(ps) == 0 {
+		return nil, nil
+	}
 	out := make([]int, len(ps)) // Claimed (0) unless the fallback says otherwise
 	ids := make([]string, len(ps))
 	users := map[string][]string{} // template id → users whose credit is taken
 	seen := map[[2]string]bool{}
-	fast := true
+	fast := len(ps) > 0
 	for i, p := range ps {
 		ids[i] = p.ID
 		if !reserve[i] {
@@ -394,41 +405,33 @@ func (s *Store) SettleAndClaim(ctx context.Context, settle []Settlement, ps []Pu
 		seen[k] = true
 		users[p.TemplateID] = append(users[p.TemplateID], p.UserID)
 	}
-	claimHere := fast && len(ps) > 0
-	fallback := !fast && len(ps) > 0
-	if len(settle) > 0 || claimHere {
-		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			if err := settleTx(tx, settle, now); err != nil {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := settleTx(tx, settle, now); err != nil {
+			return err
+		}
+		if len(ps) == 0 {
+			return nil
+		}
+		if fast {
+			err := tx.Transaction(func(sp *gorm.DB) error { return claimTx(sp, ids, users, now) })
+			if !errors.Is(err, errRollback) {
+				return err // claimed, or failed: the whole transaction rolls back
+			}
+		}
+		for i, p := range ps {
+			err := tx.Transaction(func(sp *gorm.DB) error {
+				var err error
+				out[i], err = claimOneTx(sp, p, reserve[i], now)
+				return err
+			})
+			if err != nil && !errors.Is(err, errRollback) {
 				return err
 			}
-			switch {
-			case !claimHere:
-				return nil
-			case len(settle) == 0:
-				return claimTx(tx, ids, users, now) // errRollback rolls back the whole (claim only) transaction
-			}
-			err := tx.Transaction(func(sp *gorm.DB) error { return claimTx(sp, ids, users, now) })
-			if errors.Is(err, errRollback) {
-				fallback = true
-				return nil
-			}
-			return err
-		})
-		if errors.Is(err, errRollback) {
-			fallback, err = true, nil
 		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	if fallback {
-		for i, p := range ps {
-			c, err := s.Claim(ctx, p, reserve[i], now)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = c
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
