@@ -33,7 +33,9 @@ import (
 // every entry with seq > after_seq from the database, then live entries;
 // an entry is sent once per subscription, in seq order. Without after_seq
 // the live stream starts after the "subscribed" frame's last_seq (load the
-// history over HTTP with before=last_seq+1). The server pings every
+// history over HTTP with before=last_seq+1). A live entry that arrives
+// after a gap (its predecessor published by another instance not yet
+// arrived, or lost) is preceded by the missing entries from the database. The server pings every
 // heartbeat; a client that does not answer, or falls send_buffer frames
 // behind, is disconnected and should reconnect with its last seq. While
 // Redis pub/sub is down, open sockets are closed and new ones refused with
@@ -497,8 +499,38 @@ func (cn *conn) forward(ctx context.Context, o outbound) error {
 			return nil
 		}
 	}
+	if o.seq > sub.delivered+1 {
+		cn.fillGap(ctx, o.patientID, sub, o.seq)
+	}
 	if o.seq > sub.delivered {
 		sub.delivered = o.seq
 	}
 	return cn.writeRaw(o.payload)
+}
+
+// fillGap sends the entries between the last one delivered and the live one
+// at seq from the database. Two instances publish independently, so entry
+// N+1 may arrive before N (which would then be skipped as already
+// delivered), and a publish can be lost while Redis hiccups. A patient's
+// "gap" is often a staff note: the read returns nothing, and nothing is sent.
+// When the read fails the live entry still goes out, as before: the client
+// catches up by cursor when it reconnects.
+func (cn *conn) fillGap(ctx context.Context, patientID string, sub *subscription, seq int64) {
+	t, err := cn.svc.store.ThreadOf(ctx, patientID)
+	if err == nil {
+		var msgs []Message
+		msgs, err = cn.svc.store.Since(ctx, t.ID, sub.delivered, cn.staff, int(min(seq-sub.delivered-1, 200)))
+		for _, v := range cn.svc.views(ctx, patientID, msgs) {
+			if v.Seq >= seq {
+				break
+			}
+			if cn.write(Event{Type: EventMessage, PatientID: patientID, Message: &v}) != nil {
+				return
+			}
+			sub.delivered = v.Seq
+		}
+	}
+	if err != nil && ctx.Err() == nil {
+		cn.svc.log.Warn("realtime: missed entries not filled", "seq", seq, "error", err.Error())
+	}
 }
