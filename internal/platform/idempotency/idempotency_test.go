@@ -108,23 +108,29 @@ func TestFailedWorkLeavesNothingAndFreesTheKey(t *testing.T) {
 	}
 }
 
+// concurrently sends eight requests with key k at once.
+func concurrently(ctx context.Context, s *idempotency.Store, k idempotency.Key, w func(tx *gorm.DB) (int, any, error)) ([]idempotency.Outcome, []error) {
+	const n = 8
+	var wg sync.WaitGroup
+	outs := make([]idempotency.Outcome, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = s.Do(ctx, k, w)
+		}()
+	}
+	wg.Wait()
+	return outs, errs
+}
+
 func TestConcurrentRequestsWithOneKeyRunOnce(t *testing.T) {
 	db := dbtest.New(t)
 	ctx := context.Background()
 	s := idempotency.NewStore(db, time.Now)
 	k := idempotency.Key{ActorID: "user-1", Key: "k-race", Hash: idempotency.Hash([]byte("a"))}
-	const n = 8
-	var wg sync.WaitGroup
-	outs := make([]idempotency.Outcome, n)
-	errs := make([]error, n)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			outs[i], errs[i] = s.Do(ctx, k, work("race"))
-		}(i)
-	}
-	wg.Wait()
+	outs, errs := concurrently(ctx, s, k, work("race"))
 	fresh := 0
 	for i := range outs {
 		if errs[i] != nil {
@@ -161,18 +167,7 @@ func TestConcurrentRequestWhoseWorkConflictsReplays(t *testing.T) {
 		}
 		return work("once")(tx)
 	}
-	const n = 8
-	var wg sync.WaitGroup
-	outs := make([]idempotency.Outcome, n)
-	errs := make([]error, n)
-	for i := 0; i < n; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			outs[i], errs[i] = s.Do(ctx, k, once)
-		}(i)
-	}
-	wg.Wait()
+	outs, errs := concurrently(ctx, s, k, once)
 	for i := range outs {
 		if errs[i] != nil || string(outs[i].Body) != `{"done":"once"}` {
 			t.Fatalf("request %d: %s, %v; want the first answer", i, outs[i].Body, errs[i])
