@@ -429,10 +429,11 @@ func loginCMs(base string, h hospital) (map[string]string, error) {
 
 func scenarios(h hospital, tokens, cookies map[string]string) []LoadSpec {
 	pp := func(pid, rest string) string { return "/api/v1/patients/" + pid + rest }
-	var me, home, cmRead, report, trend []Op
+	var me, authOnly, home, cmRead, report, trend []Op
 	for _, pid := range h.sample {
 		tok := tokens[pid]
 		me = append(me, Op{Path: "/api/v1/me", Token: tok})
+		authOnly = append(authOnly, Op{Path: authenticatedCeilingPath, Token: tok})
 		// The mini-program's home screen (pages/home/home.js): one call.
 		home = append(home, Op{Path: pp(pid, "/home"), Token: tok})
 		cmRead = append(cmRead, Op{Path: pp(pid, "/observations?type=blood_pressure&limit=20"), Cookie: cookies[h.cmOf[pid]]})
@@ -446,6 +447,7 @@ func scenarios(h hospital, tokens, cookies map[string]string) []LoadSpec {
 		catch.Group = append(catch.Group, Op{Path: pp(h.catchup, fmt.Sprintf("/thread/messages?after=%d&limit=200", after)), Token: tokens[h.catchup]})
 	}
 	return []LoadSpec{
+		{Name: ceilingAuthenticated, Ops: authOnly},
 		{Name: "GET /api/v1/me", Ops: me},
 		{Name: "patient home screen", Ops: home},
 		{Name: "CM reads a patient's recent readings", Ops: cmRead},

@@ -28,6 +28,11 @@ const ceilingOneSelect = "ceiling: plain JSON endpoint + one-row SELECT"
 // ceilingOneInsert is the same for a route that writes one row.
 const ceilingOneInsert = "ceiling: plain JSON endpoint + INSERT in a transaction"
 
+// ceilingAuthenticated is the product server answering an authenticated
+// request without reading anything: the middleware chain and authentication
+// every route pays, /me included.
+const ceilingAuthenticated = "ceiling: authenticated route that reads nothing"
+
 // halfLoad names a scenario's second run, paced at half the requests per
 // second its saturated run reached.
 const halfLoad = " at half of max load"
@@ -47,6 +52,7 @@ var targets = map[string]target{
 	"SIGTERM under load (GET /me)":               {},
 	ceilingOneSelect:                             {baseline: "raw: one-row prepared SELECT", reference: true},
 	ceilingOneInsert:                             {baseline: "raw: single INSERT in a transaction", reference: true},
+	ceilingAuthenticated:                         {baseline: "baseline: plain JSON endpoint", reference: true},
 }
 
 type report struct {

@@ -8,15 +8,23 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime/pprof"
 	"syscall"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/carepath/carepath/internal/app"
+	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/platform/web"
 	"github.com/carepath/carepath/scripts/internal/harness"
 )
+
+// authenticatedCeilingPath is the bench-only authenticated route that reads nothing.
+const authenticatedCeilingPath = "/bench/authenticated"
 
 // runServe is the server under test: the product's app package (what
 // `carepath serve` runs), in a process of its own so /proc shows its CPU and
@@ -58,6 +66,13 @@ func runServe(args []string) error {
 		return err
 	}
 	defer a.Close()
+	// The ceiling of an authenticated route: the product's whole middleware
+	// chain and authentication, then an answer that reads nothing. Only this
+	// bench process has it.
+	a.Guard.Group(&a.Engine.RouterGroup).Authenticated(http.MethodGet, authenticatedCeilingPath, func(c *gin.Context) {
+		actor, _ := auth.ActorFrom(c)
+		web.OK(c, gin.H{"kind": actor.Kind, "id": actor.ID})
+	})
 	stmts, err := countStatements(a.DB)
 	if err != nil {
 		return err
