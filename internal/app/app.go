@@ -93,7 +93,8 @@ type App struct {
 	Careplan       *careplan.Service
 	Education      *education.Service
 	Messages       *messaging.Service
-	Hub            *messaging.Hub // realtime delivery; closed with 1001 when Serve stops
+	Hub            *messaging.Hub   // realtime delivery; closed with 1001 when Serve stops
+	MeCache        *patient.MeCache // GET /me answers; nil when auth.me_cache_ttl is 0
 	Observations   *observation.Service
 	Alerts         *alert.Service
 	AlertStream    *alert.Stream
@@ -178,6 +179,11 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	go a.Auth.ListenRevocations(listenCtx, 5*time.Second)
 	a.closers = append(a.closers, stopListening)
 	a.Patients = patient.NewService(patient.NewStore(a.DB), sealer, now)
+	a.MeCache = patient.NewMeCache(cfg.Auth.MeCacheTTL, cache.NewPubSub(a.Redis, a.redisPrefix), log)
+	if err := a.MeCache.WatchWrites(a.DB); err != nil {
+		return nil, fmt.Errorf("watch /me writes: %w", err)
+	}
+	go a.MeCache.Listen(listenCtx, 5*time.Second)
 	a.Consents = consent.NewService(a.DB, consent.Config{
 		PrivacyPolicyVersion: cfg.Consent.PrivacyPolicyVersion, HealthDataVersion: cfg.Consent.HealthDataVersion,
 	}, now)
@@ -263,11 +269,13 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		return nil, fmt.Errorf("admin pages: %w", err)
 	}
 	a.Desk = adminH
+	patientHandler := patient.NewHandler(a.Patients, a.Family.Store(), a.Auth, authStore, val)
+	patientHandler.UseMeCache(a.MeCache)
 	a.Engine, err = server.New(server.Deps{
 		Limits: server.NewLimits(ratelimit.New(a.Redis, a.redisPrefix), cfg.Limits),
 		HTTPS:  strings.HasPrefix(cfg.HTTP.PublicURL, "https://"),
 		Log:    log, Registry: registry, Guard: a.Guard, Auth: authH, Docs: docs, Admin: adminH,
-		Patients:  patient.NewHandler(a.Patients, a.Family.Store(), a.Auth, authStore, val),
+		Patients:  patientHandler,
 		Careplan:  careplan.NewHandler(a.Careplan, val),
 		Education: education.NewHandler(a.Education, val),
 		Messages:  messaging.NewHandler(a.Messages, val, local),

@@ -2,6 +2,7 @@ package patient
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -44,7 +45,11 @@ type Handler struct {
 	phones   PhoneBinder
 	accounts StaffLoader
 	val      *web.Validator
+	meCache  *MeCache
 }
+
+// UseMeCache answers /me from c while nothing it shows has changed.
+func (h *Handler) UseMeCache(c *MeCache) { h.meCache = c }
 
 // NewHandler builds the handler.
 func NewHandler(svc *Service, links LinkLister, phones PhoneBinder, accounts StaffLoader, val *web.Validator) *Handler {
@@ -79,12 +84,24 @@ type MeResponse struct {
 // Me handles GET /api/v1/me.
 func (h *Handler) Me(c *gin.Context) {
 	a, _ := auth.ActorFrom(c)
+	key, now := string(a.Kind)+":"+a.ID+":"+string(a.Role), time.Now()
+	if body, ok := h.meCache.get(key, now); ok {
+		c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+		return
+	}
+	version := h.meCache.version()
 	resp, err := h.me(c.Request.Context(), a)
 	if err != nil {
 		web.Error(c, err)
 		return
 	}
-	web.OK(c, resp)
+	body, err := json.Marshal(resp)
+	if err != nil {
+		web.Error(c, fmt.Errorf("encode /me: %w", err))
+		return
+	}
+	h.meCache.put(key, body, version, now)
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 }
 
 func (h *Handler) me(ctx context.Context, a auth.Actor) (MeResponse, error) {

@@ -111,6 +111,10 @@ type Auth struct {
 	// without reading it again; revocations reach other instances by pub/sub
 	// sooner. 0 reads the session on every request.
 	SessionCacheTTL time.Duration `koanf:"session_cache_ttl"`
+	// MeCacheTTL is how long an instance keeps a caller's GET /me answer;
+	// every write to accounts, patients, family links or staff drops them all
+	// on every instance sooner. 0 builds the answer on every request.
+	MeCacheTTL time.Duration `koanf:"me_cache_ttl"`
 }
 
 type Crypto struct {
@@ -230,6 +234,7 @@ func Defaults() Config {
 			StaffSessionTTL: 10 * time.Hour, StaffIdleTimeout: 30 * time.Minute,
 			LockoutThreshold: 5, LockoutDuration: 15 * time.Minute,
 			SessionCacheTTL: 30 * time.Second,
+			MeCacheTTL:      10 * time.Second,
 		},
 		Crypto: Crypto{ActiveKey: "k1"},
 		Log:    Log{Level: "info", Format: "json"},
@@ -349,6 +354,9 @@ func (c Config) Validate() error {
 	errs = append(errs, c.Limits.validate()...)
 	if c.Auth.SessionCacheTTL < 0 || c.Auth.SessionCacheTTL > 5*time.Minute {
 		errs = append(errs, errors.New("auth.session_cache_ttl must be between 0s and 5m"))
+	}
+	if c.Auth.MeCacheTTL < 0 || c.Auth.MeCacheTTL > 5*time.Minute {
+		errs = append(errs, errors.New("auth.me_cache_ttl must be between 0s and 5m"))
 	}
 	if c.Auth.LockoutThreshold < 1 {
 		errs = append(errs, errors.New("auth.lockout_threshold must be at least 1"))

@@ -1,0 +1,89 @@
+package patient_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/carepath/carepath/internal/apitest"
+	"github.com/carepath/carepath/internal/patient"
+	"github.com/carepath/carepath/internal/platform/config"
+)
+
+// waitFor polls cond until it holds or a few seconds pass: pub/sub hops are
+// asynchronous, and the test asserts they happen, not how fast.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting: %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Two instances keep /me answers for a minute (far longer than the test).
+// A change the database makes behind gorm's back is not seen until the entry
+// expires, which shows the cache is used; every write through gorm — by model,
+// by table name or as raw SQL — drops the answers on both instances.
+func TestMeCacheIsDroppedByEveryWriteOnEveryInstance(t *testing.T) {
+	longCache := func(c *config.Config) { c.Auth.MeCacheTTL = time.Minute }
+	a := apitest.New(t, longCache)
+	b := a.SecondInstance()
+	for _, e := range []*apitest.Env{a, b} {
+		waitFor(t, "/me cache subscribed", e.App.MeCache.Live)
+	}
+	tok := a.LoginWeChat("patient1").AccessToken
+	id := a.Demo.Patients["patient1"]
+	bed := func(e *apitest.Env) string {
+		resp := e.Do(apitest.Request{Method: http.MethodGet, Path: "/api/v1/me", Token: tok})
+		if resp.Status != http.StatusOK {
+			t.Fatalf("GET /me: %d %s", resp.Status, resp.Body)
+		}
+		var body struct {
+			Patient struct {
+				Bed string `json:"bed"`
+			} `json:"patient"`
+		}
+		resp.JSON(t, &body)
+		return body.Patient.Bed
+	}
+	if got := bed(b); got != "12-1" {
+		t.Fatalf("bed on b = %q, want the demo's 12-1", got)
+	}
+
+	// Behind gorm's back: b keeps its answer.
+	sqlDB, err := a.App.DB.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlDB.Exec("UPDATE patients SET bed = '7-7' WHERE id = ?", id); err != nil {
+		t.Fatal(err)
+	}
+	if got := bed(b); got != "12-1" {
+		t.Fatalf("b answered bed %q for a change no callback saw; the cache is not in use", got)
+	}
+
+	// Through gorm on a, by model: a answers the change at once, b soon.
+	if err := a.App.DB.Model(&patient.Patient{}).Where("id = ?", id).Update("bed", "8-8").Error; err != nil {
+		t.Fatal(err)
+	}
+	if got := bed(a); got != "8-8" {
+		t.Fatalf("a answered bed %q after its own write, want 8-8 at once", got)
+	}
+	waitFor(t, "b drops its answer after a's write", func() bool { return bed(b) == "8-8" })
+
+	// By table name and as raw SQL, through b this time.
+	if err := b.App.DB.Table("patients").Where("id = ?", id).Update("bed", "9-9").Error; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a sees b's write by table", func() bool { return bed(a) == "9-9" })
+	if err := b.App.DB.Exec("UPDATE patients SET bed = '10-10' WHERE id = ?", id).Error; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a sees b's raw write", func() bool { return bed(a) == "10-10" })
+	if got := bed(b); got != "10-10" {
+		t.Fatalf("b answered bed %q after its own raw write", got)
+	}
+}
