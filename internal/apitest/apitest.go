@@ -27,6 +27,7 @@ import (
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/hibiken/asynq"
+	"gorm.io/gorm"
 
 	"github.com/carepath/carepath/api"
 	"github.com/carepath/carepath/internal/app"
@@ -70,7 +71,7 @@ type Env struct {
 	router routers.Router
 	codes  int
 	logs   *logBuffer
-	build  func() *Env
+	build  func(db *gorm.DB) *Env
 }
 
 // logBuffer collects the app's log lines, so tests can check what is (and
@@ -117,8 +118,8 @@ func New(t testing.TB, configure ...func(*config.Config)) *Env {
 	clock := &Clock{now: time.Now().UTC().Truncate(time.Second)}
 	// build starts an instance of the app over this test's database, Redis and
 	// fake WeChat, as production runs several behind a proxy.
-	var build func() *Env
-	build = func() *Env {
+	var build func(db *gorm.DB) *Env
+	build = func(db *gorm.DB) *Env {
 		logs := &logBuffer{}
 		a, err := app.Build(context.Background(), cfg, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), app.Options{
 			DB: db, Redis: rdb, RedisPrefix: prefix, WeChatBaseURL: f.URL(), Now: clock.Now,
@@ -129,7 +130,7 @@ func New(t testing.TB, configure ...func(*config.Config)) *Env {
 		t.Cleanup(a.Close)
 		return &Env{t: t, App: a, Fake: f, Clock: clock, router: contractRouter(t), logs: logs, build: build}
 	}
-	e := build()
+	e := build(db)
 	sum, _, err := e.App.SeedDemo(context.Background(), Password)
 	if err != nil {
 		t.Fatalf("seed demo: %v", err)
@@ -138,11 +139,12 @@ func New(t testing.TB, configure ...func(*config.Config)) *Env {
 	return e
 }
 
-// SecondInstance starts another instance of the app sharing this one's
-// database, Redis and fake WeChat (the demo data is already there).
+// SecondInstance starts another instance of the app over this one's
+// database (through connections of its own, as another process would),
+// Redis and fake WeChat (the demo data is already there).
 func (e *Env) SecondInstance() *Env {
 	e.t.Helper()
-	other := e.build()
+	other := e.build(dbtest.Reopen(e.t, e.App.DB))
 	other.Demo = e.Demo
 	return other
 }

@@ -21,9 +21,9 @@ const MeChangedChannel = "me.changed"
 // meTables are the tables a /me answer is read from.
 var meTables = []string{"users", "patients", "family_links", "staff"}
 
-// meSettle is when a write's second hint goes out: the first leaves with the
-// statement, before its transaction commits, so a /me read between the two
-// could keep what the commit replaces.
+// meSettle is when a write made in a transaction is announced: the
+// statement runs before the commit, so a /me read between the two could keep
+// what the commit replaces. A write outside one is announced at once.
 const meSettle = 2 * time.Second
 
 // meCacheLimit bounds the cache's memory.
@@ -33,8 +33,9 @@ const meCacheLimit = 100_000
 // mini-program's first call on every launch and three statements and a
 // decrypt; its answer changes only when one of meTables is written. Every
 // such write (seen by a gorm callback, whoever makes it) empties the cache
-// here at once and on the other instances through pub/sub, again meSettle
-// later, and the TTL bounds a lost hint. Entries are trusted only while the
+// here and on the other instances through pub/sub — a write in a
+// transaction meSettle later, once committed — and the TTL bounds a lost
+// hint. Entries are trusted only while the
 // hints are subscribed.
 type MeCache struct {
 	ttl   time.Duration
@@ -172,23 +173,32 @@ func (c *MeCache) WatchWrites(db *gorm.DB) error {
 		if tx.Error != nil || !touchesMe(tx.Statement) {
 			return
 		}
+		if _, inTx := tx.Statement.ConnPool.(gorm.TxCommitter); inTx {
+			// Not committed yet: drop here now, and tell every instance (this
+			// one again: a read meanwhile kept the old answer) once it surely is.
+			c.drop()
+			time.AfterFunc(meSettle, func() { c.changed(context.Background()) })
+			return
+		}
 		ctx := tx.Statement.Context
 		if ctx == nil {
 			ctx = context.Background()
 		}
 		c.changed(ctx)
-		time.AfterFunc(meSettle, func() { c.changed(context.Background()) })
 	}
-	// Named per cache: instances of one process (tests) may share a *gorm.DB.
+	// After gorm's own transaction around a single write has committed (its
+	// ConnPool is then the pool again); inside the caller's transaction it is
+	// still that *sql.Tx. Named per cache: instances of one process (tests)
+	// may share a *gorm.DB.
 	name := fmt.Sprintf("carepath:me_cache:%p", c)
 	cb := db.Callback()
-	if err := cb.Create().After("gorm:create").Register(name, watch); err != nil {
+	if err := cb.Create().After("gorm:commit_or_rollback_transaction").Register(name, watch); err != nil {
 		return err
 	}
-	if err := cb.Update().After("gorm:update").Register(name, watch); err != nil {
+	if err := cb.Update().After("gorm:commit_or_rollback_transaction").Register(name, watch); err != nil {
 		return err
 	}
-	if err := cb.Delete().After("gorm:delete").Register(name, watch); err != nil {
+	if err := cb.Delete().After("gorm:commit_or_rollback_transaction").Register(name, watch); err != nil {
 		return err
 	}
 	return cb.Raw().After("gorm:raw").Register(name, watch)

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/carepath/carepath/internal/apitest"
 	"github.com/carepath/carepath/internal/patient"
 	"github.com/carepath/carepath/internal/platform/config"
@@ -86,4 +88,14 @@ func TestMeCacheIsDroppedByEveryWriteOnEveryInstance(t *testing.T) {
 	if got := bed(b); got != "10-10" {
 		t.Fatalf("b answered bed %q after its own raw write", got)
 	}
+
+	// In a transaction: announced once committed, on both instances.
+	err = a.App.DB.Transaction(func(tx *gorm.DB) error {
+		return tx.Model(&patient.Patient{}).Where("id = ?", id).Update("bed", "11-11").Error
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b sees a's write in a transaction", func() bool { return bed(b) == "11-11" })
+	waitFor(t, "a sees its own write in a transaction", func() bool { return bed(a) == "11-11" })
 }

@@ -75,16 +75,38 @@ func newSQLite(t testing.TB) *gorm.DB {
 	if err := copyFile(template.path, path); err != nil {
 		t.Fatalf("dbtest: %v", err)
 	}
-	db, err := database.Open(context.Background(), database.Options{Driver: "sqlite", DSN: path})
+	return open(t, database.Options{Driver: "sqlite", DSN: path})
+}
+
+// opened remembers how each test database was opened, for Reopen.
+var opened sync.Map // *gorm.DB → database.Options
+
+// open connects to a test database and closes it when t ends.
+func open(t testing.TB, o database.Options) *gorm.DB {
+	t.Helper()
+	db, err := database.Open(context.Background(), o)
 	if err != nil {
 		t.Fatalf("dbtest: %v", err)
 	}
+	opened.Store(db, o)
 	t.Cleanup(func() {
+		opened.Delete(db)
 		if sqlDB, err := db.DB(); err == nil {
 			sqlDB.Close()
 		}
 	})
 	return db
+}
+
+// Reopen connects again to the database of db, as another process of the
+// service would: its own connections and its own gorm callbacks.
+func Reopen(t testing.TB, db *gorm.DB) *gorm.DB {
+	t.Helper()
+	o, ok := opened.Load(db)
+	if !ok {
+		t.Fatalf("dbtest: Reopen of a database dbtest did not open")
+	}
+	return open(t, o.(database.Options))
 }
 
 func newMySQL(t testing.TB, dsn string) *gorm.DB {
@@ -148,16 +170,7 @@ func newMySQL(t testing.TB, dsn string) *gorm.DB {
 		}
 	}
 	countUse(admin, "mysql", t.Name())
-	db, err := database.Open(ctx, database.Options{Driver: "mysql", DSN: withDB(dsn, name), MaxOpenConns: 10, MaxIdleConns: 5})
-	if err != nil {
-		t.Fatalf("dbtest: %v", err)
-	}
-	t.Cleanup(func() {
-		if sqlDB, err := db.DB(); err == nil {
-			sqlDB.Close()
-		}
-	})
-	return db
+	return open(t, database.Options{Driver: "mysql", DSN: withDB(dsn, name), MaxOpenConns: 10, MaxIdleConns: 5})
 }
 
 // DropTemplate removes the MySQL template database; call it from TestMain after m.Run.
