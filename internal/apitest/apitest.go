@@ -395,3 +395,16 @@ func (e *Env) FlushAudit() {
 		e.t.Fatalf("flush audit events: %v", err)
 	}
 }
+
+// WaitFor polls cond until it holds or ten seconds pass: pub/sub hops are
+// asynchronous, and a test asserts they happen, not how fast.
+func WaitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting: %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -9,19 +9,6 @@ import (
 	"github.com/carepath/carepath/internal/platform/config"
 )
 
-// waitFor polls cond until it holds or a few seconds pass: pub/sub hops are
-// asynchronous, and the test asserts they happen, not how fast.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // Two instances behind a proxy, each caching checked sessions for an hour
 // (far longer than the test): a logout or a deactivation through one must
 // stop the token on the other, which only the revocation hint can explain.
@@ -30,7 +17,7 @@ func TestSessionCacheIsInvalidatedOnEveryInstance(t *testing.T) {
 	a := apitest.New(t, longCache)
 	b := a.SecondInstance()
 	for _, e := range []*apitest.Env{a, b} {
-		waitFor(t, "session cache subscribed", e.App.Auth.SessionCacheLive)
+		apitest.WaitFor(t, "session cache subscribed", e.App.Auth.SessionCacheLive)
 	}
 
 	// The cache is really used: a revocation written behind the service's
@@ -60,7 +47,7 @@ func TestSessionCacheIsInvalidatedOnEveryInstance(t *testing.T) {
 	if got := me(a, out.AccessToken).Status; got != http.StatusUnauthorized {
 		t.Fatalf("a answered %d after its own logout, want 401 at once", got)
 	}
-	waitFor(t, "b refuses the logged-out token", func() bool { return me(b, out.AccessToken).Status == http.StatusUnauthorized })
+	apitest.WaitFor(t, "b refuses the logged-out token", func() bool { return me(b, out.AccessToken).Status == http.StatusUnauthorized })
 
 	// Deactivation through a ends every session of the account on b.
 	bystander := a.LoginWeChat("bystander")
@@ -78,7 +65,7 @@ func TestSessionCacheIsInvalidatedOnEveryInstance(t *testing.T) {
 	if resp.Status != http.StatusOK {
 		t.Fatalf("deactivate: %d %s", resp.Status, resp.Body)
 	}
-	waitFor(t, "b refuses both sessions of the deactivated account", func() bool {
+	apitest.WaitFor(t, "b refuses both sessions of the deactivated account", func() bool {
 		return me(b, first.AccessToken).Status == http.StatusUnauthorized && me(b, second.AccessToken).Status == http.StatusUnauthorized
 	})
 	// Another account's cached session is untouched.
@@ -98,7 +85,7 @@ func TestSessionCacheIsInvalidatedOnEveryInstance(t *testing.T) {
 	if resp := a.Do(apitest.Request{Method: http.MethodPost, Path: logoutPath, Cookie: desk.Cookie, CSRF: desk.CSRF}); resp.Status >= 300 {
 		t.Fatalf("staff logout: %d %s", resp.Status, resp.Body)
 	}
-	waitFor(t, "b refuses the logged-out cookie", func() bool { return cookieMe(b, desk) == http.StatusUnauthorized })
+	apitest.WaitFor(t, "b refuses the logged-out cookie", func() bool { return cookieMe(b, desk) == http.StatusUnauthorized })
 
 	disabled := a.LoginStaff("cm2")
 	if got := cookieMe(b, disabled); got != http.StatusOK {
@@ -108,7 +95,7 @@ func TestSessionCacheIsInvalidatedOnEveryInstance(t *testing.T) {
 	if resp := a.Do(apitest.Request{Method: http.MethodPost, Path: "/admin/staff/" + a.Demo.Staff["cm2"] + "/disable", Cookie: admin.Cookie, CSRF: admin.CSRF}); resp.Status >= 400 {
 		t.Fatalf("disable cm2: %d %s", resp.Status, resp.Body)
 	}
-	waitFor(t, "b refuses the disabled account's cookie", func() bool { return cookieMe(b, disabled) == http.StatusUnauthorized })
+	apitest.WaitFor(t, "b refuses the disabled account's cookie", func() bool { return cookieMe(b, disabled) == http.StatusUnauthorized })
 }
 
 // A verified token is remembered, but never past its expiry: a token a
@@ -119,7 +106,7 @@ func TestARememberedTokenStillExpires(t *testing.T) {
 		c.Auth.SessionCacheTTL = 5 * time.Minute
 		c.Auth.AccessTTL = 15 * time.Minute
 	})
-	waitFor(t, "session cache subscribed", e.App.Auth.SessionCacheLive)
+	apitest.WaitFor(t, "session cache subscribed", e.App.Auth.SessionCacheLive)
 	out := e.LoginWeChat("patient1")
 	e.Clock.Advance(14 * time.Minute)
 	if got := me(e, out.AccessToken).Status; got != http.StatusOK {

@@ -243,17 +243,6 @@ func (s *socket) subscribe(patientID string, after *int64) messaging.Event {
 	return s.next()
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 func seqp(n int64) *int64 { return &n }
 
 // TestMessageSentOnOneInstanceReachesASocketOnAnother: the CM writes
@@ -310,7 +299,7 @@ func TestMessageSentOnOneInstanceReachesASocketOnAnother(t *testing.T) {
 	// The patient goes away; three replies are sent meanwhile; the patient
 	// reconnects (to A this time) with its last seq and gets them all.
 	s.ws.Close(websocket.StatusNormalClosure, "")
-	waitFor(t, "B to drop the socket", func() bool { return b.app.Hub.Connections() == 0 })
+	apitest.WaitFor(t, "B to drop the socket", func() bool { return b.app.Hub.Connections() == 0 })
 	for i := 1; i <= 3; i++ {
 		a.send(t, cm, p1, fmt.Sprintf("a-%d", i+1), fmt.Sprintf("补充说明 %d", i))
 	}
@@ -508,7 +497,7 @@ func TestRedisDownClosesSocketsSoClientsPoll(t *testing.T) {
 		t.Fatal(err)
 	}
 	var again *socket
-	waitFor(t, "a socket after Redis returns", func() bool {
+	apitest.WaitFor(t, "a socket after Redis returns", func() bool {
 		ws, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(in.srv.URL, "http")+"/api/v1/ws",
 			&websocket.DialOptions{Subprotocols: []string{"carepath.v1", "bearer." + patient.token}})
 		if err != nil {

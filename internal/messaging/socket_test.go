@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 	"gorm.io/gorm"
 
+	"github.com/carepath/carepath/internal/apitest"
 	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/platform/config"
 	"github.com/carepath/carepath/internal/platform/dbtest"
@@ -52,7 +53,7 @@ func TestHeartbeatDropsASilentClientAndKeepsALiveOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the silent socket to be dropped", func() bool { return in.app.Hub.Connections() == 1 })
+	apitest.WaitFor(t, "the silent socket to be dropped", func() bool { return in.app.Hub.Connections() == 1 })
 	if _, err := silent.read(10 * time.Second); err == nil {
 		t.Error("the silent socket still delivers after it was dropped")
 	}
@@ -109,8 +110,8 @@ func TestSlowSubscribeKeepsALiveClient(t *testing.T) {
 func TestClosedSocketStopsItsCatchUp(t *testing.T) {
 	in, s, hold := subscribeHeld(t)
 	s.ws.CloseNow()
-	waitFor(t, "the catch-up query to be cancelled", hold.cancelled.Load)
-	waitFor(t, "the socket to leave the hub", func() bool { return in.app.Hub.Connections() == 0 })
+	apitest.WaitFor(t, "the catch-up query to be cancelled", hold.cancelled.Load)
+	apitest.WaitFor(t, "the socket to leave the hub", func() bool { return in.app.Hub.Connections() == 0 })
 }
 
 // TestFramesPilingUpBehindASlowSubscribeAreBounded: frames wait for their
@@ -174,7 +175,7 @@ func subscribeHeld(t *testing.T) (instance, *socket, *catchUpHold) {
 	}
 	hold.on.Store(true)
 	s.sendFrame(map[string]any{"type": "subscribe", "patient_id": pid, "after_seq": 0})
-	waitFor(t, "the catch-up query to start", hold.started.Load)
+	apitest.WaitFor(t, "the catch-up query to start", hold.started.Load)
 	return in, s, hold
 }
 

@@ -12,19 +12,6 @@ import (
 	"github.com/carepath/carepath/internal/platform/config"
 )
 
-// waitFor polls cond until it holds or a few seconds pass: pub/sub hops are
-// asynchronous, and the test asserts they happen, not how fast.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // Two instances keep /me answers for a minute (far longer than the test).
 // A change the database makes behind gorm's back is not seen until the entry
 // expires, which shows the cache is used; every write through gorm — by model,
@@ -34,7 +21,7 @@ func TestMeCacheIsDroppedByEveryWriteOnEveryInstance(t *testing.T) {
 	a := apitest.New(t, longCache)
 	b := a.SecondInstance()
 	for _, e := range []*apitest.Env{a, b} {
-		waitFor(t, "/me cache subscribed", e.App.MeCache.Live)
+		apitest.WaitFor(t, "/me cache subscribed", e.App.MeCache.Live)
 	}
 	tok := a.LoginWeChat("patient1").AccessToken
 	id := a.Demo.Patients["patient1"]
@@ -74,17 +61,17 @@ func TestMeCacheIsDroppedByEveryWriteOnEveryInstance(t *testing.T) {
 	if got := bed(a); got != "8-8" {
 		t.Fatalf("a answered bed %q after its own write, want 8-8 at once", got)
 	}
-	waitFor(t, "b drops its answer after a's write", func() bool { return bed(b) == "8-8" })
+	apitest.WaitFor(t, "b drops its answer after a's write", func() bool { return bed(b) == "8-8" })
 
 	// By table name and as raw SQL, through b this time.
 	if err := b.App.DB.Table("patients").Where("id = ?", id).Update("bed", "9-9").Error; err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a sees b's write by table", func() bool { return bed(a) == "9-9" })
+	apitest.WaitFor(t, "a sees b's write by table", func() bool { return bed(a) == "9-9" })
 	if err := b.App.DB.Exec("UPDATE patients SET bed = '10-10' WHERE id = ?", id).Error; err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a sees b's raw write", func() bool { return bed(a) == "10-10" })
+	apitest.WaitFor(t, "a sees b's raw write", func() bool { return bed(a) == "10-10" })
 	if got := bed(b); got != "10-10" {
 		t.Fatalf("b answered bed %q after its own raw write", got)
 	}
@@ -96,6 +83,6 @@ func TestMeCacheIsDroppedByEveryWriteOnEveryInstance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "b sees a's write in a transaction", func() bool { return bed(b) == "11-11" })
-	waitFor(t, "a sees its own write in a transaction", func() bool { return bed(a) == "11-11" })
+	apitest.WaitFor(t, "b sees a's write in a transaction", func() bool { return bed(b) == "11-11" })
+	apitest.WaitFor(t, "a sees its own write in a transaction", func() bool { return bed(a) == "11-11" })
 }
