@@ -225,21 +225,10 @@ const messageColumns = "id, thread_id, seq, sender_kind, sender_id, sender_role,
 // catch-up page is 200 rows, and gorm's reflective scan cost more CPU than
 // the rest of the request.
 func scanMessages(db *gorm.DB) ([]Message, error) {
-	rows, err := db.Model(&Message{}).Select(messageColumns).Rows()
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Message
-	for rows.Next() {
-		var m Message
-		if err := rows.Scan(&m.ID, &m.ThreadID, &m.Seq, &m.SenderKind, &m.SenderID, &m.SenderRole, &m.ClientMsgID, &m.Kind, &m.Body,
-			&m.BlobKey, &m.BlobType, &m.BlobSize, &m.RefID, &m.Internal, &m.BodySealed, &m.RecalledAt, &m.CreatedAt); err != nil {
-			return nil, err
-		}
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return database.ScanAll(db.Model(&Message{}), messageColumns, func(m *Message) []any {
+		return []any{&m.ID, &m.ThreadID, &m.Seq, &m.SenderKind, &m.SenderID, &m.SenderRole, &m.ClientMsgID, &m.Kind, &m.Body,
+			&m.BlobKey, &m.BlobType, &m.BlobSize, &m.RefID, &m.Internal, &m.BodySealed, &m.RecalledAt, &m.CreatedAt}
+	})
 }
 
 // Reads returns every read position of a thread.

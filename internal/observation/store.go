@@ -198,22 +198,11 @@ const readingColumns = "id, patient_id, type, measured_at, local_day, code, valu
 // gorm's reflective scan was most of the CPU of a CM's list of twenty and
 // of a report's history window.
 func scanReadings(db *gorm.DB) ([]Reading, error) {
-	rows, err := db.Model(&Reading{}).Select(readingColumns).Rows()
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []Reading{}
-	for rows.Next() {
-		var r Reading
-		if err := rows.Scan(&r.ID, &r.PatientID, &r.Type, &r.MeasuredAt, &r.LocalDay, &r.Code, &r.Value, &r.Value2, &r.Value3,
+	return database.ScanAll(db.Model(&Reading{}), readingColumns, func(r *Reading) []any {
+		return []any{&r.ID, &r.PatientID, &r.Type, &r.MeasuredAt, &r.LocalDay, &r.Code, &r.Value, &r.Value2, &r.Value3,
 			&r.Unit, &r.OrigValue, &r.OrigUnit, &r.Context, &r.Location, &r.Symptoms, &r.Note, &r.NoteSealed, &r.Source,
-			&r.Device, &r.ReportedBy, &r.OnBehalfOf, &r.ClientID, &r.ReceivedAt, &r.CreatedAt); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+			&r.Device, &r.ReportedBy, &r.OnBehalfOf, &r.ClientID, &r.ReceivedAt, &r.CreatedAt}
+	})
 }
 
 // DayRow is one local day's (and context's) aggregate of each component.

@@ -14,6 +14,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +24,7 @@ import (
 	gomysql "github.com/go-sql-driver/mysql"
 	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
 
 	"github.com/carepath/carepath/internal/platform/database"
 )
@@ -255,4 +258,20 @@ func copyFile(from, to string) error {
 		return err
 	}
 	return dst.Close()
+}
+
+// CheckColumns fails t unless columns (comma-separated, as a hand-written
+// scan selects them) are exactly model's columns: a column added to the
+// model must be scanned too, or it would read as empty.
+func CheckColumns(t testing.TB, model any, columns string) {
+	t.Helper()
+	sch, err := schema.Parse(model, &sync.Map{}, schema.NamingStrategy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Sorted(slices.Values(sch.DBNames))
+	got := slices.Sorted(slices.Values(strings.Split(columns, ", ")))
+	if !slices.Equal(got, want) {
+		t.Fatalf("the scan reads %v, %T has %v", got, model, want)
+	}
 }
