@@ -53,6 +53,7 @@ type clientFrame struct {
 type subscription struct {
 	delivered int64 // highest seq sent; live entries at or below it are skipped
 	checked   time.Time
+	threadID  string // "" until the thread exists (it is created by its first entry)
 }
 
 // Buffers of a socket's connection. net/http hands a hijacked connection
@@ -449,6 +450,7 @@ func (cn *conn) subscribe(ctx context.Context, f clientFrame) error {
 	if err != nil {
 		return cn.fail(ctx, f.PatientID, err)
 	}
+	sub.threadID = t.ID
 	last := t.LastSeq
 	if err := cn.write(Event{Type: EventSubscribed, PatientID: f.PatientID, LastSeq: &last}); err != nil {
 		return err
@@ -516,10 +518,15 @@ func (cn *conn) forward(ctx context.Context, o outbound) error {
 // When the read fails the live entry still goes out, as before: the client
 // catches up by cursor when it reconnects.
 func (cn *conn) fillGap(ctx context.Context, patientID string, sub *subscription, seq int64) {
-	t, err := cn.svc.store.ThreadOf(ctx, patientID)
+	var err error
+	if sub.threadID == "" {
+		var t Thread
+		t, err = cn.svc.store.ThreadOf(ctx, patientID)
+		sub.threadID = t.ID
+	}
 	if err == nil {
 		var msgs []Message
-		msgs, err = cn.svc.store.Since(ctx, t.ID, sub.delivered, cn.staff, int(min(seq-sub.delivered-1, 200)))
+		msgs, err = cn.svc.store.Since(ctx, sub.threadID, sub.delivered, cn.staff, int(min(seq-sub.delivered-1, 200)))
 		for _, v := range cn.svc.views(ctx, patientID, msgs) {
 			if v.Seq >= seq {
 				break

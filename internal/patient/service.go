@@ -176,9 +176,9 @@ func (s *Service) Names(ctx context.Context, ids []string) (map[string]string, e
 	if len(ids) == 0 {
 		return out, nil
 	}
-	var rows []struct{ ID, NameEnc string }
-	if err := s.store.db.WithContext(ctx).Model(&Patient{}).Select("id, name_enc").Where("id IN ?", ids).Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("patient names: %w", err)
+	rows, err := s.store.SealedNames(ctx, ids)
+	if err != nil {
+		return nil, err
 	}
 	for _, r := range rows {
 		name, err := s.sealer.Open(r.NameEnc)

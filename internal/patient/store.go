@@ -72,6 +72,18 @@ func (s *Store) CareTeamOf(ctx context.Context, id string) (CareTeam, error) {
 	return t, nil
 }
 
+// SealedName is a patient's id and sealed name.
+type SealedName struct{ ID, NameEnc string }
+
+// SealedNames reads the sealed names of several patients in one statement.
+func (s *Store) SealedNames(ctx context.Context, ids []string) ([]SealedName, error) {
+	var rows []SealedName
+	if err := s.db.WithContext(ctx).Model(&Patient{}).Select("id, name_enc").Where("id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, fmt.Errorf("patient names: %w", err)
+	}
+	return rows, nil
+}
+
 // ByUserID returns the patient record of a WeChat user, if they are a patient.
 func (s *Store) ByUserID(ctx context.Context, userID string) (Patient, bool, error) {
 	var p Patient
