@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/carepath/carepath/internal/platform/cache"
 )
 
 // Revocations carries "this subject's sessions changed" between instances
@@ -166,24 +168,11 @@ func (s *Service) ListenRevocations(ctx context.Context, retry time.Duration) {
 	if s.sessions == nil {
 		return
 	}
-	for ctx.Err() == nil {
-		hints, stop, err := s.revocations.Subscribe(ctx, RevocationChannel)
-		if err != nil {
+	cache.Follow(ctx, s.revocations, RevocationChannel, retry, s.sessions.reset,
+		func(key []byte) { s.sessions.forget(string(key)) },
+		func(err error) {
 			s.log.Warn("session revocations not subscribed; sessions are read on every request", "error", err.Error())
-			select {
-			case <-ctx.Done():
-			case <-time.After(retry):
-			}
-			continue
-		}
-		// Hints published before the subscription may have been missed.
-		s.sessions.reset(true)
-		for key := range hints {
-			s.sessions.forget(string(key))
-		}
-		s.sessions.reset(false)
-		stop()
-	}
+		})
 }
 
 // SessionsEnded tells every instance's cache that a subject's sessions were

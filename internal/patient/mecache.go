@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/carepath/carepath/internal/auth"
+	"github.com/carepath/carepath/internal/platform/cache"
 )
 
 // MeChangedChannel is the pub/sub channel that tells every instance that an
@@ -128,22 +129,7 @@ func (c *MeCache) Listen(ctx context.Context, retry time.Duration) {
 	if c == nil {
 		return
 	}
-	for ctx.Err() == nil {
-		hints, stop, err := c.hints.Subscribe(ctx, MeChangedChannel)
-		if err != nil {
-			select {
-			case <-ctx.Done():
-			case <-time.After(retry):
-			}
-			continue
-		}
-		c.setLive(true) // changes published before the subscription may have been missed
-		for range hints {
-			c.drop()
-		}
-		c.setLive(false)
-		stop()
-	}
+	cache.Follow(ctx, c.hints, MeChangedChannel, retry, c.setLive, func([]byte) { c.drop() }, func(error) {})
 }
 
 func (c *MeCache) setLive(live bool) {

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -50,4 +51,35 @@ func (p *PubSub) Subscribe(ctx context.Context, channel string) (<-chan []byte, 
 		}
 	}()
 	return out, func() { sub.Close() }, nil
+}
+
+// Subscriber is the subscribing half of PubSub.
+type Subscriber interface {
+	Subscribe(ctx context.Context, channel string) (<-chan []byte, func(), error)
+}
+
+// Follow keeps a subscription to channel until ctx ends, trying again every
+// retry while it cannot be made (failed reports why). live(true) is called
+// once it is made — hints published before may have been missed — each hint
+// goes to hint, and live(false) is called when the subscription is lost. A
+// cache kept fresh by hints trusts its entries only while live.
+func Follow(ctx context.Context, s Subscriber, channel string, retry time.Duration,
+	live func(bool), hint func([]byte), failed func(error)) {
+	for ctx.Err() == nil {
+		hints, stop, err := s.Subscribe(ctx, channel)
+		if err != nil {
+			failed(err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(retry):
+			}
+			continue
+		}
+		live(true)
+		for h := range hints {
+			hint(h)
+		}
+		live(false)
+		stop()
+	}
 }
