@@ -62,18 +62,7 @@ func runJSONServer(args []string) error {
 		defer db.Exec("DROP TABLE IF EXISTS bench_ceiling")
 		// /insert is the raw single INSERT in a transaction behind the same endpoint.
 		mux.HandleFunc("/insert", func(w http.ResponseWriter, r *http.Request) {
-			err := func() error {
-				tx, err := db.BeginTx(r.Context(), nil)
-				if err != nil {
-					return err
-				}
-				if _, err := tx.ExecContext(r.Context(), "INSERT INTO bench_ceiling (patient_id, v, created_at) VALUES (?, ?, ?)", *row, "120/80", time.Now().UTC()); err != nil {
-					_ = tx.Rollback()
-					return err
-				}
-				return tx.Commit()
-			}()
-			if err != nil {
+			if err := insertInTx(r.Context(), db, "bench_ceiling", *row); err != nil {
 				http.Error(w, err.Error(), http.StatusServiceUnavailable)
 				return
 			}
@@ -141,15 +130,7 @@ func runRaw(args []string) error {
 		return sel.QueryRowContext(ctx, *row).Scan(&id, &status, &risk)
 	}))
 	emit(measure("raw: single INSERT in a transaction", *workers, *d, func(int) error {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO bench_baseline (patient_id, v, created_at) VALUES (?, ?, ?)", *row, "120/80", time.Now().UTC()); err != nil {
-			_ = tx.Rollback()
-			return err
-		}
-		return tx.Commit()
+		return insertInTx(ctx, db, "bench_baseline", *row)
 	}))
 	emit(measure("raw: Redis PING", *workers, *d, func(int) error { return rdb.Ping(ctx).Err() }))
 	list := *prefix + "baseline:list"
@@ -281,4 +262,18 @@ func openLoop(name string, rate float64, inFlight int, d time.Duration, f func(i
 	r.Elapsed = time.Since(start)
 	summarise(&r, all)
 	return r
+}
+
+// insertInTx is the write baseline: one row of a reading's size inserted in
+// a transaction of its own.
+func insertInTx(ctx context.Context, db *sql.DB, table, patientID string) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO "+table+" (patient_id, v, created_at) VALUES (?, ?, ?)", patientID, "120/80", time.Now().UTC()); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }
