@@ -41,7 +41,8 @@ func (a *App) buildNotify(wechat *wx.Client, accounts *auth.Store) error {
 	a.Notify = notify.NewService(notify.Deps{
 		Store: notify.NewStore(a.DB), Registry: reg, Consents: a.Consents, Sender: wechat, Queue: a.Queue, Keys: a.keys, Now: a.now, Log: a.Log,
 		Household: household{db: a.DB, patients: patient.NewStore(a.DB), family: a.Family.Store(), accounts: accounts},
-	}, notify.Config{Quiet: quiet, DailyCap: a.Config.Notify.DailyCap, MaxRetry: a.Config.Notify.MaxRetry, PushToken: a.Config.WeChat.PushToken})
+	}, notify.Config{Quiet: quiet, DailyCap: a.Config.Notify.DailyCap, MaxRetry: a.Config.Notify.MaxRetry, PushToken: a.Config.WeChat.PushToken,
+		PushAESKey: a.Config.WeChat.PushAESKey, AppID: a.Config.WeChat.AppID})
 	// Planned each morning by notify.TaskDailyReminders (appointment
 	// reminders have their own ten-minute job: their times are not daily).
 	a.Notify.AddReminderSource(questionnaireReminders{a.Questionnaires, loc})

@@ -3,18 +3,16 @@ package notify
 import (
 	"bytes"
 	"context"
-	"crypto/sha1"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
 	"io"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/silenceper/wechat/v2/util"
 
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/platform/apperr"
@@ -103,10 +101,13 @@ func (s *Service) subscriptionViews(subs []Subscription) []SubscriptionView {
 // Signature is WeChat's message-push signature: the SHA-1 of the token,
 // timestamp and nonce sorted and joined, in hex.
 func Signature(token, timestamp, nonce string) string {
-	parts := []string{token, timestamp, nonce}
-	sort.Strings(parts)
-	sum := sha1.Sum([]byte(strings.Join(parts, "")))
-	return hex.EncodeToString(sum[:])
+	return util.Signature(token, timestamp, nonce)
+}
+
+// MessageSignature is the signature of an encrypted push (msg_signature):
+// Signature's parts and the body's Encrypt.
+func MessageSignature(token, timestamp, nonce, encrypted string) string {
+	return util.Signature(token, timestamp, nonce, encrypted)
 }
 
 func (h *Handler) signed(c *gin.Context) bool {
@@ -127,7 +128,7 @@ func (h *Handler) VerifyPush(c *gin.Context) {
 	c.String(http.StatusOK, c.Query("echostr"))
 }
 
-// pushEvent is a message-push event in JSON (plain-text mode).
+// pushEvent is a message-push event in JSON (in clear, or once decrypted).
 type pushEvent struct {
 	FromUserName string          `json:"FromUserName"`
 	MsgType      string          `json:"MsgType"`
@@ -155,7 +156,7 @@ func (e pushEvent) items() []pushEventItem {
 	return nil
 }
 
-// pushXML is a message-push event in XML (plain-text mode): the items sit
+// pushXML is a message-push event in XML (in clear, or once decrypted): the items sit
 // in an element named for the event.
 type pushXML struct {
 	FromUserName string          `xml:"FromUserName"`
@@ -200,9 +201,55 @@ func decodePush(body []byte) (pushed, error) {
 	return pushed{FromUserName: ev.FromUserName, Event: ev.Event, Items: ev.items()}, nil
 }
 
-var errMalformedPush = apperr.Invalid("", "malformed_push", "推送内容不是合法的 JSON 或 XML")
+var (
+	errMalformedPush     = apperr.Invalid("", "malformed_push", "推送内容不是合法的 JSON 或 XML")
+	errUndecryptablePush = apperr.Invalid("", "undecryptable_push", "加密推送无法解密（密钥或小程序 AppID 不符）")
+	errPushKeyMissing    = apperr.New(apperr.KindUnavailable, "push_key_missing", "暂时无法解密加密推送：未配置消息推送的 EncodingAESKey")
+)
 
-// Push receives WeChat's message push (JSON or XML, plain-text mode):
+// encryptedPush is a push in safe or compatible mode (安全模式/兼容模式), in
+// either data format: the event is in Encrypt (compatible mode also has it in
+// clear beside it; only the encrypted copy is covered by msg_signature).
+type encryptedPush struct {
+	Encrypt string `json:"Encrypt" xml:"Encrypt"`
+}
+
+// openPush returns the event a signed push carries: the body itself in
+// plain-text mode; with encrypt_type=aes the body's Encrypt, checked against
+// msg_signature and decrypted with the EncodingAESKey (AES-256-CBC, the
+// plaintext ending with the app id it is for).
+func (h *Handler) openPush(c *gin.Context, body []byte) ([]byte, error) {
+	if c.Query("encrypt_type") != "aes" {
+		return body, nil
+	}
+	var env encryptedPush
+	trimmed := bytes.TrimSpace(body)
+	var err error
+	if bytes.HasPrefix(trimmed, []byte("<")) {
+		err = xml.Unmarshal(trimmed, &env)
+	} else {
+		err = json.Unmarshal(trimmed, &env)
+	}
+	if err != nil || env.Encrypt == "" {
+		return nil, errMalformedPush
+	}
+	cfg := h.svc.cfg
+	want := MessageSignature(cfg.PushToken, c.Query("timestamp"), c.Query("nonce"), env.Encrypt)
+	if subtle.ConstantTimeCompare([]byte(want), []byte(c.Query("msg_signature"))) != 1 {
+		return nil, ErrBadSignature
+	}
+	if cfg.PushAESKey == "" {
+		web.Logger(c).Error("an encrypted WeChat push arrived but wechat.push_aes_key is not set: set it or choose plain-text mode in the WeChat console")
+		return nil, errPushKeyMissing
+	}
+	_, plain, err := util.DecryptMsg(cfg.AppID, env.Encrypt, cfg.PushAESKey)
+	if err != nil {
+		return nil, errUndecryptablePush
+	}
+	return plain, nil
+}
+
+// Push receives WeChat's message push (JSON or XML; plain-text, compatible or safe mode):
 // subscription events applied to the user's credits. Anything else is acknowledged and ignored.
 func (h *Handler) Push(c *gin.Context) {
 	if !h.signed(c) {
@@ -212,6 +259,10 @@ func (h *Handler) Push(c *gin.Context) {
 	body, err := io.ReadAll(io.LimitReader(c.Request.Body, 1<<20))
 	if err != nil {
 		web.Error(c, apperr.Invalid("", "malformed_json", "请求体无法读取"))
+		return
+	}
+	if body, err = h.openPush(c, body); err != nil {
+		web.Error(c, err)
 		return
 	}
 	ev, err := decodePush(body)

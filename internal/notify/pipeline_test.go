@@ -1,7 +1,13 @@
 package notify_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -564,5 +570,116 @@ func TestPushEndpointTakesXML(t *testing.T) {
 	}
 	if resp := e.Do(apitest.Request{Method: http.MethodPost, Path: path, Body: "<xml><Event>", Headers: xmlHeader}); resp.Status != http.StatusBadRequest || resp.ErrorCode() != "malformed_push" {
 		t.Fatalf("broken XML: %d %s", resp.Status, resp.Body)
+	}
+}
+
+// sealPush encrypts an event the way WeChat's safe mode does, written out
+// here from the platform's description rather than with the library the
+// server decrypts with: AES-256-CBC under the EncodingAESKey (IV its first 16
+// bytes), over 16 random bytes, the event's length (4 bytes, big-endian), the
+// event and the app id, padded PKCS#7 to 32 bytes; then base64.
+func sealPush(t *testing.T, encodingAESKey, appID string, event []byte) string {
+	t.Helper()
+	key, err := base64.StdEncoding.DecodeString(encodingAESKey + "=")
+	if err != nil || len(key) != 32 {
+		t.Fatalf("EncodingAESKey: %v", err)
+	}
+	plain := make([]byte, 20, 20+len(event)+len(appID)+32)
+	if _, err := rand.Read(plain[:16]); err != nil {
+		t.Fatal(err)
+	}
+	binary.BigEndian.PutUint32(plain[16:20], uint32(len(event)))
+	plain = append(append(plain, event...), appID...)
+	pad := 32 - len(plain)%32
+	plain = append(plain, bytes.Repeat([]byte{byte(pad)}, pad)...)
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cipher.NewCBCEncrypter(block, key[:16]).CryptBlocks(plain, plain)
+	return base64.StdEncoding.EncodeToString(plain)
+}
+
+// TestPushEndpointTakesSafeMode: with the push's message encryption on (safe
+// or compatible mode), WeChat sends the event encrypted and signs it with
+// msg_signature. An encrypted change event, in JSON or XML, clears the
+// user's credits; one with a wrong msg_signature is refused (403), one
+// encrypted for another app or under another key is refused
+// (undecryptable_push, 400), and none of those changes anything. Without the
+// key configured an encrypted push is answered 503 (WeChat sends it again;
+// the log tells the operator) instead of being acknowledged and lost.
+func TestPushEndpointTakesSafeMode(t *testing.T) {
+	const (
+		token  = "push-token-for-tests"
+		aesKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+		other  = "GFEDCBA9876543210zyxwvutsrqponmlkjihgfedcba"
+		appID  = "wx-dev-app"
+	)
+	e := newEnv(t, func(c *config.Config) {
+		c.WeChat.PushToken, c.WeChat.PushAESKey, c.WeChat.AppID, c.WeChat.AppSecret = token, aesKey, appID, "wx-dev-secret"
+	})
+	u1 := e.Demo.Users["fake-openid-patient1"]
+	tok := e.LoginWeChat("patient1").AccessToken
+	tmpl, _ := e.App.Notify.Templates().Template(notify.KindCMMessage)
+	changeJSON := fmt.Sprintf(`{"ToUserName":"gh_x","FromUserName":"fake-openid-patient1","CreateTime":1700000000,"MsgType":"event",`+
+		`"Event":"subscribe_msg_change_event","List":[{"TemplateId":%q,"SubscribeStatusString":"reject"}]}`, tmpl.TemplateID)
+	changeXML := `<xml><ToUserName><![CDATA[gh_x]]></ToUserName><FromUserName><![CDATA[fake-openid-patient1]]></FromUserName>
+<CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe_msg_change_event]]></Event>
+<SubscribeMsgChangeEvent><List><TemplateId><![CDATA[` + tmpl.TemplateID + `]]></TemplateId>
+<SubscribeStatusString><![CDATA[reject]]></SubscribeStatusString></List></SubscribeMsgChangeEvent></xml>`
+	post := func(e *env, encrypted, msgSignature string, asXML bool) apitest.Response {
+		q := "?timestamp=1700000100&nonce=n1&encrypt_type=aes&signature=" + notify.Signature(token, "1700000100", "n1") + "&msg_signature=" + msgSignature
+		if asXML {
+			return e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/wechat/push" + q,
+				Body: `<xml><ToUserName><![CDATA[gh_x]]></ToUserName><Encrypt><![CDATA[` + encrypted + `]]></Encrypt></xml>`, Headers: map[string]string{"Content-Type": "text/xml"}})
+		}
+		return e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/wechat/push" + q, Body: map[string]string{"ToUserName": "gh_x", "Encrypt": encrypted}})
+	}
+	signed := func(encrypted string) string { return notify.MessageSignature(token, "1700000100", "n1", encrypted) }
+
+	for _, tc := range []struct {
+		name  string
+		event string
+		asXML bool
+	}{{"JSON", changeJSON, false}, {"XML", changeXML, true}} {
+		e.subscribe(t, tok, notify.KindCMMessage, "accept", 2)
+		refused := []struct {
+			why, encrypted, msgSignature string
+			status                       int
+			code                         string
+		}{
+			{"wrong msg_signature", sealPush(t, aesKey, appID, []byte(tc.event)), notify.MessageSignature(token, "1700000100", "n1", "something else"), http.StatusForbidden, "bad_signature"},
+			{"another app", sealPush(t, aesKey, "wx-another-app", []byte(tc.event)), "", http.StatusBadRequest, "undecryptable_push"},
+			{"another key", sealPush(t, other, appID, []byte(tc.event)), "", http.StatusBadRequest, "undecryptable_push"},
+			{"not base64", "%%%", "", http.StatusBadRequest, "undecryptable_push"},
+		}
+		for _, r := range refused {
+			sig := r.msgSignature
+			if sig == "" {
+				sig = signed(r.encrypted)
+			}
+			if resp := post(e, r.encrypted, sig, tc.asXML); resp.Status != r.status || resp.ErrorCode() != r.code {
+				t.Fatalf("%s, %s: %d %s, want %d %s", tc.name, r.why, resp.Status, resp.Body, r.status, r.code)
+			}
+			if got := e.quota(t, u1, notify.KindCMMessage); got != 2 {
+				t.Fatalf("%s, %s changed the quota: %d", tc.name, r.why, got)
+			}
+		}
+		encrypted := sealPush(t, aesKey, appID, []byte(tc.event))
+		if resp := post(e, encrypted, signed(encrypted), tc.asXML); resp.Status != http.StatusOK || string(resp.Body) != "success" {
+			t.Fatalf("%s: encrypted event: %d %s", tc.name, resp.Status, resp.Body)
+		}
+		if got := e.quota(t, u1, notify.KindCMMessage); got != 0 {
+			t.Fatalf("%s: quota after an encrypted cancellation: %d, want 0", tc.name, got)
+		}
+	}
+	if resp := post(e, "", signed(""), false); resp.Status != http.StatusBadRequest || resp.ErrorCode() != "malformed_push" {
+		t.Fatalf("no Encrypt: %d %s", resp.Status, resp.Body)
+	}
+
+	noKey := newEnv(t, func(c *config.Config) { c.WeChat.PushToken = token })
+	encrypted := sealPush(t, aesKey, appID, []byte(changeJSON))
+	if resp := post(noKey, encrypted, signed(encrypted), false); resp.Status != http.StatusServiceUnavailable || resp.ErrorCode() != "push_key_missing" {
+		t.Fatalf("encrypted push without a configured key: %d %s", resp.Status, resp.Body)
 	}
 }

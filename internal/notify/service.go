@@ -84,6 +84,8 @@ type Config struct {
 	DailyCap  int
 	MaxRetry  int
 	PushToken string
+	// PushAESKey and AppID open pushes sent in safe or compatible mode.
+	PushAESKey, AppID string
 	// Queues: urgent pushes, important ones (priority ≤ 3) and the rest.
 	UrgentQueue, ImportantQueue, LowQueue string
 	// SendBatch is how many planned pushes one send task carries (0: the

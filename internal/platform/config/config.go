@@ -4,6 +4,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -80,6 +81,10 @@ type WeChat struct {
 	// PushToken is the Token set for the mini-program's message push (消息推送)
 	// in the WeChat console; it signs every push WeChat sends us.
 	PushToken string `koanf:"push_token" secret:"true"`
+	// PushAESKey is the EncodingAESKey (消息加密密钥, 43 characters) of the
+	// message push in safe or compatible mode (安全模式/兼容模式): those pushes
+	// carry the event encrypted, and it decrypts them.
+	PushAESKey string `koanf:"push_aes_key" secret:"true"`
 }
 
 type Notify struct {
@@ -328,6 +333,14 @@ func (c Config) Validate() error {
 	}
 	if c.WeChat.Fake && c.Env != "dev" {
 		errs = append(errs, errors.New("wechat.fake is allowed only with env: dev (refusing to run production against a fake WeChat server)"))
+	}
+	if c.WeChat.PushAESKey != "" {
+		if key, err := base64.StdEncoding.DecodeString(c.WeChat.PushAESKey + "="); len(c.WeChat.PushAESKey) != 43 || err != nil || len(key) != 32 {
+			errs = append(errs, errors.New("wechat.push_aes_key must be the 43-character EncodingAESKey from the WeChat console"))
+		}
+		if c.WeChat.AppID == "" {
+			errs = append(errs, errors.New("wechat.push_aes_key needs wechat.app_id (every encrypted push names the app it is for)"))
+		}
 	}
 	if c.Env == "production" {
 		if c.WeChat.AppID == "" || c.WeChat.AppSecret == "" {

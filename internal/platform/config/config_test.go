@@ -200,6 +200,16 @@ func TestLoadErrors(t *testing.T) {
 			want:    []string{"CAREPATH_WECHAT_APP_SECRET_FILE", "/nonexistent/carepath/app_secret"},
 		},
 		{
+			name:    "push AES key of the wrong length, without an app id",
+			environ: []string{"CAREPATH_WECHAT_PUSH_AES_KEY=tooshort"},
+			want:    []string{"wechat.push_aes_key must be the 43-character EncodingAESKey", "needs wechat.app_id"},
+		},
+		{
+			name:    "push AES key that is not base64",
+			environ: []string{"CAREPATH_WECHAT_APP_ID=wx1", "CAREPATH_WECHAT_PUSH_AES_KEY=abcdefghijklmnopqrstuvwxyz0123456789ABCDE!!"},
+			want:    []string{"wechat.push_aes_key must be the 43-character EncodingAESKey"},
+		},
+		{
 			name:    "production without secrets",
 			environ: []string{"CAREPATH_ENV=production"},
 			want: []string{"wechat.app_id", "wechat.app_secret", "auth.token_secret", "crypto.keys",
