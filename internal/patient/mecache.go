@@ -33,11 +33,11 @@ const meCacheLimit = 100_000
 // MeCache keeps each caller's encoded /me answer for a short TTL. /me is the
 // mini-program's first call on every launch and three statements and a
 // decrypt; its answer changes only when one of meTables is written. Every
-// such write (seen by a gorm callback, whoever makes it) empties the cache
-// here and on the other instances through pub/sub — a write in a
-// transaction meSettle later, once committed — and the TTL bounds a lost
-// hint. Entries are trusted only while the
-// hints are subscribed.
+// such write (seen by a gorm callback, whoever makes it; login bookkeeping
+// aside) empties the cache here and on the other instances through pub/sub
+// — a write in a transaction meSettle later, once committed — and the TTL
+// bounds a lost hint. Entries are trusted only while the hints are
+// subscribed.
 type MeCache struct {
 	ttl   time.Duration
 	hints auth.Revocations
@@ -156,7 +156,7 @@ func (c *MeCache) WatchWrites(db *gorm.DB) error {
 		return nil
 	}
 	watch := func(tx *gorm.DB) {
-		if tx.Error != nil || !touchesMe(tx.Statement) {
+		if tx.Error != nil || !touchesMe(tx.Statement) || loginBookkeepingOnly(tx.Statement) {
 			return
 		}
 		if _, inTx := tx.Statement.ConnPool.(gorm.TxCommitter); inTx {
@@ -188,6 +188,26 @@ func (c *MeCache) WatchWrites(db *gorm.DB) error {
 		return err
 	}
 	return cb.Raw().After("gorm:raw").Register(name, watch)
+}
+
+// loginBookkeeping are the columns a login writes (users and staff) that no
+// /me answer shows.
+var loginBookkeeping = map[string]bool{"last_login_at": true, "failed_logins": true, "locked_until": true, "updated_at": true}
+
+// loginBookkeepingOnly reports whether a statement is an update of login
+// bookkeeping alone (gorm's Update and Updates with a map): it changes no
+// answer, and would otherwise empty every instance's cache at every login.
+func loginBookkeepingOnly(st *gorm.Statement) bool {
+	set, ok := st.Dest.(map[string]any)
+	if !ok || len(set) == 0 {
+		return false
+	}
+	for column := range set {
+		if !loginBookkeeping[column] {
+			return false
+		}
+	}
+	return true
 }
 
 // touchesMe reports whether a statement writes one of meTables. Raw SQL is

@@ -38,11 +38,13 @@ func TestMeCacheIsDroppedByEveryWriteOnEveryInstance(t *testing.T) {
 		resp.JSON(t, &body)
 		return body.Patient.Bed
 	}
-	if got := bed(b); got != "12-1" {
-		t.Fatalf("bed on b = %q, want the demo's 12-1", got)
+	for _, e := range []*apitest.Env{a, b} {
+		if got := bed(e); got != "12-1" {
+			t.Fatalf("bed = %q, want the demo's 12-1", got)
+		}
 	}
 
-	// Behind gorm's back: b keeps its answer.
+	// Behind gorm's back: both keep their answers.
 	sqlDB, err := a.App.DB.DB()
 	if err != nil {
 		t.Fatal(err)
@@ -52,6 +54,20 @@ func TestMeCacheIsDroppedByEveryWriteOnEveryInstance(t *testing.T) {
 	}
 	if got := bed(b); got != "12-1" {
 		t.Fatalf("b answered bed %q for a change no callback saw; the cache is not in use", got)
+	}
+
+	// Logins write only bookkeeping no answer shows (last login, failed
+	// attempts): on either instance they leave the answers in place.
+	b.LoginWeChat("patient2")
+	a.LoginStaff("cm1")
+	if resp := b.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/auth/staff/login",
+		Body: map[string]string{"username": "cm2", "password": "not-the-password"}}); resp.Status != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d %s", resp.Status, resp.Body)
+	}
+	for _, e := range []*apitest.Env{a, b} {
+		if got := bed(e); got != "12-1" {
+			t.Fatalf("an instance answered bed %q after logins: a login emptied the cache", got)
+		}
 	}
 
 	// Through gorm on a, by model: a answers the change at once, b soon.
