@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
 
 	"github.com/carepath/carepath/internal/notify"
 	"github.com/carepath/carepath/internal/platform/config"
@@ -215,6 +218,34 @@ func TestSettleAndClaimKeepsTheSettlementsWhenTheClaimFallsBack(t *testing.T) {
 	for i, want := range []int{0, 0, 0} {
 		if got := e.quota(t, users[i], notify.KindQuestionnaireDue); got != want {
 			t.Errorf("user %d: %d credits, want %d (one taken each, once)", i+1, got, want)
+		}
+	}
+}
+
+// TestStoppingWorkerDoesNotCutOffASend: the worker stops (the task's context
+// ends) while WeChat is answering a batch's sends. The calls already made
+// finish and are recorded sent — a call cut off would be settled for a retry
+// and, had WeChat already taken it, delivered twice — and the batch is not
+// asked to run again.
+func TestStoppingWorkerDoesNotCutOffASend(t *testing.T) {
+	e, users, openIDs := batchEnv(t)
+	batch := e.q.pending()[0]
+	e.Fake.SetDelay(300 * time.Millisecond)
+	ctx, stop := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, stop)
+	if err := e.App.Handlers()[notify.TaskSend](ctx, asynq.NewTask(notify.TaskSend, batch.payload)); err != nil {
+		t.Fatalf("the batch stopped mid-send asked to run again: %v", err)
+	}
+	e.Fake.SetDelay(0)
+	for i, name := range []string{"patient1", "patient2", "patient3"} {
+		if p := e.pushes(t, "batch:"+name)[0]; p.Status != notify.StatusSent {
+			t.Fatalf("%s's push is %s after a stop mid-send, want sent", name, p.Status)
+		}
+		if got := e.sentTo(openIDs[i]); got != 1 {
+			t.Fatalf("%s got %d messages, want 1", name, got)
+		}
+		if got := e.quota(t, users[i], notify.KindQuestionnaireDue); got != 0 {
+			t.Fatalf("%s's credit: %d left, want 0 (spent)", name, got)
 		}
 	}
 }

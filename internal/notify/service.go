@@ -444,8 +444,12 @@ func (s *Service) interrupt(ctx context.Context, p Push, now time.Time) error {
 	return s.Store.Interrupt(ctx, p, now)
 }
 
+// sendOne asks WeChat to deliver a claimed push. A call once started is not
+// cut off when the worker stops (ctx ends): WeChat may already hold the
+// message, and a call cut off is settled for a retry, which could deliver it
+// twice. The WeChat client's timeout (wechat.timeout) bounds it.
 func (s *Service) sendOne(ctx context.Context, r ready) error {
-	return s.Sender.SendSubscribe(ctx, wx.SubscribeMessage{ToOpenID: r.openID, TemplateID: r.t.TemplateID,
+	return s.Sender.SendSubscribe(context.WithoutCancel(ctx), wx.SubscribeMessage{ToOpenID: r.openID, TemplateID: r.t.TemplateID,
 		Page: r.t.PageFor(r.p.PatientID), Data: r.t.Render(r.req, s.cfg.Quiet.Loc)})
 }
 
