@@ -64,7 +64,7 @@ func (a *App) SeedDemo(ctx context.Context, password string) (demo.Summary, stri
 			Consents:     consent.NewStore(tx),
 			Versions:     consent.Config{PrivacyPolicyVersion: a.Config.Consent.PrivacyPolicyVersion, HealthDataVersion: a.Config.Consent.HealthDataVersion},
 			Observations: v.Observations, Alerts: v.Alerts,
-			Appointments:   appointment.NewService(appointment.NewStore(tx), loc, a.now, publicHost(a.Config.HTTP.PublicURL)),
+			Appointments:   appointment.NewService(appointment.NewStore(tx).Sealed(sealer), loc, a.now, publicHost(a.Config.HTTP.PublicURL)),
 			Followups:      followups,
 			Questionnaires: questionnaire.NewService(questionnaire.NewStore(tx).Sealed(sealer), a.Questionnaires.Library(), a.now),
 		}, password)
