@@ -46,7 +46,7 @@ commands:
   migrate        bring the database schema up to date
   seed --demo    load the demo hospital into an empty database
   reseal         seal at rest the message text, follow-up notes, questionnaire answers,
-                 reading and alert notes, appointment reasons and deactivation reasons
+                 reading and alert notes, appointment, care plan and deactivation reasons
                  written in the clear by older versions (idempotent, in batches)
 `
 
@@ -116,8 +116,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			return err
 		}
 		n, err := a.Reseal(ctx, 500)
-		fmt.Fprintf(stdout, "sealed: %d messages, %d follow-ups, %d questionnaire answers, %d reading notes, %d alert notes, %d appointment reasons, %d deactivation reasons\n",
-			n["messages"], n["followups"], n["questionnaire_answers"], n["observation_notes"], n["alert_notes"], n["appointment_reasons"], n["deactivation_reasons"])
+		fmt.Fprintf(stdout, "sealed: %d messages, %d follow-ups, %d questionnaire answers, %d reading notes, %d alert notes, %d appointment reasons, %d plan reasons, %d deactivation reasons\n",
+			n["messages"], n["followups"], n["questionnaire_answers"], n["observation_notes"], n["alert_notes"], n["appointment_reasons"], n["plan_reasons"], n["deactivation_reasons"])
 		return err
 	default:
 		fmt.Fprint(stderr, usage)

@@ -610,15 +610,15 @@ func (a *App) buildCare() error {
 	if len(missing) > 0 {
 		return errors.Join(missing...)
 	}
-	a.Careplan, a.Education = careServices(a.DB, pathways, articles, loc, a.now)
+	a.Careplan, a.Education = careServices(a.DB, a.sealer, pathways, articles, loc, a.now)
 	return nil
 }
 
 // careServices builds the care plan and education services over db (the
 // application's connection, or the demo seed's transaction).
-func careServices(db *gorm.DB, pathways *careplan.Library, articles *education.Library, loc *time.Location,
+func careServices(db *gorm.DB, sealer careplan.Sealer, pathways *careplan.Library, articles *education.Library, loc *time.Location,
 	now func() time.Time) (*careplan.Service, *education.Service) {
-	plans := careplan.NewService(careplan.NewStore(db), careplan.Deps{Pathways: pathways, Location: loc, Now: now,
+	plans := careplan.NewService(careplan.NewStore(db).Sealed(sealer), careplan.Deps{Pathways: pathways, Location: loc, Now: now,
 		Followups: followup.NewStore(db), // missed (overdue) follow-ups raise the risk score
 		Team:      careTeam{patients: patient.NewStore(db)}})
 	return plans, education.NewService(education.NewStore(db), articles, planPositions{plans}, now)

@@ -109,6 +109,20 @@ func sealedScenario(t *testing.T, e *apitest.Env) (followups, questionnaires str
 		Body: map[string]any{"reason": "SEALTEST那天要透析" + strings.Repeat("析", 242)}}); r.Status != http.StatusOK {
 		t.Fatalf("cancel: %d %.300s", r.Status, r.Body)
 	}
+	// The CM raises the plan's risk, saying why (the longest reason allowed, 200 characters).
+	var plans struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	staff(http.MethodGet, p1+"/plans", nil).JSON(t, &plans)
+	if len(plans.Items) == 0 {
+		t.Fatal("patient1 has no plan")
+	}
+	if r := staff(http.MethodPut, p1+"/plans/"+plans.Items[0].ID+"/risk", map[string]any{"level": "high",
+		"reason": "SEALTEST独居且漏服药" + strings.Repeat("险", 186)}); r.Status != http.StatusOK {
+		t.Fatalf("set risk: %d %.300s", r.Status, r.Body)
+	}
 	// The daughter leaves, saying why (the longest reason allowed).
 	if r := e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/me/deactivate", Token: e.LoginWeChat("family1").AccessToken,
 		Body: map[string]any{"confirm": "注销", "reason": "SEALTEST不想再用了" + strings.Repeat("用", 186)}}); r.Status != http.StatusOK {
@@ -129,6 +143,7 @@ func rawText(t *testing.T, e *apitest.Env) []string {
 		"SELECT note FROM observations",
 		"SELECT resolution_note FROM alerts",
 		"SELECT cancel_reason FROM appointments", "SELECT reschedule_note FROM appointments",
+		"SELECT risk_reason FROM care_plans", "SELECT reason FROM care_plan_history",
 		"SELECT reason FROM account_deactivations",
 	} {
 		var vs []string
@@ -172,6 +187,23 @@ func readsBack(t *testing.T, e *apitest.Env, followups, questionnaires string) {
 	}
 	if r := e.Do(apitest.Request{Method: http.MethodGet, Path: "/admin/appointments/requests", Cookie: cm.Cookie}); !strings.Contains(string(r.Body), "SEALTEST想改到下午") {
 		t.Errorf("the desk's reschedule requests lack the note: %d %.300s", r.Status, r.Body)
+	}
+	var plans struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	if e.Do(apitest.Request{Method: http.MethodGet, Path: patientPath + "/plans", Cookie: cm.Cookie}).JSON(t, &plans); len(plans.Items) == 0 {
+		t.Fatal("patient1 has no plan")
+	}
+	planPath := patientPath + "/plans/" + plans.Items[0].ID
+	for _, path := range []string{planPath, planPath + "/history"} {
+		if r := e.Do(apitest.Request{Method: http.MethodGet, Path: path, Cookie: cm.Cookie}); !strings.Contains(string(r.Body), "SEALTEST独居且漏服药") {
+			t.Errorf("GET %s lacks the risk reason: %d %.300s", path, r.Status, r.Body)
+		}
+	}
+	if r := e.Do(apitest.Request{Method: http.MethodGet, Path: "/admin/patients/" + strings.TrimPrefix(patientPath, "/api/v1/patients/"), Cookie: cm.Cookie}); !strings.Contains(string(r.Body), "SEALTEST独居且漏服药") {
+		t.Errorf("the desk's patient page lacks the risk reason: %d %.300s", r.Status, r.Body)
 	}
 	// No route shows a deactivation reason: it must open with the key.
 	var rows []struct {
@@ -238,7 +270,7 @@ func TestResealOldRows(t *testing.T) {
 	followups, questionnaires := sealedScenario(t, e)
 	// Rewind the rows to how an older version stored them.
 	kinds := []string{"followups", "questionnaire_answers", "messages", "observation_notes", "alert_notes",
-		"appointment_reasons", "appointment_reasons", "deactivation_reasons"}
+		"appointment_reasons", "appointment_reasons", "plan_reasons", "plan_reasons", "deactivation_reasons"}
 	rewound := map[string]int{}
 	for i, q := range []string{
 		"UPDATE followups SET symptoms = 'SEALTEST膝关节肿胀', problems = '', next_action = 'SEALTEST三天后复诊', notes_sealed = ? WHERE notes_sealed = ?",
@@ -248,6 +280,8 @@ func TestResealOldRows(t *testing.T) {
 		"UPDATE alerts SET resolution_note = 'SEALTEST已电话随访', resolution_note_sealed = ? WHERE resolution_note_sealed = ?",
 		"UPDATE appointments SET cancel_reason = 'SEALTEST那天要透析', cancel_reason_sealed = ? WHERE cancel_reason_sealed = ?",
 		"UPDATE appointments SET reschedule_note = 'SEALTEST想改到下午', reschedule_note_sealed = ? WHERE reschedule_note_sealed = ?",
+		"UPDATE care_plans SET risk_reason = 'SEALTEST独居且漏服药', risk_reason_sealed = ? WHERE risk_reason_sealed = ?",
+		"UPDATE care_plan_history SET reason = 'SEALTEST独居且漏服药', reason_sealed = ? WHERE reason_sealed = ?",
 		"UPDATE account_deactivations SET reason = 'SEALTEST不想再用了', reason_sealed = ? WHERE reason_sealed = ?",
 	} {
 		res := e.App.DB.Exec(q, false, true)

@@ -51,7 +51,7 @@ func (a *App) SeedDemo(ctx context.Context, password string) (demo.Summary, stri
 		if err != nil {
 			return err
 		}
-		plans, edu := careServices(tx, a.Careplan.Pathways(), a.Education.Library(), loc, a.now)
+		plans, edu := careServices(tx, sealer, a.Careplan.Pathways(), a.Education.Library(), loc, a.now)
 		patients := patient.NewService(patient.NewStore(tx), sealer, time.Now)
 		v := buildVitals(tx, sealer, idempotency.NewStore(tx, time.Now).Sealed(sealer), patients, plans, a.loc, time.Now)
 		plans.SetAlerts(v.Alerts)
