@@ -12,8 +12,10 @@ import (
 	"github.com/carepath/carepath/internal/platform/fieldcrypt"
 )
 
-// sealedScenario records a follow-up outcome and answers a questionnaire
-// with free text, both marked SEALTEST, and returns the patient's API paths.
+// sealedScenario writes every kind of free text sealed at rest, each marked
+// SEALTEST (a follow-up outcome, questionnaire answers, reading and alert
+// notes, a reschedule note and a cancel reason, a risk override reason, a
+// relative's deactivation reason), and returns the patient's API paths.
 func sealedScenario(t *testing.T, e *apitest.Env) (followups, questionnaires string) {
 	t.Helper()
 	p1 := "/api/v1/patients/" + e.Demo.Patients["patient1"]
@@ -155,8 +157,8 @@ func rawText(t *testing.T, e *apitest.Env) []string {
 	return out
 }
 
-// readsBack checks the care team, the patient's questionnaires and the
-// patient's FHIR export all show the plaintext.
+// readsBack checks every reader of the sealed text (the care team's API and
+// desk, the patient's, the FHIR export) still shows the plaintext.
 func readsBack(t *testing.T, e *apitest.Env, followups, questionnaires string) {
 	t.Helper()
 	cm := e.LoginStaff("cm1")
