@@ -45,8 +45,9 @@ commands:
   worker         run the background job worker and scheduler
   migrate        bring the database schema up to date
   seed --demo    load the demo hospital into an empty database
-  reseal         seal at rest the message text, follow-up notes and questionnaire
-                 answers written in the clear by older versions (idempotent, in batches)
+  reseal         seal at rest the message text, follow-up notes, questionnaire answers,
+                 reading and alert notes, appointment, care plan and deactivation reasons
+                 written in the clear by older versions (idempotent, in batches)
 `
 
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
@@ -115,7 +116,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			return err
 		}
 		n, err := a.Reseal(ctx, 500)
-		fmt.Fprintf(stdout, "sealed: %d messages, %d follow-ups, %d questionnaire answers\n", n["messages"], n["followups"], n["questionnaire_answers"])
+		fmt.Fprintf(stdout, "sealed: %d messages, %d follow-ups, %d questionnaire answers, %d reading notes, %d alert notes, %d appointment reasons, %d plan reasons, %d deactivation reasons\n",
+			n["messages"], n["followups"], n["questionnaire_answers"], n["observation_notes"], n["alert_notes"], n["appointment_reasons"], n["plan_reasons"], n["deactivation_reasons"])
 		return err
 	default:
 		fmt.Fprint(stderr, usage)

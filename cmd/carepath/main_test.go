@@ -91,7 +91,7 @@ func TestMigrateThenSeed(t *testing.T) {
 		{args: []string{"seed", "--demo"}, wantStdout: "demo data loaded: 4 staff"},
 		{args: []string{"seed", "--demo"}, wantErr: "seed demo data"},
 		// The demo is written sealed: reseal finds nothing in the clear.
-		{args: []string{"reseal"}, wantStdout: "sealed: 0 messages, 0 follow-ups, 0 questionnaire answers"},
+		{args: []string{"reseal"}, wantStdout: "sealed: 0 messages, 0 follow-ups, 0 questionnaire answers, 0 reading notes, 0 alert notes, 0 appointment reasons, 0 plan reasons, 0 deactivation reasons"},
 	}
 	for _, st := range steps {
 		var stdout, stderr syncBuffer

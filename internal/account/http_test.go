@@ -130,8 +130,12 @@ func TestPatientDeactivates(t *testing.T) {
 		}
 	})
 	t.Run("recorded and audited", func(t *testing.T) {
-		if n := count(t, e, "account_deactivations", "user_id = ? AND patient_id = ? AND reason = ? AND links_revoked >= 1 AND invitations_withdrawn >= 1", tok.UserID, p1, "不再需要"); n != 1 {
+		if n := count(t, e, "account_deactivations", "user_id = ? AND patient_id = ? AND links_revoked >= 1 AND invitations_withdrawn >= 1", tok.UserID, p1); n != 1 {
 			t.Errorf("deactivation records: %d", n)
+		}
+		// The reason is sealed at rest (app's reseal test opens it).
+		if n := count(t, e, "account_deactivations", "user_id = ? AND reason_sealed = ? AND reason <> '' AND reason NOT LIKE ?", tok.UserID, true, "%不再需要%"); n != 1 {
+			t.Errorf("the deactivation reason is not sealed: %d sealed records", n)
 		}
 		if n := count(t, e, "audit_events", "actor_id = ? AND action = ? AND result = ?", tok.UserID, "POST /api/v1/me/deactivate", "ok"); n != 1 {
 			t.Errorf("audit events: %d", n)

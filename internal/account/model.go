@@ -23,10 +23,13 @@ const RecordsRetainedNotice = "您的账号已注销：微信已解除绑定，�
 
 // Deactivation is the record of one account deactivation.
 type Deactivation struct {
-	ID                   string
-	UserID               string
-	PatientID            *string
-	Reason               string
+	ID        string
+	UserID    string
+	PatientID *string
+	Reason    string
+	// ReasonSealed: the reason is sealed at rest (migration 0015); reasons
+	// written before are read as they are.
+	ReasonSealed         bool
 	LinksRevoked         int
 	InvitationsWithdrawn int
 	SessionsRevoked      int

@@ -36,9 +36,15 @@ type Family interface {
 	EndAccount(ctx context.Context, tx *gorm.DB, userID string, patientIDs []string, w consent.Withdrawal) (int, int, error)
 }
 
+// Sealer encrypts the reason a user gives at rest (fieldcrypt).
+type Sealer interface {
+	Seal(plaintext string) (string, error)
+}
+
 // Service deactivates accounts.
 type Service struct {
 	db       *gorm.DB
+	sealer   Sealer
 	accounts Accounts
 	sessions Sessions
 	pushes   Pushes
@@ -46,9 +52,16 @@ type Service struct {
 	now      func() time.Time
 }
 
-// NewService returns a Service.
-func NewService(db *gorm.DB, accounts Accounts, sessions Sessions, pushes Pushes, family Family, now func() time.Time) *Service {
-	return &Service{db: db, accounts: accounts, sessions: sessions, pushes: pushes, family: family, now: now}
+// NewService returns a Service; the reasons it records are sealed with sealer.
+func NewService(db *gorm.DB, sealer Sealer, accounts Accounts, sessions Sessions, pushes Pushes, family Family, now func() time.Time) *Service {
+	return &Service{db: db, sealer: sealer, accounts: accounts, sessions: sessions, pushes: pushes, family: family, now: now}
+}
+
+// Reseal seals up to batch reasons written in the clear (before migration
+// 0015) and returns how many it sealed (see database.Reseal).
+func (s *Service) Reseal(ctx context.Context, batch int) (int, error) {
+	return database.Reseal(ctx, s.db, database.Sealed{Table: "account_deactivations", Flag: "reason_sealed",
+		Columns: []string{"reason"}}, s.sealer.Seal, batch)
 }
 
 // Request is a deactivation as asked, with where it came from (for the audit).
@@ -77,6 +90,10 @@ func (s *Service) Deactivate(ctx context.Context, a auth.Actor, req Request) (De
 	if err != nil {
 		return Deactivation{}, err
 	}
+	sealedReason, err := s.sealer.Seal(reason)
+	if err != nil {
+		return Deactivation{}, fmt.Errorf("seal deactivation reason: %w", err)
+	}
 	d := Deactivation{ID: database.NewID(), UserID: a.ID, Reason: reason, DeactivatedAt: now, CreatedAt: now}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var patientIDs []string
@@ -100,7 +117,9 @@ func (s *Service) Deactivate(ctx context.Context, a auth.Actor, req Request) (De
 		if d.LinksRevoked, d.InvitationsWithdrawn, err = s.family.EndAccount(ctx, tx, a.ID, patientIDs, w); err != nil {
 			return fmt.Errorf("end family sharing: %w", err)
 		}
-		if err := tx.Create(&d).Error; err != nil {
+		row := d // stored sealed; d keeps the plain reason
+		row.Reason, row.ReasonSealed = sealedReason, sealedReason != ""
+		if err := tx.Create(&row).Error; err != nil {
 			return fmt.Errorf("record deactivation: %w", err)
 		}
 		// In the same transaction: a deactivation is never without its audit event.

@@ -101,6 +101,7 @@ type App struct {
 	Appointments   *appointment.Service
 	Questionnaires *questionnaire.Service
 	Followups      *followup.Service
+	Accounts       *account.Service // account deactivation
 	KPIs           *kpi.Service
 	Notify         *notify.Service
 	Desk           *admin.Handler // the CM desk's pages
@@ -230,7 +231,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	if err != nil {
 		return nil, err
 	}
-	a.Appointments = appointment.NewService(appointment.NewStore(a.DB), loc, now, publicHost(cfg.HTTP.PublicURL))
+	a.Appointments = appointment.NewService(appointment.NewStore(a.DB).Sealed(sealer), loc, now, publicHost(cfg.HTTP.PublicURL))
 	questionnaires, err := questionnaire.Load(configs.Files, "questionnaires")
 	if err != nil {
 		return nil, fmt.Errorf("configs/questionnaires: %w", err)
@@ -249,6 +250,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 	if err := a.buildNotify(wechat, authStore); err != nil {
 		return nil, err
 	}
+	a.Accounts = account.NewService(a.DB, sealer, authStore, a.Auth, a.Notify.Store, a.Family, now)
 	zone, err := cfg.Location()
 	if err != nil {
 		return nil, err
@@ -283,7 +285,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		Consents:  consent.NewHandler(a.Consents, authStore, val),
 		Export: export.NewHandler(export.NewService(export.NewStore(a.DB), sealer,
 			catalogNames{pathways: a.Careplan.Pathways(), questionnaires: a.Questionnaires.Library()}, now), a.Audit, loc),
-		Account:        account.NewHandler(account.NewService(a.DB, authStore, a.Auth, a.Notify.Store, a.Family, now), val),
+		Account:        account.NewHandler(a.Accounts, val),
 		AccessLog:      audit.NewHandler(a.Audit, accessLogDirectory{patients: a.Patients, accounts: authStore, family: a.Family.Store()}),
 		Observations:   observation.NewHandler(a.Observations, val),
 		Home:           home.NewHandler(a.Careplan, a.Appointments, a.Messages, a.Education, a.Observations),
@@ -608,15 +610,15 @@ func (a *App) buildCare() error {
 	if len(missing) > 0 {
 		return errors.Join(missing...)
 	}
-	a.Careplan, a.Education = careServices(a.DB, pathways, articles, loc, a.now)
+	a.Careplan, a.Education = careServices(a.DB, a.sealer, pathways, articles, loc, a.now)
 	return nil
 }
 
 // careServices builds the care plan and education services over db (the
 // application's connection, or the demo seed's transaction).
-func careServices(db *gorm.DB, pathways *careplan.Library, articles *education.Library, loc *time.Location,
+func careServices(db *gorm.DB, sealer careplan.Sealer, pathways *careplan.Library, articles *education.Library, loc *time.Location,
 	now func() time.Time) (*careplan.Service, *education.Service) {
-	plans := careplan.NewService(careplan.NewStore(db), careplan.Deps{Pathways: pathways, Location: loc, Now: now,
+	plans := careplan.NewService(careplan.NewStore(db).Sealed(sealer), careplan.Deps{Pathways: pathways, Location: loc, Now: now,
 		Followups: followup.NewStore(db), // missed (overdue) follow-ups raise the risk score
 		Team:      careTeam{patients: patient.NewStore(db)}})
 	return plans, education.NewService(education.NewStore(db), articles, planPositions{plans}, now)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/carepath/carepath/internal/alert"
+	"github.com/carepath/carepath/internal/appointment"
+	"github.com/carepath/carepath/internal/careplan"
 	"github.com/carepath/carepath/internal/followup"
 	"github.com/carepath/carepath/internal/messaging"
 	"github.com/carepath/carepath/internal/observation"
@@ -18,7 +20,10 @@ type resealer interface {
 
 // Reseal seals the sensitive free text written in the clear before it was
 // sealed at rest (message text before migration 0010, follow-up outcome
-// text and questionnaire answers before 0012, reading notes before 0013, alert resolution notes before 0014), batch rows at a time, and
+// text and questionnaire answers before 0012, reading notes before 0013,
+// alert resolution notes before 0014, appointments' cancel reasons and
+// reschedule notes, care plans' risk and history reasons and account
+// deactivation reasons before 0015), batch rows at a time, and
 // returns how many rows of each kind it sealed. It is idempotent: sealed
 // rows are never touched again, so it can be stopped and rerun, and a
 // second run seals nothing.
@@ -35,6 +40,9 @@ func (a *App) Reseal(ctx context.Context, batch int) (map[string]int, error) {
 		{"questionnaire_answers", questionnaire.NewStore(a.DB).Sealed(a.sealer)},
 		{"observation_notes", observation.NewStore(a.DB).Sealed(a.sealer)},
 		{"alert_notes", alert.NewStore(a.DB).Sealed(a.sealer)},
+		{"appointment_reasons", appointment.NewStore(a.DB).Sealed(a.sealer)},
+		{"plan_reasons", careplan.NewStore(a.DB).Sealed(a.sealer)},
+		{"deactivation_reasons", a.Accounts},
 	}
 	out := map[string]int{}
 	for _, k := range kinds {

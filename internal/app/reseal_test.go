@@ -9,10 +9,13 @@ import (
 	"time"
 
 	"github.com/carepath/carepath/internal/apitest"
+	"github.com/carepath/carepath/internal/platform/fieldcrypt"
 )
 
-// sealedScenario records a follow-up outcome and answers a questionnaire
-// with free text, both marked SEALTEST, and returns the patient's API paths.
+// sealedScenario writes every kind of free text sealed at rest, each marked
+// SEALTEST (a follow-up outcome, questionnaire answers, reading and alert
+// notes, a reschedule note and a cancel reason, a risk override reason, a
+// relative's deactivation reason), and returns the patient's API paths.
 func sealedScenario(t *testing.T, e *apitest.Env) (followups, questionnaires string) {
 	t.Helper()
 	p1 := "/api/v1/patients/" + e.Demo.Patients["patient1"]
@@ -76,10 +79,61 @@ func sealedScenario(t *testing.T, e *apitest.Env) (followups, questionnaires str
 		"note": "SEALTEST已电话随访" + strings.Repeat("压", 987)}); r.Status != http.StatusOK {
 		t.Fatalf("resolve alert: %d %.300s", r.Status, r.Body)
 	}
+	// The patient asks to move the confirmed revisit and cancels a new
+	// appointment, each with the longest text allowed (255 characters).
+	var booked struct {
+		Items []struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		} `json:"items"`
+	}
+	e.Do(apitest.Request{Method: http.MethodGet, Path: p1 + "/appointments", Token: tok}).JSON(t, &booked)
+	if len(booked.Items) == 0 || booked.Items[0].Status != "confirmed" {
+		t.Fatalf("patient1's demo appointments: %+v", booked.Items)
+	}
+	later := e.Clock.Now().Add(72 * time.Hour)
+	if r := e.Do(apitest.Request{Method: http.MethodPost, Path: p1 + "/appointments/" + booked.Items[0].ID + "/reschedule-request", Token: tok,
+		Body: map[string]any{"preferred_times": []string{later.Format(time.RFC3339)}, "note": "SEALTEST想改到下午" + strings.Repeat("改", 242)}}); r.Status != http.StatusOK {
+		t.Fatalf("reschedule request: %d %.300s", r.Status, r.Body)
+	}
+	var saved struct {
+		Appointment struct {
+			ID string `json:"id"`
+		} `json:"appointment"`
+	}
+	if r := staff(http.MethodPost, p1+"/appointments", map[string]any{"kind": "examination", "title": "膝关节复查",
+		"starts_at": later.Format(time.RFC3339), "ends_at": later.Add(30 * time.Minute).Format(time.RFC3339)}); r.Status != http.StatusCreated {
+		t.Fatalf("book: %d %.300s", r.Status, r.Body)
+	} else {
+		r.JSON(t, &saved)
+	}
+	if r := e.Do(apitest.Request{Method: http.MethodPost, Path: p1 + "/appointments/" + saved.Appointment.ID + "/cancel", Token: tok,
+		Body: map[string]any{"reason": "SEALTEST那天要透析" + strings.Repeat("析", 242)}}); r.Status != http.StatusOK {
+		t.Fatalf("cancel: %d %.300s", r.Status, r.Body)
+	}
+	// The CM raises the plan's risk, saying why (the longest reason allowed, 200 characters).
+	var plans struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	staff(http.MethodGet, p1+"/plans", nil).JSON(t, &plans)
+	if len(plans.Items) == 0 {
+		t.Fatal("patient1 has no plan")
+	}
+	if r := staff(http.MethodPut, p1+"/plans/"+plans.Items[0].ID+"/risk", map[string]any{"level": "high",
+		"reason": "SEALTEST独居且漏服药" + strings.Repeat("险", 186)}); r.Status != http.StatusOK {
+		t.Fatalf("set risk: %d %.300s", r.Status, r.Body)
+	}
+	// The daughter leaves, saying why (the longest reason allowed).
+	if r := e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/me/deactivate", Token: e.LoginWeChat("family1").AccessToken,
+		Body: map[string]any{"confirm": "注销", "reason": "SEALTEST不想再用了" + strings.Repeat("用", 186)}}); r.Status != http.StatusOK {
+		t.Fatalf("deactivate: %d %.300s", r.Status, r.Body)
+	}
 	return p1 + "/followups", p1 + "/questionnaires"
 }
 
-// rawText is every stored free-text value of the three sealed kinds.
+// rawText is every stored free-text value of the sealed kinds.
 func rawText(t *testing.T, e *apitest.Env) []string {
 	t.Helper()
 	var out []string
@@ -90,6 +144,9 @@ func rawText(t *testing.T, e *apitest.Env) []string {
 		"SELECT response FROM idempotency_keys",
 		"SELECT note FROM observations",
 		"SELECT resolution_note FROM alerts",
+		"SELECT cancel_reason FROM appointments", "SELECT reschedule_note FROM appointments",
+		"SELECT risk_reason FROM care_plans", "SELECT reason FROM care_plan_history",
+		"SELECT reason FROM account_deactivations",
 	} {
 		var vs []string
 		if err := e.App.DB.Raw(q).Scan(&vs).Error; err != nil {
@@ -100,8 +157,8 @@ func rawText(t *testing.T, e *apitest.Env) []string {
 	return out
 }
 
-// readsBack checks the care team, the patient's questionnaires and the
-// patient's FHIR export all show the plaintext.
+// readsBack checks every reader of the sealed text (the care team's API and
+// desk, the patient's, the FHIR export) still shows the plaintext.
 func readsBack(t *testing.T, e *apitest.Env, followups, questionnaires string) {
 	t.Helper()
 	cm := e.LoginStaff("cm1")
@@ -122,6 +179,45 @@ func readsBack(t *testing.T, e *apitest.Env, followups, questionnaires string) {
 	r := e.Do(apitest.Request{Method: http.MethodGet, Path: patientPath + "/export", Token: tok})
 	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), "SEALTEST夜里痛醒") || !strings.Contains(string(r.Body), "SEALTEST今天头晕") {
 		t.Errorf("the FHIR export lacks the answer text or the reading note: %d %.300s", r.Status, r.Body)
+	}
+	if r := e.Do(apitest.Request{Method: http.MethodGet, Path: patientPath + "/appointments", Token: tok}); !strings.Contains(string(r.Body), "SEALTEST那天要透析") ||
+		!strings.Contains(string(r.Body), "SEALTEST想改到下午") {
+		t.Errorf("the patient's appointments lack the cancel reason or the reschedule note: %d %.300s", r.Status, r.Body)
+	}
+	if r := e.Do(apitest.Request{Method: http.MethodGet, Path: "/api/v1/appointments/requests", Cookie: cm.Cookie}); !strings.Contains(string(r.Body), "SEALTEST想改到下午") {
+		t.Errorf("the CM's reschedule requests lack the note: %d %.300s", r.Status, r.Body)
+	}
+	if r := e.Do(apitest.Request{Method: http.MethodGet, Path: "/admin/appointments/requests", Cookie: cm.Cookie}); !strings.Contains(string(r.Body), "SEALTEST想改到下午") {
+		t.Errorf("the desk's reschedule requests lack the note: %d %.300s", r.Status, r.Body)
+	}
+	var plans struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	if e.Do(apitest.Request{Method: http.MethodGet, Path: patientPath + "/plans", Cookie: cm.Cookie}).JSON(t, &plans); len(plans.Items) == 0 {
+		t.Fatal("patient1 has no plan")
+	}
+	planPath := patientPath + "/plans/" + plans.Items[0].ID
+	for _, path := range []string{planPath, planPath + "/history"} {
+		if r := e.Do(apitest.Request{Method: http.MethodGet, Path: path, Cookie: cm.Cookie}); !strings.Contains(string(r.Body), "SEALTEST独居且漏服药") {
+			t.Errorf("GET %s lacks the risk reason: %d %.300s", path, r.Status, r.Body)
+		}
+	}
+	if r := e.Do(apitest.Request{Method: http.MethodGet, Path: "/admin/patients/" + strings.TrimPrefix(patientPath, "/api/v1/patients/"), Cookie: cm.Cookie}); !strings.Contains(string(r.Body), "SEALTEST独居且漏服药") {
+		t.Errorf("the desk's patient page lacks the risk reason: %d %.300s", r.Status, r.Body)
+	}
+	// No route shows a deactivation reason: it must open with the key.
+	var rows []struct {
+		Reason       string
+		ReasonSealed bool
+	}
+	e.App.DB.Raw("SELECT reason, reason_sealed FROM account_deactivations").Scan(&rows)
+	if len(rows) != 1 {
+		t.Fatalf("%d deactivation records, want family1's", len(rows))
+	}
+	if err := fieldcrypt.OpenFields(e.App.Opener(), &rows[0].ReasonSealed, &rows[0].Reason); err != nil || !strings.HasPrefix(rows[0].Reason, "SEALTEST不想再用了") {
+		t.Errorf("the deactivation reason reads %.40q, %v", rows[0].Reason, err)
 	}
 }
 
@@ -175,7 +271,8 @@ func TestResealOldRows(t *testing.T) {
 	e := apitest.New(t)
 	followups, questionnaires := sealedScenario(t, e)
 	// Rewind the rows to how an older version stored them.
-	kinds := []string{"followups", "questionnaire_answers", "messages", "observation_notes", "alert_notes"}
+	kinds := []string{"followups", "questionnaire_answers", "messages", "observation_notes", "alert_notes",
+		"appointment_reasons", "appointment_reasons", "plan_reasons", "plan_reasons", "deactivation_reasons"}
 	rewound := map[string]int{}
 	for i, q := range []string{
 		"UPDATE followups SET symptoms = 'SEALTEST膝关节肿胀', problems = '', next_action = 'SEALTEST三天后复诊', notes_sealed = ? WHERE notes_sealed = ?",
@@ -183,12 +280,17 @@ func TestResealOldRows(t *testing.T) {
 		"UPDATE thread_messages SET body = 'SEALTEST旧消息', body_sealed = ? WHERE body_sealed = ?",
 		"UPDATE observations SET note = 'SEALTEST今天头晕', note_sealed = ? WHERE note_sealed = ?",
 		"UPDATE alerts SET resolution_note = 'SEALTEST已电话随访', resolution_note_sealed = ? WHERE resolution_note_sealed = ?",
+		"UPDATE appointments SET cancel_reason = 'SEALTEST那天要透析', cancel_reason_sealed = ? WHERE cancel_reason_sealed = ?",
+		"UPDATE appointments SET reschedule_note = 'SEALTEST想改到下午', reschedule_note_sealed = ? WHERE reschedule_note_sealed = ?",
+		"UPDATE care_plans SET risk_reason = 'SEALTEST独居且漏服药', risk_reason_sealed = ? WHERE risk_reason_sealed = ?",
+		"UPDATE care_plan_history SET reason = 'SEALTEST独居且漏服药', reason_sealed = ? WHERE reason_sealed = ?",
+		"UPDATE account_deactivations SET reason = 'SEALTEST不想再用了', reason_sealed = ? WHERE reason_sealed = ?",
 	} {
 		res := e.App.DB.Exec(q, false, true)
 		if res.Error != nil || res.RowsAffected == 0 {
 			t.Fatalf("rewind %s: %d rows, %v", kinds[i], res.RowsAffected, res.Error)
 		}
-		rewound[kinds[i]] = int(res.RowsAffected)
+		rewound[kinds[i]] += int(res.RowsAffected)
 	}
 	readsBack(t, e, followups, questionnaires)
 
@@ -208,7 +310,15 @@ func TestResealOldRows(t *testing.T) {
 	}
 	readsBack(t, e, followups, questionnaires)
 	again, err := e.App.Reseal(t.Context(), 2)
-	if err != nil || again["followups"]+again["questionnaire_answers"]+again["messages"]+again["observation_notes"]+again["alert_notes"] != 0 {
+	if total := sum(again); err != nil || total != 0 {
 		t.Errorf("second reseal = %v, %v; want nothing to do", again, err)
 	}
+}
+
+func sum(counts map[string]int) int {
+	n := 0
+	for _, c := range counts {
+		n += c
+	}
+	return n
 }

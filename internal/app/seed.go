@@ -51,7 +51,7 @@ func (a *App) SeedDemo(ctx context.Context, password string) (demo.Summary, stri
 		if err != nil {
 			return err
 		}
-		plans, edu := careServices(tx, a.Careplan.Pathways(), a.Education.Library(), loc, a.now)
+		plans, edu := careServices(tx, sealer, a.Careplan.Pathways(), a.Education.Library(), loc, a.now)
 		patients := patient.NewService(patient.NewStore(tx), sealer, time.Now)
 		v := buildVitals(tx, sealer, idempotency.NewStore(tx, time.Now).Sealed(sealer), patients, plans, a.loc, time.Now)
 		plans.SetAlerts(v.Alerts)
@@ -64,7 +64,7 @@ func (a *App) SeedDemo(ctx context.Context, password string) (demo.Summary, stri
 			Consents:     consent.NewStore(tx),
 			Versions:     consent.Config{PrivacyPolicyVersion: a.Config.Consent.PrivacyPolicyVersion, HealthDataVersion: a.Config.Consent.HealthDataVersion},
 			Observations: v.Observations, Alerts: v.Alerts,
-			Appointments:   appointment.NewService(appointment.NewStore(tx), loc, a.now, publicHost(a.Config.HTTP.PublicURL)),
+			Appointments:   appointment.NewService(appointment.NewStore(tx).Sealed(sealer), loc, a.now, publicHost(a.Config.HTTP.PublicURL)),
 			Followups:      followups,
 			Questionnaires: questionnaire.NewService(questionnaire.NewStore(tx).Sealed(sealer), a.Questionnaires.Library(), a.now),
 		}, password)

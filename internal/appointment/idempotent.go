@@ -48,7 +48,7 @@ func (s *Service) respond(ctx context.Context, actor auth.Actor, key, op, patien
 		Hash: idempotency.Hash([]byte("appointment."+op), []byte(patientID), []byte(id), b)}
 	return s.keys.Do(ctx, k, func(tx *gorm.DB) (int, any, error) {
 		bound := *s
-		bound.store = NewStore(tx)
+		bound.store = s.store.in(tx)
 		v, err := work(&bound)
 		if err != nil {
 			return 0, nil, err

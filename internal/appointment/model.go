@@ -84,33 +84,37 @@ func Active(s string) bool {
 
 // Appointment is one booked visit.
 type Appointment struct {
-	ID              string
-	PatientID       string
-	HospitalID      string
-	Kind            string
-	Title           string
-	StartsAt        time.Time
-	EndsAt          time.Time
-	Department      string
-	Clinician       string
-	Location        string
-	Directions      string
-	Preparation     string
-	Status          string
-	CancelReason    string
-	RescheduleNote  string
-	PreferredTimes  string // JSON array of instants
-	RespondedByKind string
-	RespondedByID   string
-	SourceTaskID    *string
-	ProposalKey     *string // plan id ":" pathway appointment key, for a proposal
-	CreatedByID     string
-	RequestedAt     *time.Time
-	ConfirmedAt     *time.Time
-	CancelledAt     *time.Time
-	AcceptedAt      *time.Time // when the CM accepted a proposal
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	ID             string
+	PatientID      string
+	HospitalID     string
+	Kind           string
+	Title          string
+	StartsAt       time.Time
+	EndsAt         time.Time
+	Department     string
+	Clinician      string
+	Location       string
+	Directions     string
+	Preparation    string
+	Status         string
+	CancelReason   string
+	RescheduleNote string
+	// CancelReasonSealed, RescheduleNoteSealed: the free text is sealed at
+	// rest (migration 0015); text written before is read as it is.
+	CancelReasonSealed   bool
+	RescheduleNoteSealed bool
+	PreferredTimes       string // JSON array of instants
+	RespondedByKind      string
+	RespondedByID        string
+	SourceTaskID         *string
+	ProposalKey          *string // plan id ":" pathway appointment key, for a proposal
+	CreatedByID          string
+	RequestedAt          *time.Time
+	ConfirmedAt          *time.Time
+	CancelledAt          *time.Time
+	AcceptedAt           *time.Time // when the CM accepted a proposal
+	CreatedAt            time.Time
+	UpdatedAt            time.Time
 }
 
 // PatientSees reports whether the patient (and family) see a: what the CM

@@ -33,11 +33,14 @@ type Plan struct {
 	RiskComputed   string  // what the rules say
 	RiskOverride   *string // the CM's level, nil when the rules decide
 	RiskReason     string
-	RiskFactors    string // the rules' reasons, "；"-separated
-	EnrolledBy     string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
-	ClosedAt       *time.Time
+	// RiskReasonSealed: the CM's reason is sealed at rest (migration 0015);
+	// reasons written before are read as they are.
+	RiskReasonSealed bool
+	RiskFactors      string // the rules' reasons, "；"-separated
+	EnrolledBy       string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	ClosedAt         *time.Time
 }
 
 func (Plan) TableName() string { return "care_plans" }
@@ -100,9 +103,11 @@ type HistoryEntry struct {
 	ToValue   string
 	OnDate    string
 	Reason    string
-	ActorKind string // user | staff | system
-	ActorID   string
-	At        time.Time
+	// ReasonSealed: the reason is sealed at rest (migration 0015).
+	ReasonSealed bool
+	ActorKind    string // user | staff | system
+	ActorID      string
+	At           time.Time
 }
 
 func (HistoryEntry) TableName() string { return "care_plan_history" }

@@ -10,19 +10,77 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/carepath/carepath/internal/platform/database"
+	"github.com/carepath/carepath/internal/platform/fieldcrypt"
 )
 
 // Store reads and writes plans, their events, tasks and history.
 type Store struct {
-	db *gorm.DB
+	db     *gorm.DB
+	sealer Sealer
+}
+
+// Sealer encrypts the reasons a CM types (risk override, stage change) at rest (fieldcrypt).
+type Sealer interface {
+	fieldcrypt.Opener
+	Seal(plaintext string) (string, error)
 }
 
 // NewStore returns a Store over db.
 func NewStore(db *gorm.DB) *Store { return &Store{db: db} }
 
+// Sealed returns a store that seals the reasons it writes and opens the
+// sealed ones it reads; reasons written in the clear (before migration
+// 0015, or by a store without a sealer) are read as they are.
+func (s *Store) Sealed(sealer Sealer) *Store { return &Store{db: s.db, sealer: sealer} }
+
 // inTx runs fn with a store bound to one transaction.
 func (s *Store) inTx(ctx context.Context, fn func(tx *Store) error) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return fn(&Store{db: tx}) })
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return fn(&Store{db: tx, sealer: s.sealer}) })
+}
+
+var (
+	sealedRiskReasons    = database.Sealed{Table: "care_plans", Flag: "risk_reason_sealed", Columns: []string{"risk_reason"}}
+	sealedHistoryReasons = database.Sealed{Table: "care_plan_history", Flag: "reason_sealed", Columns: []string{"reason"}}
+)
+
+// seal seals one reason; the flag says whether the stored value is sealed.
+func (s *Store) seal(reason string) (string, bool, error) {
+	if s.sealer == nil || reason == "" {
+		return reason, false, nil
+	}
+	sealed, err := s.sealer.Seal(reason)
+	if err != nil {
+		return "", false, fmt.Errorf("seal plan reason: %w", err)
+	}
+	return sealed, true, nil
+}
+
+// opened returns ps with their risk reasons opened.
+func (s *Store) opened(ps []Plan) ([]Plan, error) {
+	for i := range ps {
+		if err := fieldcrypt.OpenFields(s.sealer, &ps[i].RiskReasonSealed, &ps[i].RiskReason); err != nil {
+			return nil, fmt.Errorf("open risk reason of plan %s: %w", ps[i].ID, err)
+		}
+	}
+	return ps, nil
+}
+
+// Reseal seals up to batch risk reasons and as many history reasons
+// written in the clear and returns how many it sealed (see
+// database.Reseal); 0 means done.
+func (s *Store) Reseal(ctx context.Context, batch int) (int, error) {
+	if s.sealer == nil {
+		return 0, errors.New("careplan: reseal needs a sealer")
+	}
+	total := 0
+	for _, c := range []database.Sealed{sealedRiskReasons, sealedHistoryReasons} {
+		n, err := database.Reseal(ctx, s.db, c, s.sealer.Seal, batch)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
 }
 
 // CreatePlan inserts p; a second active plan of the same pathway is ErrAlreadyEnrolled.
@@ -51,7 +109,11 @@ func (s *Store) Plan(ctx context.Context, id string, lock bool) (Plan, error) {
 	if err != nil {
 		return Plan{}, fmt.Errorf("load plan %s: %w", id, err)
 	}
-	return p, nil
+	ps, err := s.opened([]Plan{p})
+	if err != nil {
+		return Plan{}, err
+	}
+	return ps[0], nil
 }
 
 // PlansOf lists a patient's plans, newest first; activeOnly limits to active ones.
@@ -64,7 +126,7 @@ func (s *Store) PlansOf(ctx context.Context, patientID string, activeOnly bool) 
 	if err := db.Order("id DESC").Find(&out).Error; err != nil {
 		return nil, fmt.Errorf("list plans of %s: %w", patientID, err)
 	}
-	return out, nil
+	return s.opened(out)
 }
 
 // ActivePlansOfPatients returns the active plans of several patients in one
@@ -79,7 +141,7 @@ func (s *Store) ActivePlansOfPatients(ctx context.Context, patientIDs []string) 
 	if err != nil {
 		return nil, fmt.Errorf("list active plans of %d patients: %w", len(patientIDs), err)
 	}
-	return out, nil
+	return s.opened(out)
 }
 
 // ActivePlanIDs pages through active plans by id.
@@ -104,8 +166,14 @@ func (s *Store) ActiveStages(ctx context.Context) ([]PathwayStage, error) {
 	return out, err
 }
 
-// UpdatePlan sets columns of a plan.
+// UpdatePlan sets columns of a plan; a risk reason among them is sealed.
 func (s *Store) UpdatePlan(ctx context.Context, id string, cols map[string]any) error {
+	if reason, ok := cols[sealedRiskReasons.Columns[0]].(string); ok {
+		var err error
+		if cols[sealedRiskReasons.Columns[0]], cols[sealedRiskReasons.Flag], err = s.seal(reason); err != nil {
+			return err
+		}
+	}
 	if err := s.db.WithContext(ctx).Model(&Plan{}).Where("id = ?", id).Updates(cols).Error; err != nil {
 		return fmt.Errorf("update plan %s: %w", id, err)
 	}
@@ -185,6 +253,10 @@ func (s *Store) MarkTaskDone(ctx context.Context, id string, at time.Time, byKin
 // AddHistory appends to a plan's history.
 func (s *Store) AddHistory(ctx context.Context, h HistoryEntry) error {
 	h.ID = database.NewID()
+	var err error
+	if h.Reason, h.ReasonSealed, err = s.seal(h.Reason); err != nil {
+		return err
+	}
 	if err := s.db.WithContext(ctx).Create(&h).Error; err != nil {
 		return fmt.Errorf("add plan history: %w", err)
 	}
@@ -194,8 +266,15 @@ func (s *Store) AddHistory(ctx context.Context, h HistoryEntry) error {
 // History returns a plan's history, oldest first.
 func (s *Store) History(ctx context.Context, planID string) ([]HistoryEntry, error) {
 	var out []HistoryEntry
-	err := s.db.WithContext(ctx).Where("plan_id = ?", planID).Order("at, id").Find(&out).Error
-	return out, err
+	if err := s.db.WithContext(ctx).Where("plan_id = ?", planID).Order("at, id").Find(&out).Error; err != nil {
+		return nil, err
+	}
+	for i := range out {
+		if err := fieldcrypt.OpenFields(s.sealer, &out[i].ReasonSealed, &out[i].Reason); err != nil {
+			return nil, fmt.Errorf("open reason of plan history %s: %w", out[i].ID, err)
+		}
+	}
+	return out, nil
 }
 
 // Comorbidities returns a patient's comorbidity codes.
@@ -260,6 +339,8 @@ func (s *Store) Caseload(ctx context.Context, q CaseloadQuery) ([]Plan, error) {
 		db = db.Where("care_plans.id < ?", q.Cursor)
 	}
 	var out []Plan
-	err := db.Select("care_plans.*").Order("care_plans.id DESC").Limit(q.Limit).Find(&out).Error
-	return out, err
+	if err := db.Select("care_plans.*").Order("care_plans.id DESC").Limit(q.Limit).Find(&out).Error; err != nil {
+		return nil, err
+	}
+	return s.opened(out)
 }

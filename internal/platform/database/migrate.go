@@ -27,6 +27,7 @@ func Migrations() []*gormigrate.Migration {
 		m0012SealedNotes(),
 		m0013SealedReadingNotes(),
 		m0014SealedAlertNotes(),
+		m0015SealedReasons(),
 	}
 }
 

@@ -3,6 +3,7 @@ package database_test
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,5 +83,41 @@ func TestFamilyMigrationKeysExistingLinks(t *testing.T) {
 		database.NewID(), time.Now().UTC(), time.Now().UTC()).Error
 	if err == nil {
 		t.Fatal("a second active link for the same patient and relative was stored")
+	}
+}
+
+// TestSealedReasonsMigrationKeepsClearRows: reasons stored in the clear
+// before 0015 come through it as they were, flagged clear, so they read as
+// before until `carepath reseal` seals them (internal/app's reseal test).
+func TestSealedReasonsMigrationKeepsClearRows(t *testing.T) {
+	db := dbtest.New(t)
+	m := gormigrate.New(db, &gormigrate.Options{TableName: "schema_migrations", IDColumnName: "id", IDColumnSize: 64}, database.Migrations())
+	if err := m.RollbackTo("0014_sealed_alert_notes"); err != nil {
+		t.Fatalf("roll back to 0014: %v", err)
+	}
+	now := time.Now().UTC()
+	reason := "家里有事" + strings.Repeat("事", 251) // the longest allowed, 255 characters
+	if err := db.Exec(`INSERT INTO appointments (id, patient_id, hospital_id, kind, title, starts_at, ends_at, directions, preparation,
+		status, cancel_reason, reschedule_note, preferred_times, created_by_id, created_at, updated_at)
+		VALUES (?, 'p1', 'h1', 'revisit', '', ?, ?, '', '', 'cancelled', ?, '想改到下午', '', 'cm1', ?, ?)`,
+		database.NewID(), now, now, reason, now, now).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Exec("INSERT INTO account_deactivations (id, user_id, reason, deactivated_at, created_at) VALUES (?, 'u1', '不再需要', ?, ?)",
+		database.NewID(), now, now).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := database.Migrate(context.Background(), db); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	for _, c := range []struct{ query, want string }{
+		{"SELECT cancel_reason FROM appointments WHERE cancel_reason_sealed = ?", reason},
+		{"SELECT reschedule_note FROM appointments WHERE reschedule_note_sealed = ?", "想改到下午"},
+		{"SELECT reason FROM account_deactivations WHERE reason_sealed = ?", "不再需要"},
+	} {
+		var got []string
+		if err := db.Raw(c.query, false).Scan(&got).Error; err != nil || len(got) != 1 || got[0] != c.want {
+			t.Errorf("%s: %q, %v; want the clear text kept", c.query, got, err)
+		}
 	}
 }
