@@ -2,6 +2,7 @@ package messaging_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/carepath/carepath/internal/app"
 	"github.com/carepath/carepath/internal/messaging"
+	"github.com/carepath/carepath/internal/platform/config"
 	"github.com/carepath/carepath/internal/platform/dbtest"
 	"github.com/carepath/carepath/internal/platform/wx/fake"
 )
@@ -70,5 +72,38 @@ func TestAMissedLiveEntryIsFilledFromTheDatabase(t *testing.T) {
 	}
 	if got[0] != 1 || got[1] != 3 {
 		t.Fatalf("patient socket got seqs %v, want [1 3] (the missed one first, never the note)", got)
+	}
+}
+
+// More entries missed than one read returns (a long Redis hiccup): the
+// socket sends all of them, in order, before the live one.
+func TestALongRunOfMissedEntriesIsFilledPageByPage(t *testing.T) {
+	rdb, prefix := dbtest.Redis(t)
+	apps, patients := clusterTuned(t, 1, rdb, prefix, func(c *config.Config) {
+		c.Limits.MessagesPerUser, c.Limits.MessagesPerIP = 1000, 1000
+	})
+	a := apps[0]
+	deaf := deafTwin(t, a)
+	p1 := patients["patient1"]
+	s, _, err := a.dial(t, a.user(t, "patient1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := s.subscribe(p1, nil); ev.Type != messaging.EventSubscribed {
+		t.Fatalf("subscribe = %+v", ev)
+	}
+	const missed = 230 // more than a page
+	deafCM := deaf.staffLogin(t, "cm1")
+	for i := 1; i <= missed; i++ {
+		deaf.send(t, deafCM, p1, fmt.Sprintf("lost-%d", i), fmt.Sprintf("丢失的第%d条", i))
+	}
+	live := a.send(t, a.staffLogin(t, "cm1"), p1, "live", "这条正常推送")
+	if live.Seq != missed+1 {
+		t.Fatalf("live seq %d, want %d", live.Seq, missed+1)
+	}
+	for want := int64(1); want <= live.Seq; want++ {
+		if ev := s.nextOf(messaging.EventMessage); ev.Message.Seq != want {
+			t.Fatalf("patient socket got seq %d, want %d (every missed entry in order, then the live one)", ev.Message.Seq, want)
+		}
 	}
 }

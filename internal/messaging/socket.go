@@ -510,13 +510,16 @@ func (cn *conn) forward(ctx context.Context, o outbound) error {
 	return cn.writeRaw(o.payload)
 }
 
+// gapPage is how many missed entries fillGap reads at a time.
+const gapPage = 200
+
 // fillGap sends the entries between the last one delivered and the live one
-// at seq from the database. Two instances publish independently, so entry
-// N+1 may arrive before N (which would then be skipped as already
-// delivered), and a publish can be lost while Redis hiccups. A patient's
-// "gap" is often a staff note: the read returns nothing, and nothing is sent.
-// When the read fails the live entry still goes out, as before: the client
-// catches up by cursor when it reconnects.
+// at seq from the database, a page at a time. Two instances publish
+// independently, so entry N+1 may arrive before N (which would then be
+// skipped as already delivered), and publishes are lost while Redis
+// hiccups. A patient's "gap" is often a staff note: the read returns
+// nothing, and nothing is sent. When a read fails the live entry still goes
+// out, as before: the client catches up by cursor when it reconnects.
 func (cn *conn) fillGap(ctx context.Context, patientID string, sub *subscription, seq int64) {
 	var err error
 	if sub.threadID == "" {
@@ -524,18 +527,22 @@ func (cn *conn) fillGap(ctx context.Context, patientID string, sub *subscription
 		t, err = cn.svc.store.ThreadOf(ctx, patientID)
 		sub.threadID = t.ID
 	}
-	if err == nil {
+	for after := sub.delivered; err == nil && after < seq-1; {
 		var msgs []Message
-		msgs, err = cn.svc.store.Since(ctx, sub.threadID, sub.delivered, cn.staff, int(min(seq-sub.delivered-1, 200)))
+		msgs, err = cn.svc.store.Since(ctx, sub.threadID, after, cn.staff, int(min(seq-after-1, gapPage)))
+		if err != nil || len(msgs) == 0 {
+			break
+		}
 		for _, v := range cn.svc.views(ctx, patientID, msgs) {
 			if v.Seq >= seq {
-				break
+				return
 			}
 			if cn.write(Event{Type: EventMessage, PatientID: patientID, Message: &v}) != nil {
 				return
 			}
 			sub.delivered = v.Seq
 		}
+		after = msgs[len(msgs)-1].Seq
 	}
 	if err != nil && ctx.Err() == nil {
 		cn.svc.log.Warn("realtime: missed entries not filled", "seq", seq, "error", err.Error())
