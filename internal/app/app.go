@@ -294,7 +294,7 @@ func Build(ctx context.Context, cfg config.Config, log *slog.Logger, opts Option
 		Questionnaires: questionnaire.NewHandler(a.Questionnaires, val),
 		Followups:      followup.NewHandler(a.Followups, val),
 		KPIs:           kpi.NewHandler(a.KPIs),
-		Notify:         notify.NewHandler(a.Notify, household{db: a.DB}, val),
+		Notify:         notify.NewHandler(a.Notify, household{db: a.DB}, val, cache.NewOnce(a.Redis, a.redisPrefix+"wx:push:")),
 		Ready: map[string]server.Check{
 			"database": func(ctx context.Context) error { return database.Ping(ctx, a.DB) },
 			"redis":    func(ctx context.Context) error { return a.Redis.Ping(ctx).Err() },

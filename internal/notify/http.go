@@ -8,6 +8,7 @@ import (
 	"encoding/xml"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/carepath/carepath/internal/auth"
 	"github.com/carepath/carepath/internal/platform/apperr"
+	"github.com/carepath/carepath/internal/platform/cache"
 	"github.com/carepath/carepath/internal/platform/idempotency"
 	"github.com/carepath/carepath/internal/platform/web"
 )
@@ -31,11 +33,12 @@ type Handler struct {
 	svc      *Service
 	accounts Accounts
 	val      *web.Validator
+	once     *cache.Once // signed push URLs already acted on
 }
 
 // NewHandler builds the handler.
-func NewHandler(svc *Service, accounts Accounts, val *web.Validator) *Handler {
-	return &Handler{svc: svc, accounts: accounts, val: val}
+func NewHandler(svc *Service, accounts Accounts, val *web.Validator, once *cache.Once) *Handler {
+	return &Handler{svc: svc, accounts: accounts, val: val, once: once}
 }
 
 type subscribeRequest struct {
@@ -203,7 +206,7 @@ func decodePush(body []byte) (pushed, error) {
 
 var (
 	errMalformedPush     = apperr.Invalid("", "malformed_push", "推送内容不是合法的 JSON 或 XML")
-	errUndecryptablePush = apperr.Invalid("", "undecryptable_push", "加密推送无法解密（密钥或小程序 AppID 不符）")
+	errUndecryptablePush = apperr.New(apperr.KindUnavailable, "undecryptable_push", "暂时无法解密加密推送：消息加密密钥或小程序 AppID 与微信后台不符")
 	errPushKeyMissing    = apperr.New(apperr.KindUnavailable, "push_key_missing", "暂时无法解密加密推送：未配置消息推送的 EncodingAESKey")
 )
 
@@ -244,16 +247,51 @@ func (h *Handler) openPush(c *gin.Context, body []byte) ([]byte, error) {
 	}
 	_, plain, err := util.DecryptMsg(cfg.AppID, env.Encrypt, cfg.PushAESKey)
 	if err != nil {
+		// msg_signature held, so WeChat sent it: our key or app id is not
+		// the console's (a key changed there). 503: WeChat sends it again.
+		web.Logger(c).Error("an encrypted WeChat push does not decrypt: wechat.push_aes_key or wechat.app_id differs from the WeChat console", "error", err.Error())
 		return nil, errUndecryptablePush
 	}
 	return plain, nil
 }
 
+// pushMaxAge bounds how far a push's timestamp may be from our clock. The
+// signature covers the token, timestamp and nonce, not the body: a signed
+// URL seen later (a proxy's access log keeps query strings) must not carry a
+// forged body. Within the window each signed URL is acted on once.
+const pushMaxAge = 5 * time.Minute
+
+var (
+	errStalePush        = apperr.New(apperr.KindForbidden, "stale_push", "推送时间戳超出允许范围")
+	errPushNotEncrypted = apperr.New(apperr.KindForbidden, "push_not_encrypted", "已配置消息加密，拒绝未加密的推送")
+)
+
+// fresh reports whether the push's timestamp is within pushMaxAge of now.
+func (h *Handler) fresh(c *gin.Context) bool {
+	ts, err := strconv.ParseInt(c.Query("timestamp"), 10, 64)
+	if err != nil {
+		return false
+	}
+	age := h.svc.Now().Sub(time.Unix(ts, 0))
+	return age <= pushMaxAge && age >= -pushMaxAge
+}
+
 // Push receives WeChat's message push (JSON or XML; plain-text, compatible or safe mode):
 // subscription events applied to the user's credits. Anything else is acknowledged and ignored.
+// With wechat.push_aes_key set only encrypted pushes are taken: a plain body
+// is covered by no signature. A signed URL used again (WeChat repeating a
+// push it got no answer to, or a replay) is acknowledged and not applied again.
 func (h *Handler) Push(c *gin.Context) {
 	if !h.signed(c) {
 		web.Error(c, ErrBadSignature)
+		return
+	}
+	if !h.fresh(c) {
+		web.Error(c, errStalePush)
+		return
+	}
+	if h.svc.cfg.PushAESKey != "" && c.Query("encrypt_type") != "aes" {
+		web.Error(c, errPushNotEncrypted)
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(c.Request.Body, 1<<20))
@@ -271,12 +309,33 @@ func (h *Handler) Push(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
+	signedURL := []string{c.Query("timestamp"), c.Query("nonce"), c.Query("signature")}
+	first, err := h.once.First(ctx, 2*pushMaxAge, signedURL...)
+	if err != nil {
+		web.Error(c, apperr.Unavailable("redis", err))
+		return
+	}
+	if first {
+		if err := h.apply(c, ev); err != nil {
+			// Not applied: WeChat's repeat of this push must be taken.
+			if ferr := h.once.Forget(context.WithoutCancel(ctx), signedURL...); ferr != nil {
+				web.Logger(c).Warn("a failed push stays marked as seen; WeChat's repeat of it will be ignored", "error", ferr.Error())
+			}
+			web.Error(c, err)
+			return
+		}
+	}
+	c.String(http.StatusOK, "success")
+}
+
+// apply applies a push's subscription events to the user's credits.
+func (h *Handler) apply(c *gin.Context, ev pushed) error {
+	ctx := c.Request.Context()
 	switch ev.Event {
 	case "subscribe_msg_popup_event", "subscribe_msg_change_event", "subscribe_msg_sent_event":
 		userID, ok, err := h.accounts.UserIDByOpenID(ctx, ev.FromUserName)
 		if err != nil {
-			web.Error(c, err)
-			return
+			return err
 		}
 		if ok {
 			for _, it := range ev.Items {
@@ -295,13 +354,12 @@ func (h *Handler) Push(c *gin.Context) {
 					}
 				}
 				if err := h.svc.ApplyWeChatEvent(ctx, userID, ev.Event, it.TemplateID, status); err != nil {
-					web.Error(c, err)
-					return
+					return err
 				}
 			}
 		}
 	}
-	c.String(http.StatusOK, "success")
+	return nil
 }
 
 // NotificationView is one entry of the notification centre.

@@ -494,6 +494,7 @@ func TestPushEndpointChecksTheSignature(t *testing.T) {
 			t.Fatalf("bad signature %s: %d", bad, resp.Status)
 		}
 	}
+	now := fmt.Sprint(e.Clock.Now().Unix())
 	tmpl, _ := e.App.Notify.Templates().Template(notify.KindCMMessage)
 	event := map[string]any{"ToUserName": "gh_x", "FromUserName": "fake-openid-patient1", "CreateTime": 1700000000, "MsgType": "event",
 		"Event": "subscribe_msg_change_event", "List": []map[string]string{{"TemplateId": tmpl.TemplateID, "SubscribeStatusString": "reject"}}}
@@ -503,7 +504,7 @@ func TestPushEndpointChecksTheSignature(t *testing.T) {
 	if got := e.quota(t, u1, notify.KindCMMessage); got != 2 {
 		t.Fatalf("an unsigned event changed the quota: %d", got)
 	}
-	resp = e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/wechat/push" + signed("1700000002", "n2"), Body: event})
+	resp = e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/wechat/push" + signed(now, "n2"), Body: event})
 	if resp.Status != http.StatusOK || string(resp.Body) != "success" {
 		t.Fatalf("signed event: %d %s", resp.Status, resp.Body)
 	}
@@ -512,7 +513,7 @@ func TestPushEndpointChecksTheSignature(t *testing.T) {
 	}
 	// A popup accept is a record only (the client reports the credit); a sent event is acknowledged.
 	event["Event"], event["List"] = "subscribe_msg_popup_event", map[string]string{"TemplateId": tmpl.TemplateID, "SubscribeStatusString": "accept"}
-	if resp := e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/wechat/push" + signed("3", "n3"), Body: event}); resp.Status != http.StatusOK {
+	if resp := e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/wechat/push" + signed(now, "n3"), Body: event}); resp.Status != http.StatusOK {
 		t.Fatalf("popup event: %d", resp.Status)
 	}
 	if got := e.quota(t, u1, notify.KindCMMessage); got != 0 {
@@ -525,7 +526,7 @@ func TestPushEndpointChecksTheSignature(t *testing.T) {
 		{"TemplateId": tmpl.TemplateID, "MsgID": "2", "ErrorCode": 10002, "ErrorStatus": "fail:system failed"},
 	} {
 		event["Event"], event["List"] = "subscribe_msg_sent_event", it
-		if resp := e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/wechat/push" + signed(fmt.Sprint(4+i), "n4"), Body: event}); resp.Status != http.StatusOK {
+		if resp := e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/wechat/push" + signed(now, fmt.Sprint("n4-", i)), Body: event}); resp.Status != http.StatusOK {
 			t.Fatalf("sent event: %d", resp.Status)
 		}
 	}
@@ -533,11 +534,29 @@ func TestPushEndpointChecksTheSignature(t *testing.T) {
 		t.Fatalf("quota after sent events without refusal: %d, want 2", got)
 	}
 	event["List"] = []map[string]any{{"TemplateId": tmpl.TemplateID, "MsgID": "3", "ErrorCode": 10001, "ErrorStatus": "fail:user refuse to accept the msg"}}
-	if resp := e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/wechat/push" + signed("6", "n6"), Body: event}); resp.Status != http.StatusOK {
+	if resp := e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/wechat/push" + signed(now, "n6"), Body: event}); resp.Status != http.StatusOK {
 		t.Fatalf("sent event: %d", resp.Status)
 	}
 	if got := e.quota(t, u1, notify.KindCMMessage); got != 0 {
 		t.Fatalf("quota after the user refused a message: %d, want 0", got)
+	}
+	// The signature covers the query, not the body. The same signed URL
+	// again (WeChat repeating a push, or a replay from an access log with a
+	// body of someone's choosing) is acknowledged and not applied; a URL
+	// signed more than five minutes ago is refused.
+	e.subscribe(t, tok, notify.KindCMMessage, "accept", 2)
+	event["Event"], event["List"] = "subscribe_msg_change_event", []map[string]string{{"TemplateId": tmpl.TemplateID, "SubscribeStatusString": "reject"}}
+	if resp := e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/wechat/push" + signed(now, "n6"), Body: event}); resp.Status != http.StatusOK || string(resp.Body) != "success" {
+		t.Fatalf("replayed push: %d %s", resp.Status, resp.Body)
+	}
+	for _, ts := range []time.Duration{-6 * time.Minute, 6 * time.Minute} {
+		at := fmt.Sprint(e.Clock.Now().Add(ts).Unix())
+		if resp := e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/wechat/push" + signed(at, "n7"), Body: event}); resp.Status != http.StatusForbidden || resp.ErrorCode() != "stale_push" {
+			t.Fatalf("push signed %s from now: %d %s", ts, resp.Status, resp.Body)
+		}
+	}
+	if got := e.quota(t, u1, notify.KindCMMessage); got != 2 {
+		t.Fatalf("a replayed or stale push was applied: quota %d, want 2", got)
 	}
 	// Without a configured token every push is refused.
 	e2 := newEnv(t)
@@ -556,7 +575,8 @@ func TestPushEndpointTakesXML(t *testing.T) {
 	tok := e.LoginWeChat("patient1").AccessToken
 	e.subscribe(t, tok, notify.KindCMMessage, "accept", 2)
 	tmpl, _ := e.App.Notify.Templates().Template(notify.KindCMMessage)
-	path := "/api/v1/wechat/push?timestamp=9&nonce=x&signature=" + notify.Signature(token, "9", "x")
+	now := fmt.Sprint(e.Clock.Now().Unix())
+	path := "/api/v1/wechat/push?timestamp=" + now + "&nonce=x&signature=" + notify.Signature(token, now, "x")
 	xmlHeader := map[string]string{"Content-Type": "text/xml"}
 	body := `<xml><ToUserName><![CDATA[gh_x]]></ToUserName><FromUserName><![CDATA[fake-openid-patient1]]></FromUserName>
 <CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe_msg_change_event]]></Event>
@@ -604,8 +624,9 @@ func sealPush(t *testing.T, encodingAESKey, appID string, event []byte) string {
 // or compatible mode), WeChat sends the event encrypted and signs it with
 // msg_signature. An encrypted change event, in JSON or XML, clears the
 // user's credits; one with a wrong msg_signature is refused (403), one
-// encrypted for another app or under another key is refused
-// (undecryptable_push, 400), and none of those changes anything. Without the
+// encrypted for another app or under another key is answered 503
+// (undecryptable_push: our configuration, WeChat sends it again), a push in
+// clear is refused once the key is set, and none of those changes anything. Without the
 // key configured an encrypted push is answered 503 (WeChat sends it again;
 // the log tells the operator) instead of being acknowledged and lost.
 func TestPushEndpointTakesSafeMode(t *testing.T) {
@@ -627,15 +648,21 @@ func TestPushEndpointTakesSafeMode(t *testing.T) {
 <CreateTime>1700000000</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe_msg_change_event]]></Event>
 <SubscribeMsgChangeEvent><List><TemplateId><![CDATA[` + tmpl.TemplateID + `]]></TemplateId>
 <SubscribeStatusString><![CDATA[reject]]></SubscribeStatusString></List></SubscribeMsgChangeEvent></xml>`
+	now := fmt.Sprint(e.Clock.Now().Unix())
+	nonces := 0
 	post := func(e *env, encrypted, msgSignature string, asXML bool) apitest.Response {
-		q := "?timestamp=1700000100&nonce=n1&encrypt_type=aes&signature=" + notify.Signature(token, "1700000100", "n1") + "&msg_signature=" + msgSignature
+		nonces++
+		nonce := fmt.Sprint("n", nonces)
+		if msgSignature == "" {
+			msgSignature = notify.MessageSignature(token, now, nonce, encrypted)
+		}
+		q := "?timestamp=" + now + "&nonce=" + nonce + "&encrypt_type=aes&signature=" + notify.Signature(token, now, nonce) + "&msg_signature=" + msgSignature
 		if asXML {
 			return e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/wechat/push" + q,
 				Body: `<xml><ToUserName><![CDATA[gh_x]]></ToUserName><Encrypt><![CDATA[` + encrypted + `]]></Encrypt></xml>`, Headers: map[string]string{"Content-Type": "text/xml"}})
 		}
 		return e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/wechat/push" + q, Body: map[string]string{"ToUserName": "gh_x", "Encrypt": encrypted}})
 	}
-	signed := func(encrypted string) string { return notify.MessageSignature(token, "1700000100", "n1", encrypted) }
 
 	for _, tc := range []struct {
 		name  string
@@ -648,17 +675,13 @@ func TestPushEndpointTakesSafeMode(t *testing.T) {
 			status                       int
 			code                         string
 		}{
-			{"wrong msg_signature", sealPush(t, aesKey, appID, []byte(tc.event)), notify.MessageSignature(token, "1700000100", "n1", "something else"), http.StatusForbidden, "bad_signature"},
-			{"another app", sealPush(t, aesKey, "wx-another-app", []byte(tc.event)), "", http.StatusBadRequest, "undecryptable_push"},
-			{"another key", sealPush(t, other, appID, []byte(tc.event)), "", http.StatusBadRequest, "undecryptable_push"},
-			{"not base64", "%%%", "", http.StatusBadRequest, "undecryptable_push"},
+			{"wrong msg_signature", sealPush(t, aesKey, appID, []byte(tc.event)), notify.MessageSignature(token, now, "n0", "something else"), http.StatusForbidden, "bad_signature"},
+			{"another app", sealPush(t, aesKey, "wx-another-app", []byte(tc.event)), "", http.StatusServiceUnavailable, "undecryptable_push"},
+			{"another key", sealPush(t, other, appID, []byte(tc.event)), "", http.StatusServiceUnavailable, "undecryptable_push"},
+			{"not base64", "%%%", "", http.StatusServiceUnavailable, "undecryptable_push"},
 		}
 		for _, r := range refused {
-			sig := r.msgSignature
-			if sig == "" {
-				sig = signed(r.encrypted)
-			}
-			if resp := post(e, r.encrypted, sig, tc.asXML); resp.Status != r.status || resp.ErrorCode() != r.code {
+			if resp := post(e, r.encrypted, r.msgSignature, tc.asXML); resp.Status != r.status || resp.ErrorCode() != r.code {
 				t.Fatalf("%s, %s: %d %s, want %d %s", tc.name, r.why, resp.Status, resp.Body, r.status, r.code)
 			}
 			if got := e.quota(t, u1, notify.KindCMMessage); got != 2 {
@@ -666,20 +689,29 @@ func TestPushEndpointTakesSafeMode(t *testing.T) {
 			}
 		}
 		encrypted := sealPush(t, aesKey, appID, []byte(tc.event))
-		if resp := post(e, encrypted, signed(encrypted), tc.asXML); resp.Status != http.StatusOK || string(resp.Body) != "success" {
+		if resp := post(e, encrypted, "", tc.asXML); resp.Status != http.StatusOK || string(resp.Body) != "success" {
 			t.Fatalf("%s: encrypted event: %d %s", tc.name, resp.Status, resp.Body)
 		}
 		if got := e.quota(t, u1, notify.KindCMMessage); got != 0 {
 			t.Fatalf("%s: quota after an encrypted cancellation: %d, want 0", tc.name, got)
 		}
 	}
-	if resp := post(e, "", signed(""), false); resp.Status != http.StatusBadRequest || resp.ErrorCode() != "malformed_push" {
+	if resp := post(e, "", "", false); resp.Status != http.StatusBadRequest || resp.ErrorCode() != "malformed_push" {
 		t.Fatalf("no Encrypt: %d %s", resp.Status, resp.Body)
+	}
+	// With the key set, a push in clear is covered by no signature: refused.
+	e.subscribe(t, tok, notify.KindCMMessage, "accept", 2)
+	plain := "/api/v1/wechat/push?timestamp=" + now + "&nonce=plain&signature=" + notify.Signature(token, now, "plain")
+	if resp := e.Do(apitest.Request{Method: http.MethodPost, Path: plain, Body: json.RawMessage(changeJSON)}); resp.Status != http.StatusForbidden || resp.ErrorCode() != "push_not_encrypted" {
+		t.Fatalf("plain push with the key set: %d %s", resp.Status, resp.Body)
+	}
+	if got := e.quota(t, u1, notify.KindCMMessage); got != 2 {
+		t.Fatalf("a plain push changed the quota with the key set: %d", got)
 	}
 
 	noKey := newEnv(t, func(c *config.Config) { c.WeChat.PushToken = token })
 	encrypted := sealPush(t, aesKey, appID, []byte(changeJSON))
-	if resp := post(noKey, encrypted, signed(encrypted), false); resp.Status != http.StatusServiceUnavailable || resp.ErrorCode() != "push_key_missing" {
+	if resp := post(noKey, encrypted, "", false); resp.Status != http.StatusServiceUnavailable || resp.ErrorCode() != "push_key_missing" {
 		t.Fatalf("encrypted push without a configured key: %d %s", resp.Status, resp.Body)
 	}
 }

@@ -194,10 +194,14 @@ func (c *MeCache) WatchWrites(db *gorm.DB) error {
 // /me answer shows.
 var loginBookkeeping = map[string]bool{"last_login_at": true, "failed_logins": true, "locked_until": true, "updated_at": true}
 
-// loginBookkeepingOnly reports whether a statement is an update of login
-// bookkeeping alone (gorm's Update and Updates with a map): it changes no
-// answer, and would otherwise empty every instance's cache at every login.
+// loginBookkeepingOnly reports whether a statement is an update of users' or
+// staff's login bookkeeping alone (gorm's Update and Updates with a map): it
+// changes no answer, and would otherwise empty every instance's cache at
+// every login.
 func loginBookkeepingOnly(st *gorm.Statement) bool {
+	if st.Table != "users" && st.Table != "staff" {
+		return false
+	}
 	set, ok := st.Dest.(map[string]any)
 	if !ok || len(set) == 0 {
 		return false
