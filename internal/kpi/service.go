@@ -104,7 +104,7 @@ func (s *Service) Report(ctx context.Context, a auth.Actor, p Period) (Report, e
 	if r.ActivePerCM, err = s.caseload(ctx, a); err != nil {
 		return Report{}, err
 	}
-	if r.Readmission30Days, err = s.readmissions(ctx, a, p.From, until); err != nil {
+	if r.Readmission30Days, r.UnplannedReadmission30Days, err = s.readmissions(ctx, a, p.From, until); err != nil {
 		return Report{}, err
 	}
 	return r, nil
@@ -260,21 +260,28 @@ func (s *Service) caseload(ctx context.Context, a auth.Actor) (Caseload, error) 
 	return c, nil
 }
 
-// 30-day readmission rate (30天再入院率), from the admission and discharge
-// events recorded on care plans; see Readmissions for the definition.
-func (s *Service) readmissions(ctx context.Context, a auth.Actor, from, to time.Time) (Rate, error) {
+// 30-day readmission rates, from the admission and discharge events
+// recorded on care plans; see Readmissions for the window.
+//
+//	all-cause (30天再入院率): numerator counts any admission in the window
+//	unplanned (30天非计划再入院率, as Chinese hospital quality reporting asks):
+//	             numerator counts only admissions not recorded as planned
+//	             (计划内入院: the next chemotherapy cycle, a staged operation);
+//	             same denominator. An admission recorded before planned could
+//	             be marked, or left unmarked, counts as unplanned.
+func (s *Service) readmissions(ctx context.Context, a auth.Actor, from, to time.Time) (all, unplanned Rate, err error) {
 	fromDay, toDay := DayOf(from, s.loc), DayOf(to, s.loc)
 	// Discharges whose window closes in [fromDay, toDay): day d with d+31 in range.
 	lo, hi := fromDay-ReadmissionWindow-1, toDay-ReadmissionWindow-1
 	discharges, err := s.store.anchors(ctx, a, "discharge", formatDay(lo), formatDay(hi))
 	if err != nil {
-		return Rate{}, err
+		return Rate{}, Rate{}, err
 	}
 	admissions, err := s.store.anchors(ctx, a, "admission", formatDay(lo+1), formatDay(hi+ReadmissionWindow))
 	if err != nil {
-		return Rate{}, err
+		return Rate{}, Rate{}, err
 	}
-	return Readmissions(discharges, admissions, fromDay, toDay), nil
+	return Readmissions(discharges, admissions, fromDay, toDay), Readmissions(discharges, Unplanned(admissions), fromDay, toDay), nil
 }
 
 func formatDay(d Day) string { return time.Unix(int64(d)*86400, 0).UTC().Format(time.DateOnly) }
