@@ -260,15 +260,18 @@ func (s *Service) caseload(ctx context.Context, a auth.Actor) (Caseload, error) 
 	return c, nil
 }
 
-// 30-day readmission rates, from the admission and discharge events
-// recorded on care plans; see Readmissions for the window.
+// 30-day readmission rates (30天再入院率, 30天非计划再入院率), from the
+// admission and discharge events recorded on care plans; see Readmissions
+// for the window.
 //
-//	all-cause (30天再入院率): numerator counts any admission in the window
-//	unplanned (30天非计划再入院率, as Chinese hospital quality reporting asks):
-//	             numerator counts only admissions not recorded as planned
-//	             (计划内入院: the next chemotherapy cycle, a staged operation);
-//	             same denominator. An admission recorded before planned could
-//	             be marked, or left unmarked, counts as unplanned.
+//	denominator: discharges whose 30-day window closed in [from, to)
+//	all-cause:   those followed by an admission of the patient on day
+//	             d+1 … d+30, planned or not
+//	unplanned:   those followed by an admission not recorded as planned
+//	             (计划内入院: the next chemotherapy cycle, a staged
+//	             operation), as Chinese hospital quality reporting counts
+//	             非计划再入院; an admission left unmarked, or recorded
+//	             before the mark existed, is unplanned
 func (s *Service) readmissions(ctx context.Context, a auth.Actor, from, to time.Time) (all, unplanned Rate, err error) {
 	fromDay, toDay := DayOf(from, s.loc), DayOf(to, s.loc)
 	// Discharges whose window closes in [fromDay, toDay): day d with d+31 in range.
