@@ -68,10 +68,12 @@ func (h *Handler) Enrol(c *gin.Context) {
 	h.backTo(c, "plan")
 }
 
-// RecordEvent handles POST /admin/patients/:patientID/plans/:planID/events.
+// RecordEvent handles POST /admin/patients/:patientID/plans/:planID/events;
+// a ticked "planned" box (sent only when ticked) marks a planned admission.
 func (h *Handler) RecordEvent(c *gin.Context) {
 	a, _ := auth.ActorFrom(c)
-	if _, err := h.d.Plans.RecordEvent(ctx(c), a, access.GrantFrom(c).PatientID, c.Param("planID"), c.PostForm("event"), c.PostForm("date")); err != nil {
+	ev := careplan.Event{Name: c.PostForm("event"), Date: c.PostForm("date"), Planned: c.PostForm("planned") != ""}
+	if _, err := h.d.Plans.RecordEvent(ctx(c), a, access.GrantFrom(c).PatientID, c.Param("planID"), ev); err != nil {
 		web.Error(c, err)
 		return
 	}

@@ -69,8 +69,10 @@ func newKPIView(r kpi.Report) kpiView {
 		per = fmt.Sprintf("%.1f", *r.ActivePerCM.PerCM)
 	}
 	add("人均管理患者", per, fmt.Sprintf("%d 名患者 · %d 名个案管理师", r.ActivePerCM.ActivePatients, r.ActivePerCM.CaseManagers), "当前在管患者数除以其个案管理师人数")
+	val, det = percent(r.UnplannedReadmission30Days)
+	add("30 天非计划再入院率", val, det, "30 天观察期在区间内结束的出院中，30 天内再次非计划入院的比例；记录为计划内入院（化疗周期、分期手术等）的不计入（以护理计划记录的入院/出院为准）")
 	val, det = percent(r.Readmission30Days)
-	add("30 天再入院率", val, det, "30 天观察期在区间内结束的出院中，30 天内再次入院的比例（以护理计划记录的入院/出院为准）")
+	add("30 天再入院率（全部）", val, det, "30 天观察期在区间内结束的出院中，30 天内再次入院（含计划内入院）的比例（以护理计划记录的入院/出院为准）")
 	return v
 }
 

@@ -2,10 +2,13 @@ package admin_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/carepath/carepath/internal/apitest"
+	"github.com/carepath/carepath/internal/kpi"
 )
 
 // TestKPIPages: the CM's dashboard shows their caseload's KPIs; /admin/kpis
@@ -46,4 +49,92 @@ func TestKPIPages(t *testing.T) {
 	if resp := e.Do(apitest.Request{Method: http.MethodGet, Path: "/admin/kpis", Token: e.LoginWeChat("patient1").AccessToken}); resp.Status == http.StatusOK {
 		t.Error("a patient opens the KPI page")
 	}
+}
+
+// TestPlannedReadmissions: the next chemotherapy cycle recorded as a planned
+// admission, through the API or the desk, counts in the all-cause 30-day
+// readmission rate and not in the unplanned one; a correction without the
+// mark makes it unplanned again. The desk shows the unplanned rate first,
+// and a planned discharge is a 400 page that says why.
+func TestPlannedReadmissions(t *testing.T) {
+	e := apitest.New(t)
+	cm1 := e.LoginStaff("cm1")
+	loc, err := e.App.Config.Location()
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := func(n int) string { return e.Clock.Now().In(loc).AddDate(0, 0, n).Format(time.DateOnly) }
+	api := "/api/v1/patients/" + e.Demo.Patients["patient7"] // not enrolled anywhere yet
+	call := func(method, path string, body any, want int) apitest.Response {
+		t.Helper()
+		r := e.Do(apitest.Request{Method: method, Path: path, Body: body, Cookie: cm1.Cookie, CSRF: cm1.CSRF})
+		if r.Status != want {
+			t.Fatalf("%s %s: %d %s, want %d", method, path, r.Status, r.Body, want)
+		}
+		return r
+	}
+	// The heart-failure stay ends 50 days ago; its window closes 19 days ago, inside the period.
+	period := "?from=" + day(-25) + "&to=" + day(-10)
+	report := func() (all, unplanned kpi.Rate) {
+		t.Helper()
+		var r kpi.Report
+		call(http.MethodGet, "/api/v1/kpis"+period, nil, http.StatusOK).JSON(t, &r)
+		return r.Readmission30Days, r.UnplannedReadmission30Days
+	}
+	baseAll, baseUnplanned := report()
+	want := func(step string, readmitted, unplanned int) {
+		t.Helper()
+		all, unpl := report()
+		den := baseAll.Denominator + 1
+		if all.Denominator != den || unpl.Denominator != den || all.Numerator != baseAll.Numerator+readmitted || unpl.Numerator != baseUnplanned.Numerator+unplanned {
+			t.Errorf("%s: all-cause %d/%d, unplanned %d/%d; want +%d/%d and +%d/%d over %d/%d and %d/%d", step,
+				all.Numerator, all.Denominator, unpl.Numerator, unpl.Denominator, readmitted, den, unplanned, den,
+				baseAll.Numerator, baseAll.Denominator, baseUnplanned.Numerator, baseUnplanned.Denominator)
+		}
+	}
+	type events struct {
+		ID     string
+		Events []struct {
+			Event   string
+			Date    string
+			Planned *bool
+		}
+	}
+	var stay, chemo events
+	call(http.MethodPost, api+"/plans", map[string]any{"pathway": "heart_failure",
+		"anchors": map[string]string{"enrolment": day(-62), "admission": day(-60), "discharge": day(-50)}}, http.StatusCreated).JSON(t, &stay)
+	call(http.MethodPost, api+"/plans", map[string]any{"pathway": "lung_cancer_chemo",
+		"anchors": map[string]string{"enrolment": day(-45)}}, http.StatusCreated).JSON(t, &chemo)
+	call(http.MethodPost, api+"/plans/"+chemo.ID+"/events", map[string]any{"event": "admission", "date": day(-40), "planned": true},
+		http.StatusOK).JSON(t, &chemo)
+	if len(chemo.Events) != 2 || chemo.Events[1].Event != "admission" || chemo.Events[1].Planned == nil || !*chemo.Events[1].Planned ||
+		chemo.Events[0].Planned != nil {
+		t.Fatalf("events after a planned admission: %+v", chemo.Events)
+	}
+	want("planned admission through the API", 1, 0)
+
+	desk := "/admin/patients/" + e.Demo.Patients["patient7"] + "/plans/" + chemo.ID + "/events"
+	record := func(form url.Values, status int) string {
+		t.Helper()
+		form.Set("csrf_token", cm1.CSRF)
+		r := post(e, cm1, desk, form)
+		if r.Status != status {
+			t.Fatalf("desk %s planned=%q: %d %s, want %d", form.Get("event"), form.Get("planned"), r.Status, r.Body, status)
+		}
+		return string(r.Body)
+	}
+	mustContain(t, "patient page", page(t, e, cm1, "/admin/patients/"+e.Demo.Patients["patient7"], http.StatusOK), `name="planned"`, "计划内入院")
+	record(url.Values{"event": {"admission"}, "date": {day(-40)}}, http.StatusSeeOther)
+	want("corrected on the desk without the mark", 1, 1)
+	record(url.Values{"event": {"admission"}, "date": {day(-40)}, "planned": {"1"}}, http.StatusSeeOther)
+	want("marked planned on the desk", 1, 0)
+	refused := record(url.Values{"event": {"discharge"}, "date": {day(-35)}, "planned": {"1"}}, http.StatusBadRequest)
+	mustContain(t, "planned discharge page", refused, "只有入院事件可以标记为计划内入院")
+
+	kpis := page(t, e, cm1, "/admin/kpis"+period, http.StatusOK)
+	unplannedAt, allAt := strings.Index(kpis, "30 天非计划再入院率"), strings.Index(kpis, "30 天再入院率（全部）")
+	if unplannedAt < 0 || allAt < unplannedAt {
+		t.Errorf("KPI page: unplanned rate at %d, all-cause at %d; want both, unplanned first", unplannedAt, allAt)
+	}
+	mustContain(t, "KPI page", kpis, "化疗周期、分期手术")
 }

@@ -28,10 +28,12 @@ type EnrolRequest struct {
 	Comorbidities []string          `json:"comorbidities" validate:"omitempty,max=30,dive,max=32"`
 }
 
-// EventRequest records an event; date defaults to today.
+// EventRequest records an event; date defaults to today. Planned marks an
+// admission planned ahead (计划内入院); it is refused on other events.
 type EventRequest struct {
-	Event string `json:"event" validate:"required,max=16"`
-	Date  string `json:"date" validate:"max=10"`
+	Event   string `json:"event" validate:"required,max=16"`
+	Date    string `json:"date" validate:"max=10"`
+	Planned bool   `json:"planned"`
 }
 
 // TransitionRequest moves a plan to a stage by hand.
@@ -130,7 +132,7 @@ func (h *Handler) RecordEvent(c *gin.Context) {
 	}
 	a, _ := auth.ActorFrom(c)
 	patientID := access.GrantFrom(c).PatientID
-	plan, err := h.svc.RecordEvent(c.Request.Context(), a, patientID, c.Param("planID"), req.Event, req.Date)
+	plan, err := h.svc.RecordEvent(c.Request.Context(), a, patientID, c.Param("planID"), Event{Name: req.Event, Date: req.Date, Planned: req.Planned})
 	h.planAfter(c, http.StatusOK, patientID, plan, err)
 }
 

@@ -67,6 +67,11 @@ type planBody struct {
 		Department string `json:"department"`
 		Contact    string `json:"contact"`
 	} `json:"case_manager"`
+	Events []struct {
+		Event   string `json:"event"`
+		Date    string `json:"date"`
+		Planned *bool  `json:"planned"`
+	} `json:"events"`
 }
 
 type taskBody struct {
@@ -321,6 +326,18 @@ func TestEnrolmentAndEventErrors(t *testing.T) {
 				t.Fatalf("code %s, want %s: %s", resp.ErrorCode(), tc.code, resp.Body)
 			}
 		})
+	}
+	// Only an admission is planned or not: the mark on another event is refused, named, and changes nothing.
+	for _, ev := range []string{"discharge", "surgery"} {
+		resp := do(t, e, cm1, http.MethodPost, events, map[string]any{"event": ev, "date": dayFromToday(e, -11), "planned": true}, 400)
+		if resp.ErrorCode() != "planned_not_admission" || !strings.Contains(string(resp.Body), "只有入院事件可以标记为计划内入院") {
+			t.Fatalf("planned %s: %s", ev, resp.Body)
+		}
+	}
+	for _, ev := range getPlan(t, e, cm1, p1+"/plan").Events {
+		if ev.Event == careplan.AnchorDischarge && ev.Date != dayFromToday(e, -10) || ev.Event != careplan.AnchorAdmission && ev.Planned != nil {
+			t.Fatalf("after refusing planned on other events: %+v", ev)
+		}
 	}
 	// Recording an event again with the same day changes nothing and is no error.
 	for i := 0; i < 2; i++ {

@@ -51,6 +51,7 @@ type Anchor struct {
 	PlanID     string
 	Anchor     string
 	OnDate     string // YYYY-MM-DD, hospital zone
+	Planned    bool   // an admission planned ahead (计划内入院): not an unplanned readmission
 	RecordedAt time.Time
 	RecordedBy string
 }
@@ -159,3 +160,7 @@ var (
 	ErrSameStage       = apperr.New(apperr.KindUnprocessable, "already_in_stage", "患者已处于该阶段")
 	ErrPathwayInUse    = apperr.New(apperr.KindUnprocessable, "pathway_in_use", "有患者正在使用的路径或阶段不能从路径库中移除")
 )
+
+// ErrPlannedNotAdmission: only an admission is planned or not; the
+// readmission KPI reads the mark on admissions alone.
+var ErrPlannedNotAdmission = apperr.Invalid("planned", "planned_not_admission", "只有入院事件可以标记为计划内入院（如化疗周期、分期手术）")

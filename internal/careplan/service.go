@@ -245,16 +245,37 @@ func (s *Service) eventDay(p *Pathway, field, dateField, event, value string) (t
 	return d, nil
 }
 
+// Event is an event as staff record it.
+type Event struct {
+	Name    string // one of Anchors
+	Date    string // YYYY-MM-DD; "" is today
+	Planned bool   // admissions only: planned ahead (计划内入院, e.g. the next chemotherapy cycle)
+}
+
+// plannedNote is the history's reason for a planned admission, so a
+// correction between planned and unplanned shows in the plan's history.
+const plannedNote = "计划内入院"
+
 // RecordEvent records (or corrects) an event of a plan; the plan re-computes
-// its due dates and moves to the stage the event opens.
-func (s *Service) RecordEvent(ctx context.Context, a auth.Actor, patientID, planID, event, date string) (Plan, error) {
+// its due dates and moves to the stage the event opens. A correction replaces
+// the whole record: re-recording an admission without Planned makes it
+// unplanned again.
+func (s *Service) RecordEvent(ctx context.Context, a auth.Actor, patientID, planID string, ev Event) (Plan, error) {
+	event := ev.Name
 	plan, p, err := s.planOf(ctx, s.store, patientID, planID, false)
 	if err != nil {
 		return Plan{}, err
 	}
-	day, err := s.eventDay(p, "event", "date", event, date)
+	day, err := s.eventDay(p, "event", "date", event, ev.Date)
 	if err != nil {
 		return Plan{}, err
+	}
+	note := ""
+	if ev.Planned {
+		if event != AnchorAdmission {
+			return Plan{}, ErrPlannedNotAdmission
+		}
+		note = plannedNote
 	}
 	now := s.now().UTC()
 	err = s.store.inTx(ctx, func(tx *Store) error {
@@ -281,10 +302,10 @@ func (s *Service) RecordEvent(ctx context.Context, a auth.Actor, patientID, plan
 		if err := CheckEventOrder(recorded, event, day); err != nil {
 			return err
 		}
-		if err := tx.SetAnchor(ctx, Anchor{PlanID: plan.ID, Anchor: event, OnDate: FormatDay(day), RecordedAt: now, RecordedBy: a.ID}); err != nil {
+		if err := tx.SetAnchor(ctx, Anchor{PlanID: plan.ID, Anchor: event, OnDate: FormatDay(day), Planned: ev.Planned, RecordedAt: now, RecordedBy: a.ID}); err != nil {
 			return err
 		}
-		if err := tx.AddHistory(ctx, s.history(plan, HistoryEvent, previous, event, FormatDay(day), "", actorOf(a), now)); err != nil {
+		if err := tx.AddHistory(ctx, s.history(plan, HistoryEvent, previous, event, FormatDay(day), note, actorOf(a), now)); err != nil {
 			return err
 		}
 		_, err = s.sync(ctx, tx, &plan, p, TriggerEvent, actorOf(a), now)

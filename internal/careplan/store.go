@@ -197,7 +197,7 @@ func (s *Store) SetAnchor(ctx context.Context, a Anchor) error {
 	switch {
 	case err == nil:
 		if err := db.Model(&Anchor{}).Where("id = ?", existing.ID).
-			Updates(map[string]any{"on_date": a.OnDate, "recorded_at": a.RecordedAt, "recorded_by": a.RecordedBy}).Error; err != nil {
+			Updates(map[string]any{"on_date": a.OnDate, "planned": a.Planned, "recorded_at": a.RecordedAt, "recorded_by": a.RecordedBy}).Error; err != nil {
 			return fmt.Errorf("update anchor: %w", err)
 		}
 		return nil

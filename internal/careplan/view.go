@@ -20,10 +20,11 @@ type PathwayRef struct {
 	Disease string `json:"disease,omitempty"`
 }
 
-// EventView is a recorded event.
+// EventView is a recorded event. Planned is there for admissions only.
 type EventView struct {
 	Event      string    `json:"event"`
 	Date       string    `json:"date"`
+	Planned    *bool     `json:"planned,omitempty"`
 	RecordedAt time.Time `json:"recorded_at"`
 }
 
@@ -161,7 +162,11 @@ func (s *Service) view(ctx context.Context, plan Plan) (PlanView, error) {
 			Reason: plan.RiskReason, Factors: splitFactors(plan.RiskFactors)},
 		Rhythm: RhythmFor(plan.RiskLevel)}
 	for _, a := range anchors {
-		v.Events = append(v.Events, EventView{Event: a.Anchor, Date: a.OnDate, RecordedAt: a.RecordedAt})
+		ev := EventView{Event: a.Anchor, Date: a.OnDate, RecordedAt: a.RecordedAt}
+		if a.Anchor == AnchorAdmission {
+			ev.Planned = &a.Planned
+		}
+		v.Events = append(v.Events, ev)
 	}
 	stages, _ := Schedule(p, anchorDates(anchors))
 	cur := p.StageIndex(plan.StageKey)

@@ -217,26 +217,28 @@ func Completeness(intervals []Interval, readings []Reading) Rate {
 	return NewRate(received, expected)
 }
 
-// Stay is a recorded discharge or admission day of a patient.
+// Stay is a recorded discharge or admission day of a patient; Planned marks
+// an admission recorded as planned ahead (计划内入院).
 type Stay struct {
 	PatientID string
 	Day       Day
+	Planned   bool
 }
 
 // ReadmissionWindow is the days after a discharge within which an
 // admission counts as a readmission.
 const ReadmissionWindow = 30
 
-// Readmissions is the 30-day readmission rate. An index discharge's window
-// is the 30 days after its discharge day (day d+1 … d+30, closing at the
-// local midnight that begins day d+31). Denominator: discharges whose
-// window closed in the period [from, to) (so every counted window is
-// complete, as with follow-up timeliness). Numerator: those of them with
-// an admission of the same patient recorded on a day d+1 … d+30, on any of
-// the patient's care plans (a plan records one admission, so a readmission
-// is the admission of a later plan). Planned readmissions (e.g. the next
-// chemotherapy cycle) are not told apart: the pathways do not record the
-// reason of an admission.
+// Readmissions is the 30-day readmission rate of the admissions given. An
+// index discharge's window is the 30 days after its discharge day (day
+// d+1 … d+30, closing at the local midnight that begins day d+31).
+// Denominator: discharges whose window closed in the period [from, to) (so
+// every counted window is complete, as with follow-up timeliness).
+// Numerator: those of them with an admission of the same patient recorded
+// on a day d+1 … d+30, on any of the patient's care plans (a plan records
+// one admission, so a readmission is the admission of a later plan).
+// Given every admission it is the all-cause rate; given Unplanned(admissions)
+// the unplanned rate, over the same denominator.
 func Readmissions(discharges, admissions []Stay, from, to Day) Rate {
 	byPatient := map[string][]Day{}
 	for _, a := range admissions {
@@ -257,4 +259,18 @@ func Readmissions(discharges, admissions []Stay, from, to Day) Rate {
 		}
 	}
 	return NewRate(num, den)
+}
+
+// Unplanned keeps the admissions not recorded as planned: a discharge
+// followed by a planned admission (the next chemotherapy cycle, a staged
+// operation) and then an unplanned one within the window is still an
+// unplanned readmission.
+func Unplanned(admissions []Stay) []Stay {
+	var out []Stay
+	for _, a := range admissions {
+		if !a.Planned {
+			out = append(out, a)
+		}
+	}
+	return out
 }

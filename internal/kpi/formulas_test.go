@@ -71,3 +71,43 @@ func TestParsePeriod(t *testing.T) {
 		t.Errorf("366 days refused: %v", err)
 	}
 }
+
+// TestReadmissions: a planned admission (the next chemotherapy cycle)
+// counts in the all-cause rate and not in the unplanned one; an unplanned
+// admission counts in both; both share the denominator and the window
+// (day d+1 … d+30 after the discharge, the window closing in [from, to)).
+func TestReadmissions(t *testing.T) {
+	const from, to = kpi.Day(100), kpi.Day(131) // d+31 in [100, 131): discharges on days 69 … 99
+	type counts struct{ all, unplanned, den int }
+	for _, tc := range []struct {
+		name       string
+		discharges []kpi.Stay
+		admissions []kpi.Stay
+		want       counts
+	}{
+		{"planned on day 10", []kpi.Stay{{PatientID: "a", Day: 80}}, []kpi.Stay{{PatientID: "a", Day: 90, Planned: true}}, counts{1, 0, 1}},
+		{"unplanned on day 10", []kpi.Stay{{PatientID: "a", Day: 80}}, []kpi.Stay{{PatientID: "a", Day: 90}}, counts{1, 1, 1}},
+		{"planned then unplanned", []kpi.Stay{{PatientID: "a", Day: 80}},
+			[]kpi.Stay{{PatientID: "a", Day: 85, Planned: true}, {PatientID: "a", Day: 105}}, counts{1, 1, 1}},
+		{"unplanned on day 30", []kpi.Stay{{PatientID: "a", Day: 80}}, []kpi.Stay{{PatientID: "a", Day: 110}}, counts{1, 1, 1}},
+		{"planned on day 30", []kpi.Stay{{PatientID: "a", Day: 80}}, []kpi.Stay{{PatientID: "a", Day: 110, Planned: true}}, counts{1, 0, 1}},
+		{"unplanned on day 31", []kpi.Stay{{PatientID: "a", Day: 80}}, []kpi.Stay{{PatientID: "a", Day: 111}}, counts{0, 0, 1}},
+		{"on the discharge day", []kpi.Stay{{PatientID: "a", Day: 80}}, []kpi.Stay{{PatientID: "a", Day: 80}}, counts{0, 0, 1}},
+		{"another patient", []kpi.Stay{{PatientID: "a", Day: 80}}, []kpi.Stay{{PatientID: "b", Day: 90}}, counts{0, 0, 1}},
+		{"window closes at from", []kpi.Stay{{PatientID: "a", Day: 69}}, []kpi.Stay{{PatientID: "a", Day: 70}}, counts{1, 1, 1}},
+		{"window closed before from", []kpi.Stay{{PatientID: "a", Day: 68}}, []kpi.Stay{{PatientID: "a", Day: 70}}, counts{0, 0, 0}},
+		{"window closes at to", []kpi.Stay{{PatientID: "a", Day: 100}}, []kpi.Stay{{PatientID: "a", Day: 101}}, counts{0, 0, 0}},
+		{"two discharges, one planned readmission each way", []kpi.Stay{{PatientID: "a", Day: 70}, {PatientID: "b", Day: 75}},
+			[]kpi.Stay{{PatientID: "a", Day: 71, Planned: true}, {PatientID: "b", Day: 76}}, counts{2, 1, 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			all := kpi.Readmissions(tc.discharges, tc.admissions, from, to)
+			unplanned := kpi.Readmissions(tc.discharges, kpi.Unplanned(tc.admissions), from, to)
+			got := counts{all.Numerator, unplanned.Numerator, all.Denominator}
+			if got != tc.want || unplanned.Denominator != all.Denominator {
+				t.Errorf("all %d/%d, unplanned %d/%d; want %d/%d and %d/%d", all.Numerator, all.Denominator,
+					unplanned.Numerator, unplanned.Denominator, tc.want.all, tc.want.den, tc.want.unplanned, tc.want.den)
+			}
+		})
+	}
+}

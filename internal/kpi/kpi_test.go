@@ -135,8 +135,14 @@ func (s *seed) stage(plan, patient, stage string, when time.Time) {
 		"actor_kind": "system", "at": when})
 }
 
-func (s *seed) event(plan, anchor, day string) {
-	s.row("care_plan_anchors", map[string]any{"plan_id": plan, "anchor": anchor, "on_date": day, "recorded_at": at(1, 1, 0, 0), "recorded_by": "cm"})
+func (s *seed) event(plan, anchor, day string) { s.anchor(plan, anchor, day, false) }
+
+// plannedAdmission is an admission recorded as planned (计划内入院).
+func (s *seed) plannedAdmission(plan, day string) { s.anchor(plan, "admission", day, true) }
+
+func (s *seed) anchor(plan, anchor, day string, planned bool) {
+	s.row("care_plan_anchors", map[string]any{"plan_id": plan, "anchor": anchor, "on_date": day, "planned": planned,
+		"recorded_at": at(1, 1, 0, 0), "recorded_by": "cm"})
 }
 
 func (s *seed) reading(patient, typ string, when time.Time) {
@@ -227,7 +233,7 @@ func fixture(t *testing.T) *gorm.DB {
 	s.event(p1a, "admission", "2026-01-20")
 	s.event(p1a, "discharge", "2026-02-01")
 	p1b := s.plan("P1", "knee", at(2, 20, 9, 0), nil)
-	s.event(p1b, "admission", "2026-02-20") // 19 days after: readmission
+	s.plannedAdmission(p1b, "2026-02-20") // 19 days after: readmission, planned
 	s.stage(p1b, "P1", "pre", at(2, 20, 9, 0))
 	s.stage(p1b, "P1", "post", at(3, 25, 10, 0))
 	s.reading("P1", "pain", at(3, 24, 9, 0)) // "pre" asks for nothing
@@ -309,6 +315,8 @@ func TestReportOnFixedData(t *testing.T) {
 		perCM                   *float64
 		readmitted, discharges  int
 		readmission             *float64
+		unplanned               int
+		unplannedRate           *float64
 	}
 	for _, tc := range []struct {
 		name  string
@@ -328,8 +336,9 @@ func TestReportOnFixedData(t *testing.T) {
 		// Caseload: P1, P2 for one CM → 2.
 		// Readmission: P1 discharged 1 Feb (window closes 3 March), admitted 20 Feb → yes;
 		//   P2 discharged 10 Feb, admitted 20 March (38 days) → no. 1/2.
+		//   Unplanned: P1's readmission was planned → 0/2.
 		{"cm", cmA, want{"caseload", 3, 6, pct(50), 7, 11, pct(63.6), 3, 1, pct(30), pct(50), 3, 1, pct(40), pct(60),
-			4, 2, 1, pct(25), 2, 1, pct(2), 1, 2, pct(50)}},
+			4, 2, 1, pct(25), 2, 1, pct(2), 1, 2, pct(50), 0, pct(0)}},
 		// lead D1 = P1, P2, P3.
 		// Timeliness: + P3's 15 and 16, both in time → 5/8 = 62.5.
 		// Completeness: + P3 "late" from 20 March (12:00) to 31 March = 12 days → 4 slots, got
@@ -339,16 +348,16 @@ func TestReportOnFixedData(t *testing.T) {
 		// NPS: + 7 (passive) → (2 − 1)/5 = 20.
 		// Caseload: 3 patients, 2 CMs → 1.5.
 		// Readmission: + P3 discharged 28 Feb, admitted 30 March (day 30) → 2/3; P3's 28 Jan
-		//   discharge closed its window in February.
+		//   discharge closed its window in February. Unplanned: P3's → 1/3.
 		{"lead", lead, want{"department", 5, 8, pct(62.5), 8, 15, pct(53.3), 4, 1, pct(40), pct(120), 4, 1, pct(50), pct(120),
-			5, 2, 1, pct(20), 3, 2, pct(1.5), 2, 3, pct(66.7)}},
+			5, 2, 1, pct(20), 3, 2, pct(1.5), 2, 3, pct(66.7), 1, pct(33.3)}},
 		// admin H1 = P1–P6 (not PX).
 		// Timeliness: + P4's 3 (in time) and 1 (at the period start, missed) → 6/10.
 		// Alerts: + 5 (the February one is out) → [5 10 30 50 120]: median 30, p90 = 5th = 120.
 		// NPS: + 0 → (2 − 2)/6 = 0. Caseload: P1–P4 (P5 closed, P6 without CM), 3 CMs → 1.3.
-		// Readmission: + P4 discharged 15 Feb, admitted 18 March (31 days) → 2/4.
+		// Readmission: + P4 discharged 15 Feb, admitted 18 March (31 days) → 2/4; unplanned 1/4.
 		{"admin", admin, want{"organisation", 6, 10, pct(60), 8, 15, pct(53.3), 5, 1, pct(30), pct(120), 4, 1, pct(50), pct(120),
-			6, 2, 2, pct(0), 4, 3, pct(1.3), 2, 4, pct(50)}},
+			6, 2, 2, pct(0), 4, 3, pct(1.3), 2, 4, pct(50), 1, pct(25)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := svc.Report(t.Context(), tc.actor, period)
@@ -381,6 +390,7 @@ func TestReportOnFixedData(t *testing.T) {
 				t.Errorf("caseload = %d/%d %v; want %d/%d %v", c.ActivePatients, c.CaseManagers, show(c.PerCM), w.active, w.cms, show(w.perCM))
 			}
 			rate("readmission", r.Readmission30Days, w.readmitted, w.discharges, w.readmission)
+			rate("unplanned readmission", r.UnplannedReadmission30Days, w.unplanned, w.discharges, w.unplannedRate)
 		})
 	}
 
@@ -402,7 +412,8 @@ func TestReportOnFixedData(t *testing.T) {
 			t.Fatal(err)
 		}
 		if r.Timeliness.Percent != nil || r.Completeness.Percent != nil || r.AlertAcknowledge.MedianMinutes != nil ||
-			r.FirstResponse.MedianMinutes != nil || r.NPS.Score != nil || r.Readmission30Days.Percent != nil {
+			r.FirstResponse.MedianMinutes != nil || r.NPS.Score != nil || r.Readmission30Days.Percent != nil ||
+			r.UnplannedReadmission30Days.Percent != nil {
 			t.Errorf("figures with nothing to measure: %+v", r)
 		}
 	})

@@ -1,7 +1,7 @@
 // Package kpi is the case-management KPIs of the CM dashboard and the admin
 // desk: follow-up timeliness, data completeness, alert time-to-acknowledge,
-// first response time in messaging, NPS, active patients per CM and 30-day
-// readmission. Each KPI's definition (numerator, denominator, window,
+// first response time in messaging, NPS, active patients per CM, and 30-day
+// readmission, unplanned (非计划再入院率) and all-cause. Each KPI's definition (numerator, denominator, window,
 // exclusions, time zone) is written next to the code that computes it.
 //
 // Common to all:
@@ -56,16 +56,21 @@ type Caseload struct {
 
 // Report is every KPI of one scope over one period.
 type Report struct {
-	Scope             string    `json:"scope"` // caseload | department | organisation
-	From              string    `json:"from"`  // YYYY-MM-DD, inclusive
-	To                string    `json:"to"`    // YYYY-MM-DD, exclusive
-	Timeliness        Rate      `json:"followup_timeliness"`
-	Completeness      Rate      `json:"data_completeness"`
-	AlertAcknowledge  Durations `json:"alert_acknowledge"`
-	FirstResponse     Durations `json:"first_response"`
-	NPS               NPSResult `json:"nps"`
-	ActivePerCM       Caseload  `json:"active_patients_per_cm"`
-	Readmission30Days Rate      `json:"readmission_30d"`
+	Scope            string    `json:"scope"` // caseload | department | organisation
+	From             string    `json:"from"`  // YYYY-MM-DD, inclusive
+	To               string    `json:"to"`    // YYYY-MM-DD, exclusive
+	Timeliness       Rate      `json:"followup_timeliness"`
+	Completeness     Rate      `json:"data_completeness"`
+	AlertAcknowledge Durations `json:"alert_acknowledge"`
+	FirstResponse    Durations `json:"first_response"`
+	NPS              NPSResult `json:"nps"`
+	ActivePerCM      Caseload  `json:"active_patients_per_cm"`
+	// All-cause: any admission within 30 days of a discharge, planned ones
+	// (the next chemotherapy cycle) included.
+	Readmission30Days Rate `json:"readmission_30d"`
+	// Unplanned (非计划再入院率): admissions recorded as planned (计划内入院)
+	// left out of the numerator; same denominator as the all-cause rate.
+	UnplannedReadmission30Days Rate `json:"unplanned_readmission_30d"`
 }
 
 // Period is [From, To) between local midnights.

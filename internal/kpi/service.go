@@ -104,7 +104,7 @@ func (s *Service) Report(ctx context.Context, a auth.Actor, p Period) (Report, e
 	if r.ActivePerCM, err = s.caseload(ctx, a); err != nil {
 		return Report{}, err
 	}
-	if r.Readmission30Days, err = s.readmissions(ctx, a, p.From, until); err != nil {
+	if r.Readmission30Days, r.UnplannedReadmission30Days, err = s.readmissions(ctx, a, p.From, until); err != nil {
 		return Report{}, err
 	}
 	return r, nil
@@ -260,21 +260,31 @@ func (s *Service) caseload(ctx context.Context, a auth.Actor) (Caseload, error) 
 	return c, nil
 }
 
-// 30-day readmission rate (30天再入院率), from the admission and discharge
-// events recorded on care plans; see Readmissions for the definition.
-func (s *Service) readmissions(ctx context.Context, a auth.Actor, from, to time.Time) (Rate, error) {
+// 30-day readmission rates (30天再入院率, 30天非计划再入院率), from the
+// admission and discharge events recorded on care plans; see Readmissions
+// for the window.
+//
+//	denominator: discharges whose 30-day window closed in [from, to)
+//	all-cause:   those followed by an admission of the patient on day
+//	             d+1 … d+30, planned or not
+//	unplanned:   those followed by an admission not recorded as planned
+//	             (计划内入院: the next chemotherapy cycle, a staged
+//	             operation), as Chinese hospital quality reporting counts
+//	             非计划再入院; an admission left unmarked, or recorded
+//	             before the mark existed, is unplanned
+func (s *Service) readmissions(ctx context.Context, a auth.Actor, from, to time.Time) (all, unplanned Rate, err error) {
 	fromDay, toDay := DayOf(from, s.loc), DayOf(to, s.loc)
 	// Discharges whose window closes in [fromDay, toDay): day d with d+31 in range.
 	lo, hi := fromDay-ReadmissionWindow-1, toDay-ReadmissionWindow-1
 	discharges, err := s.store.anchors(ctx, a, "discharge", formatDay(lo), formatDay(hi))
 	if err != nil {
-		return Rate{}, err
+		return Rate{}, Rate{}, err
 	}
 	admissions, err := s.store.anchors(ctx, a, "admission", formatDay(lo+1), formatDay(hi+ReadmissionWindow))
 	if err != nil {
-		return Rate{}, err
+		return Rate{}, Rate{}, err
 	}
-	return Readmissions(discharges, admissions, fromDay, toDay), nil
+	return Readmissions(discharges, admissions, fromDay, toDay), Readmissions(discharges, Unplanned(admissions), fromDay, toDay), nil
 }
 
 func formatDay(d Day) string { return time.Unix(int64(d)*86400, 0).UTC().Format(time.DateOnly) }

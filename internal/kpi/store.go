@@ -117,9 +117,10 @@ func (s *Store) anchors(ctx context.Context, a auth.Actor, event, from, to strin
 	var rows []struct {
 		PatientID string
 		OnDate    string
+		Planned   bool
 	}
 	err := s.db.WithContext(ctx).Table("care_plan_anchors").
-		Select("care_plans.patient_id, care_plan_anchors.on_date").
+		Select("care_plans.patient_id, care_plan_anchors.on_date, care_plan_anchors.planned").
 		Joins("JOIN care_plans ON care_plans.id = care_plan_anchors.plan_id").
 		Where("care_plan_anchors.anchor = ? AND care_plan_anchors.on_date >= ? AND care_plan_anchors.on_date < ?", event, from, to).
 		Where("care_plans.patient_id IN (?)", s.scope(ctx, a)).
@@ -130,7 +131,7 @@ func (s *Store) anchors(ctx context.Context, a auth.Actor, event, from, to strin
 	out := make([]Stay, 0, len(rows))
 	for _, r := range rows {
 		if d, ok := ParseDay(r.OnDate); ok {
-			out = append(out, Stay{PatientID: r.PatientID, Day: d})
+			out = append(out, Stay{PatientID: r.PatientID, Day: d, Planned: r.Planned})
 		}
 	}
 	return out, nil

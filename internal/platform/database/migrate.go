@@ -28,6 +28,7 @@ func Migrations() []*gormigrate.Migration {
 		m0013SealedReadingNotes(),
 		m0014SealedAlertNotes(),
 		m0015SealedReasons(),
+		m0016PlannedAdmissions(),
 	}
 }
 

@@ -121,3 +121,31 @@ func TestSealedReasonsMigrationKeepsClearRows(t *testing.T) {
 		}
 	}
 }
+
+// TestPlannedAdmissionsMigrationLeavesEventsUnplanned: events recorded
+// before 0016 were never said to be planned, so they count as unplanned
+// readmissions, as they did before.
+func TestPlannedAdmissionsMigrationLeavesEventsUnplanned(t *testing.T) {
+	db := dbtest.New(t)
+	m := gormigrate.New(db, &gormigrate.Options{TableName: "schema_migrations", IDColumnName: "id", IDColumnSize: 64}, database.Migrations())
+	if err := m.RollbackTo("0015_sealed_reasons"); err != nil {
+		t.Fatalf("roll back to 0015: %v", err)
+	}
+	if db.Migrator().HasColumn("care_plan_anchors", "planned") {
+		t.Fatal("care_plan_anchors.planned survived the rollback")
+	}
+	if err := db.Exec("INSERT INTO care_plan_anchors (id, plan_id, anchor, on_date, recorded_at, recorded_by) VALUES (?, 'plan1', 'admission', '2026-03-01', ?, 'cm1')",
+		database.NewID(), time.Now().UTC()).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := database.Migrate(context.Background(), db); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	var planned []bool
+	if err := db.Raw("SELECT planned FROM care_plan_anchors WHERE plan_id = 'plan1'").Scan(&planned).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(planned) != 1 || planned[0] {
+		t.Fatalf("planned %v after migrating, want [false]", planned)
+	}
+}
