@@ -445,9 +445,11 @@ func (s *Service) interrupt(ctx context.Context, p Push, now time.Time) error {
 }
 
 // sendOne asks WeChat to deliver a claimed push. A call once started is not
-// cut off when the worker stops (ctx ends): WeChat may already hold the
-// message, and a call cut off is settled for a retry, which could deliver it
-// twice. The WeChat client's timeout (wechat.timeout) bounds it.
+// cut off when the worker asks its tasks to stop (ctx ends, 8 s into its
+// 20 s shutdown: see queue.Worker): WeChat may already hold the message, and
+// a call cut off is settled for a retry, which could deliver it twice. Each
+// HTTP request in it is bounded by wechat.timeout; a batch stops claiming
+// chunks once ctx ends.
 func (s *Service) sendOne(ctx context.Context, r ready) error {
 	return s.Sender.SendSubscribe(context.WithoutCancel(ctx), wx.SubscribeMessage{ToOpenID: r.openID, TemplateID: r.t.TemplateID,
 		Page: r.t.PageFor(r.p.PatientID), Data: r.t.Render(r.req, s.cfg.Quiet.Loc)})

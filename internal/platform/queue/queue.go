@@ -40,12 +40,24 @@ func (c *Client) Enqueue(ctx context.Context, t *asynq.Task, opts ...asynq.Optio
 	return info, nil
 }
 
+// shutdownTimeout is how long a stopping worker waits for running tasks
+// before handing them back to the queue; shutdownGrace is how long of it they
+// may run on undisturbed. After the grace their context is cancelled, so a
+// long task (a batch of pushes) stops at its next safe point and records
+// what it did, instead of being cut off mid-step when the process exits.
+const (
+	shutdownTimeout = 20 * time.Second
+	shutdownGrace   = 8 * time.Second
+)
+
 // Worker runs task handlers and periodic tasks until its context ends.
 type Worker struct {
 	server    *asynq.Server
 	scheduler *asynq.Scheduler
 	mux       *asynq.ServeMux
 	log       *slog.Logger
+	grace     time.Duration
+	stopTasks context.CancelFunc // cancels the running tasks' context
 }
 
 // NewWorker builds a worker over rdb with the given concurrency, serving
@@ -57,10 +69,13 @@ func NewWorker(rdb redis.UniversalClient, concurrency int, loc *time.Location, l
 // NewWorkerOn builds a worker serving the given queues with their weights
 // (tests and benchmarks sharing one Redis use queues of their own).
 func NewWorkerOn(rdb redis.UniversalClient, queues map[string]int, concurrency int, loc *time.Location, log *slog.Logger) *Worker {
+	// asynq's Shutdown does not cancel running handlers; this context does.
+	tasks, stopTasks := context.WithCancel(context.Background())
 	server := asynq.NewServerFromRedisClient(rdb, asynq.Config{
+		BaseContext:     func() context.Context { return tasks },
 		Concurrency:     concurrency,
 		Queues:          queues,
-		ShutdownTimeout: 20 * time.Second,
+		ShutdownTimeout: shutdownTimeout,
 		Logger:          slogAdapter{log},
 		LogLevel:        asynq.WarnLevel,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
@@ -68,8 +83,12 @@ func NewWorkerOn(rdb redis.UniversalClient, queues map[string]int, concurrency i
 		}),
 	})
 	scheduler := asynq.NewSchedulerFromRedisClient(rdb, &asynq.SchedulerOpts{Location: loc, Logger: slogAdapter{log}, LogLevel: asynq.WarnLevel})
-	return &Worker{server: server, scheduler: scheduler, mux: asynq.NewServeMux(), log: log}
+	return &Worker{server: server, scheduler: scheduler, mux: asynq.NewServeMux(), log: log, grace: shutdownGrace, stopTasks: stopTasks}
 }
+
+// SetShutdownGrace changes how long running tasks run on undisturbed once
+// the worker is told to stop (tests).
+func (w *Worker) SetShutdownGrace(d time.Duration) { w.grace = d }
 
 // Handle registers a task handler.
 func (w *Worker) Handle(taskType string, h asynq.HandlerFunc) { w.mux.HandleFunc(taskType, h) }
@@ -82,9 +101,11 @@ func (w *Worker) Every(cronspec string, t *asynq.Task, opts ...asynq.Option) err
 	return nil
 }
 
-// Run serves tasks until ctx ends, then lets running tasks finish (or
-// re-queues them) before returning.
+// Run serves tasks until ctx ends, then lets running tasks finish — those
+// still running after the grace are asked to stop (their context ends) —
+// or re-queues them, before returning.
 func (w *Worker) Run(ctx context.Context) error {
+	defer w.stopTasks()
 	if err := w.server.Start(w.mux); err != nil {
 		return fmt.Errorf("start worker: %w", err)
 	}
@@ -94,6 +115,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	w.scheduler.Shutdown()
+	ask := time.AfterFunc(w.grace, w.stopTasks)
+	defer ask.Stop()
 	w.server.Shutdown()
 	return nil
 }

@@ -384,6 +384,53 @@ func TestRunDrainsRunningTask(t *testing.T) {
 	})
 }
 
+// A task still running when the grace after the stop is over is asked to
+// stop (its context ends): a long one (a batch of pushes) stops at its next
+// safe point instead of being cut off when the process exits, and the
+// queue keeps it for another run.
+func TestRunAsksALongTaskToStop(t *testing.T) {
+	redisBackends(t, func(t *testing.T, h *harness) {
+		w := h.newWorker()
+		w.SetShutdownGrace(100 * time.Millisecond)
+		taskType := unique("test:long:")
+		started := make(chan struct{})
+		var steps atomic.Int32
+		var ctxErr atomic.Value
+		w.Handle(taskType, func(ctx context.Context, task *asynq.Task) error {
+			if steps.Add(1) == 1 {
+				close(started)
+			}
+			for ctx.Err() == nil { // one step after another until asked to stop
+				time.Sleep(10 * time.Millisecond)
+				steps.Add(1)
+			}
+			ctxErr.Store(ctx.Err())
+			return fmt.Errorf("stopped between steps: %w", ctx.Err())
+		})
+		stop := start(t, w)
+
+		id := unique("task-")
+		h.deleteTask(t, queue.Default, id)
+		if _, err := h.client.Enqueue(context.Background(), asynq.NewTask(taskType, nil), asynq.Queue(queue.Default), asynq.TaskID(id)); err != nil {
+			t.Fatalf("Enqueue: %v", err)
+		}
+		select {
+		case <-started:
+		case <-time.After(waitTimeout):
+			t.Fatal("task never started")
+		}
+		if err := stop(); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if got := ctxErr.Load(); got != context.Canceled {
+			t.Fatalf("the long task's context: %v, want it cancelled once the grace was over", got)
+		}
+		if info, err := h.inspector.GetTaskInfo(queue.Default, id); err != nil || info.State == asynq.TaskStateArchived {
+			t.Fatalf("the stopped task after the shutdown: %+v, %v; want it kept for another run", info, err)
+		}
+	})
+}
+
 // waitForServer polls the registered worker servers until the one running
 // task id reports status.
 func (h *harness) waitForServer(t *testing.T, taskID, status string) {
