@@ -15,7 +15,8 @@ func m0013SealedReadingNotes() *gormigrate.Migration {
 		ID: "0013_sealed_reading_notes",
 		Migrate: func(tx *gorm.DB) error {
 			if IsMySQL(tx) {
-				if err := tx.Exec("ALTER TABLE observations MODIFY COLUMN note TEXT NOT NULL DEFAULT ''").Error; err != nil {
+				// A TEXT default as an expression: MySQL 8 takes no literal one.
+				if err := tx.Exec("ALTER TABLE observations MODIFY COLUMN note TEXT NOT NULL DEFAULT ('')").Error; err != nil {
 					return err
 				}
 			}

@@ -14,7 +14,8 @@ func m0014SealedAlertNotes() *gormigrate.Migration {
 		ID: "0014_sealed_alert_notes",
 		Migrate: func(tx *gorm.DB) error {
 			if IsMySQL(tx) {
-				if err := tx.Exec("ALTER TABLE alerts MODIFY COLUMN resolution_note TEXT NOT NULL DEFAULT ''").Error; err != nil {
+				// A TEXT default as an expression: MySQL 8 takes no literal one.
+				if err := tx.Exec("ALTER TABLE alerts MODIFY COLUMN resolution_note TEXT NOT NULL DEFAULT ('')").Error; err != nil {
 					return err
 				}
 			}

@@ -26,9 +26,15 @@ func m0015SealedReasons() *gormigrate.Migration {
 		Migrate: func(tx *gorm.DB) error {
 			for _, c := range columns {
 				if IsMySQL(tx) {
-					if err := tx.Exec("ALTER TABLE " + c[0] + " MODIFY COLUMN " + c[1] + " TEXT NOT NULL DEFAULT ''").Error; err != nil {
+					// MySQL 8 takes a TEXT column's default only as an expression.
+					if err := tx.Exec("ALTER TABLE " + c[0] + " MODIFY COLUMN " + c[1] + " TEXT NOT NULL DEFAULT ('')").Error; err != nil {
 						return err
 					}
+				}
+				// On MySQL each ALTER commits by itself: a run stopped half-way
+				// (a lock wait on a busy table) is run again from the start.
+				if tx.Migrator().HasColumn(c[0], c[2]) {
+					continue
 				}
 				if err := tx.Exec("ALTER TABLE " + c[0] + " ADD COLUMN " + c[2] + " BOOLEAN NOT NULL DEFAULT FALSE").Error; err != nil {
 					return err
