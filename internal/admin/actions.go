@@ -100,6 +100,17 @@ func (h *Handler) SetRisk(c *gin.Context) {
 	h.backTo(c, "plan")
 }
 
+// ClosePlan handles POST /admin/patients/:patientID/plans/:planID/close (结案).
+func (h *Handler) ClosePlan(c *gin.Context) {
+	a, _ := auth.ActorFrom(c)
+	in := careplan.Closure{Reason: c.PostForm("reason"), Note: c.PostForm("note")}
+	if _, err := h.d.Plans.Close(ctx(c), a, access.GrantFrom(c).PatientID, c.Param("planID"), in); err != nil {
+		web.Error(c, err)
+		return
+	}
+	h.backTo(c, "plan")
+}
+
 // PushArticle handles POST /admin/patients/:patientID/education.
 func (h *Handler) PushArticle(c *gin.Context) {
 	a, _ := auth.ActorFrom(c)

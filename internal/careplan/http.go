@@ -48,6 +48,12 @@ type RiskRequest struct {
 	Reason string `json:"reason" validate:"required,max=600"`
 }
 
+// CloseRequest closes a plan (结案); note is required for reason "other".
+type CloseRequest struct {
+	Reason string `json:"reason" validate:"required,max=32"`
+	Note   string `json:"note" validate:"max=800"`
+}
+
 // ComorbiditiesRequest replaces a patient's comorbidities.
 type ComorbiditiesRequest struct {
 	Codes []string `json:"codes" validate:"max=30,dive,max=32"`
@@ -89,25 +95,58 @@ type PathwaySummary struct {
 // Current handles GET /patients/:patientID/plan: the active plan.
 func (h *Handler) Current(c *gin.Context) {
 	v, err := h.svc.Current(c.Request.Context(), access.GrantFrom(c).PatientID)
-	respond(c, http.StatusOK, v, err)
+	respond(c, http.StatusOK, forCaller(c, v), err)
 }
 
 // List handles GET /patients/:patientID/plans.
 func (h *Handler) List(c *gin.Context) {
 	items, err := h.svc.Plans(c.Request.Context(), access.GrantFrom(c).PatientID)
+	if !isStaff(c) {
+		for i := range items {
+			items[i] = items[i].ForFamily()
+		}
+	}
 	respond(c, http.StatusOK, PlanList{Items: items}, err)
 }
 
 // Get handles GET /patients/:patientID/plans/:planID.
 func (h *Handler) Get(c *gin.Context) {
 	v, err := h.svc.View(c.Request.Context(), access.GrantFrom(c).PatientID, c.Param("planID"))
-	respond(c, http.StatusOK, v, err)
+	respond(c, http.StatusOK, forCaller(c, v), err)
 }
 
 // History handles GET /patients/:patientID/plans/:planID/history.
 func (h *Handler) History(c *gin.Context) {
 	items, err := h.svc.History(c.Request.Context(), access.GrantFrom(c).PatientID, c.Param("planID"))
+	if !isStaff(c) {
+		for i := range items {
+			items[i] = items[i].ForFamily()
+		}
+	}
 	respond(c, http.StatusOK, HistoryList{Items: items}, err)
+}
+
+// isStaff: the caller sees a plan as staff do (the CM's closing note).
+func isStaff(c *gin.Context) bool { return access.GrantFrom(c).Relation == access.RelationStaff }
+
+func forCaller(c *gin.Context, v PlanView) PlanView {
+	if isStaff(c) {
+		return v
+	}
+	return v.ForFamily()
+}
+
+// Close handles POST /patients/:patientID/plans/:planID/close (结案).
+func (h *Handler) Close(c *gin.Context) {
+	var req CloseRequest
+	if err := h.val.BindJSON(c, &req); err != nil {
+		web.Error(c, err)
+		return
+	}
+	a, _ := auth.ActorFrom(c)
+	patientID := access.GrantFrom(c).PatientID
+	plan, err := h.svc.Close(c.Request.Context(), a, patientID, c.Param("planID"), Closure{Reason: req.Reason, Note: req.Note})
+	h.planAfter(c, http.StatusOK, patientID, plan, err)
 }
 
 // Enrol handles POST /patients/:patientID/plans.

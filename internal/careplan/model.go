@@ -41,6 +41,11 @@ type Plan struct {
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
 	ClosedAt         *time.Time
+	ClosedBy         string // the staff member who closed it (结案)
+	CloseReason      string // one of CloseReasons
+	CloseNote        string // the CM's note, for staff only
+	// CloseNoteSealed: the note is sealed at rest (migration 0017).
+	CloseNoteSealed bool
 }
 
 func (Plan) TableName() string { return "care_plans" }
@@ -92,6 +97,7 @@ const (
 	HistoryEvent     = "event"
 	HistoryStage     = "stage"
 	HistoryRisk      = "risk"
+	HistoryClosure   = "closure" // to: the close reason code; reason: the CM's note (staff only)
 )
 
 // HistoryEntry is one change of a plan, kept for good.
@@ -149,6 +155,32 @@ const (
 	TriggerManual    = "manual"
 )
 
+// Close reasons (结案原因).
+const (
+	CloseGoalsMet    = "goals_met"
+	CloseTransferred = "transferred"
+	CloseDied        = "died"
+	CloseDeclined    = "declined"
+	CloseLost        = "lost_to_follow_up"
+	CloseOther       = "other"
+)
+
+// CloseReason is a reason a CM closes a plan for, with its name on the desk.
+type CloseReason struct {
+	Code string
+	Name string
+}
+
+// CloseReasons lists the reasons in the desk's order.
+var CloseReasons = []CloseReason{
+	{CloseGoalsMet, "目标达成"},
+	{CloseTransferred, "转院/转科"},
+	{CloseDied, "死亡"},
+	{CloseDeclined, "患者拒绝"},
+	{CloseLost, "失访"},
+	{CloseOther, "其他"},
+}
+
 // Errors clients branch on.
 var (
 	ErrPlanNotFound    = apperr.NotFound("护理计划")
@@ -156,6 +188,7 @@ var (
 	ErrNoActivePlan    = apperr.New(apperr.KindNotFound, "no_active_plan", "该患者目前没有进行中的护理计划")
 	ErrAlreadyEnrolled = apperr.New(apperr.KindConflict, "already_enrolled", "该患者已在此路径中，不能重复入组")
 	ErrPlanClosed      = apperr.New(apperr.KindUnprocessable, "plan_closed", "护理计划已结束，不能再修改")
+	ErrAlreadyClosed   = apperr.New(apperr.KindConflict, "plan_already_closed", "该护理计划已结案，不能重复结案")
 	ErrTaskNotOwned    = apperr.New(apperr.KindForbidden, "task_not_patient_owned", "该任务由医护人员完成，患者和家属不能标记")
 	ErrSameStage       = apperr.New(apperr.KindUnprocessable, "already_in_stage", "患者已处于该阶段")
 	ErrPathwayInUse    = apperr.New(apperr.KindUnprocessable, "pathway_in_use", "有患者正在使用的路径或阶段不能从路径库中移除")

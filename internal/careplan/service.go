@@ -382,6 +382,55 @@ func (s *Service) SetRisk(ctx context.Context, a auth.Actor, patientID, planID, 
 	return plan, err
 }
 
+// Closure is why a CM closes a plan (结案).
+type Closure struct {
+	Reason string // one of CloseReasons
+	Note   string // required for CloseOther; at most 200 characters
+}
+
+// Close ends a plan (结案): it stops advancing, proposing and reminding,
+// and the patient may be enrolled in the same pathway again. The reason,
+// the note (sealed) and who closed it are kept, with a history entry.
+func (s *Service) Close(ctx context.Context, a auth.Actor, patientID, planID string, in Closure) (Plan, error) {
+	if !slices.ContainsFunc(CloseReasons, func(r CloseReason) bool { return r.Code == in.Reason }) {
+		return Plan{}, apperr.Invalid("reason", "invalid_close_reason", "结案原因应为 goals_met、transferred、died、declined、lost_to_follow_up 或 other")
+	}
+	note := strings.TrimSpace(in.Note)
+	if utf8.RuneCountInString(note) > 200 {
+		return Plan{}, apperr.Invalid("note", "invalid_note", "结案说明不超过 200 字")
+	}
+	if in.Reason == CloseOther && note == "" {
+		return Plan{}, apperr.Invalid("note", "close_note_required", "结案原因为“其他”时请填写说明")
+	}
+	now := s.now().UTC()
+	var plan Plan
+	err := s.store.inTx(ctx, func(tx *Store) error {
+		var err error
+		if plan, _, err = s.planOf(ctx, tx, patientID, planID, true); err != nil {
+			return err
+		}
+		if plan.Status != StatusActive {
+			return ErrAlreadyClosed
+		}
+		plan.Status, plan.ActiveKey, plan.ClosedAt, plan.ClosedBy = StatusClosed, nil, &now, a.ID
+		plan.CloseReason, plan.CloseNote, plan.UpdatedAt = in.Reason, note, now
+		if err := tx.UpdatePlan(ctx, plan.ID, map[string]any{"status": StatusClosed, "active_key": nil, "closed_at": now,
+			"closed_by": a.ID, "close_reason": in.Reason, "close_note": note, "updated_at": now}); err != nil {
+			return err
+		}
+		if err := tx.AddHistory(ctx, s.history(plan, HistoryClosure, plan.StageKey, in.Reason, "", note, actorOf(a), now)); err != nil {
+			return err
+		}
+		// The patient's level is that of the plans still open; with none
+		// left it stays as last assessed.
+		return s.syncPatientRisk(ctx, tx, patientID)
+	})
+	if err != nil {
+		return Plan{}, fmt.Errorf("close plan %s: %w", planID, err)
+	}
+	return plan, nil
+}
+
 func validComorbidities(codes []string) error {
 	if len(codes) > 30 {
 		return apperr.Invalid("comorbidities", "too_many_comorbidities", "合并症最多 30 项")

@@ -41,6 +41,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *Store) error) error {
 var (
 	sealedRiskReasons    = database.Sealed{Table: "care_plans", Flag: "risk_reason_sealed", Columns: []string{"risk_reason"}}
 	sealedHistoryReasons = database.Sealed{Table: "care_plan_history", Flag: "reason_sealed", Columns: []string{"reason"}}
+	sealedCloseNotes     = database.Sealed{Table: "care_plans", Flag: "close_note_sealed", Columns: []string{"close_note"}}
 )
 
 // seal seals one reason; the flag says whether the stored value is sealed.
@@ -55,25 +56,28 @@ func (s *Store) seal(reason string) (string, bool, error) {
 	return sealed, true, nil
 }
 
-// opened returns ps with their risk reasons opened.
+// opened returns ps with their risk reasons and closing notes opened.
 func (s *Store) opened(ps []Plan) ([]Plan, error) {
 	for i := range ps {
 		if err := fieldcrypt.OpenFields(s.sealer, &ps[i].RiskReasonSealed, &ps[i].RiskReason); err != nil {
 			return nil, fmt.Errorf("open risk reason of plan %s: %w", ps[i].ID, err)
 		}
+		if err := fieldcrypt.OpenFields(s.sealer, &ps[i].CloseNoteSealed, &ps[i].CloseNote); err != nil {
+			return nil, fmt.Errorf("open closing note of plan %s: %w", ps[i].ID, err)
+		}
 	}
 	return ps, nil
 }
 
-// Reseal seals up to batch risk reasons and as many history reasons
-// written in the clear and returns how many it sealed (see
+// Reseal seals up to batch risk reasons, as many closing notes and as many
+// history reasons written in the clear and returns how many it sealed (see
 // database.Reseal); 0 means done.
 func (s *Store) Reseal(ctx context.Context, batch int) (int, error) {
 	if s.sealer == nil {
 		return 0, errors.New("careplan: reseal needs a sealer")
 	}
 	total := 0
-	for _, c := range []database.Sealed{sealedRiskReasons, sealedHistoryReasons} {
+	for _, c := range []database.Sealed{sealedRiskReasons, sealedCloseNotes, sealedHistoryReasons} {
 		n, err := database.Reseal(ctx, s.db, c, s.sealer.Seal, batch)
 		total += n
 		if err != nil {
@@ -166,12 +170,14 @@ func (s *Store) ActiveStages(ctx context.Context) ([]PathwayStage, error) {
 	return out, err
 }
 
-// UpdatePlan sets columns of a plan; a risk reason among them is sealed.
+// UpdatePlan sets columns of a plan; a risk reason or closing note among them is sealed.
 func (s *Store) UpdatePlan(ctx context.Context, id string, cols map[string]any) error {
-	if reason, ok := cols[sealedRiskReasons.Columns[0]].(string); ok {
-		var err error
-		if cols[sealedRiskReasons.Columns[0]], cols[sealedRiskReasons.Flag], err = s.seal(reason); err != nil {
-			return err
+	for _, c := range []database.Sealed{sealedRiskReasons, sealedCloseNotes} {
+		if text, ok := cols[c.Columns[0]].(string); ok {
+			var err error
+			if cols[c.Columns[0]], cols[c.Flag], err = s.seal(text); err != nil {
+				return err
+			}
 		}
 	}
 	if err := s.db.WithContext(ctx).Model(&Plan{}).Where("id = ?", id).Updates(cols).Error; err != nil {

@@ -114,6 +114,59 @@ type PlanView struct {
 	Rhythm        Rhythm             `json:"follow_up_rhythm"`
 	CaseManager   *CaseManagerView   `json:"case_manager"`
 	Comorbidities []Comorbidity      `json:"comorbidities"`
+	ClosedAt      *time.Time         `json:"closed_at,omitempty"`
+	Closure       *ClosureView       `json:"closure,omitempty"`
+}
+
+// ClosureView is why and by whom a plan was closed (结案). The note and
+// who closed it are for staff: ForFamily drops them.
+type ClosureView struct {
+	Reason     string `json:"reason"`
+	ReasonName string `json:"reason_name"`
+	Note       string `json:"note,omitempty"`
+	ClosedBy   string `json:"closed_by,omitempty"`
+}
+
+func closureOf(plan Plan) *ClosureView {
+	if plan.Status != StatusClosed {
+		return nil
+	}
+	v := &ClosureView{Reason: plan.CloseReason, Note: plan.CloseNote, ClosedBy: plan.ClosedBy}
+	for _, r := range CloseReasons {
+		if r.Code == plan.CloseReason {
+			v.ReasonName = r.Name
+		}
+	}
+	return v
+}
+
+// forFamily is c as a patient or relative sees it: without the CM's note.
+func (c *ClosureView) forFamily() *ClosureView {
+	if c == nil {
+		return nil
+	}
+	return &ClosureView{Reason: c.Reason, ReasonName: c.ReasonName}
+}
+
+// ForFamily is v as a patient or relative sees it: the plan is closed, and
+// why, but not the CM's note.
+func (v PlanView) ForFamily() PlanView {
+	v.Closure = v.Closure.forFamily()
+	return v
+}
+
+// ForFamily is v as a patient or relative sees it (see PlanView.ForFamily).
+func (v PlanSummary) ForFamily() PlanSummary {
+	v.Closure = v.Closure.forFamily()
+	return v
+}
+
+// ForFamily is h as a patient or relative sees it: a closure's note is the CM's.
+func (h HistoryView) ForFamily() HistoryView {
+	if h.Kind == HistoryClosure {
+		h.Reason = ""
+	}
+	return h
 }
 
 // Current returns the patient's most recently enrolled active plan.
@@ -160,7 +213,7 @@ func (s *Service) view(ctx context.Context, plan Plan) (PlanView, error) {
 		Vitals: []VitalExpectation{}, Comorbidities: []Comorbidity{},
 		Risk: RiskView{Level: plan.RiskLevel, Computed: plan.RiskComputed, Overridden: plan.RiskOverride != nil,
 			Reason: plan.RiskReason, Factors: splitFactors(plan.RiskFactors)},
-		Rhythm: RhythmFor(plan.RiskLevel)}
+		Rhythm: RhythmFor(plan.RiskLevel), ClosedAt: plan.ClosedAt, Closure: closureOf(plan)}
 	for _, a := range anchors {
 		ev := EventView{Event: a.Anchor, Date: a.OnDate, RecordedAt: a.RecordedAt}
 		if a.Anchor == AnchorAdmission {
@@ -263,18 +316,20 @@ type StageRef struct {
 
 // PlanSummary is a line in a patient's list of plans.
 type PlanSummary struct {
-	ID         string     `json:"id"`
-	Status     string     `json:"status"`
-	Pathway    PathwayRef `json:"pathway"`
-	Stage      StageRef   `json:"stage"`
-	RiskLevel  string     `json:"risk_level"`
-	EnrolledAt time.Time  `json:"enrolled_at"`
-	ClosedAt   *time.Time `json:"closed_at,omitempty"`
+	ID         string       `json:"id"`
+	Status     string       `json:"status"`
+	Pathway    PathwayRef   `json:"pathway"`
+	Stage      StageRef     `json:"stage"`
+	RiskLevel  string       `json:"risk_level"`
+	EnrolledAt time.Time    `json:"enrolled_at"`
+	ClosedAt   *time.Time   `json:"closed_at,omitempty"`
+	Closure    *ClosureView `json:"closure,omitempty"`
 }
 
 func (s *Service) summaryOf(plan Plan) PlanSummary {
 	sum := PlanSummary{ID: plan.ID, Status: plan.Status, Pathway: PathwayRef{Key: plan.PathwayKey, Version: plan.PathwayVersion},
-		Stage: StageRef{Key: plan.StageKey}, RiskLevel: plan.RiskLevel, EnrolledAt: plan.CreatedAt, ClosedAt: plan.ClosedAt}
+		Stage: StageRef{Key: plan.StageKey}, RiskLevel: plan.RiskLevel, EnrolledAt: plan.CreatedAt, ClosedAt: plan.ClosedAt,
+		Closure: closureOf(plan)}
 	if p, ok := s.Pathways().Pathway(plan.PathwayKey); ok {
 		sum.Pathway = refOf(p)
 		if i := p.StageIndex(plan.StageKey); i >= 0 {

@@ -79,6 +79,7 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	v1.Patient(http.MethodPost, "/patients/:patientID/plans/:planID/events", access.PlanManage, d.Careplan.RecordEvent)
 	v1.Patient(http.MethodPost, "/patients/:patientID/plans/:planID/transitions", access.PlanManage, d.Careplan.Transition)
 	v1.Patient(http.MethodPut, "/patients/:patientID/plans/:planID/risk", access.PlanManage, d.Careplan.SetRisk)
+	v1.Patient(http.MethodPost, "/patients/:patientID/plans/:planID/close", access.PlanManage, d.Careplan.Close)
 	v1.Patient(http.MethodPost, "/patients/:patientID/plans/:planID/tasks/:taskID/done", access.PlanTaskDone, d.Careplan.CompleteTask)
 	v1.Patient(http.MethodPut, "/patients/:patientID/comorbidities", access.PlanManage, d.Careplan.SetComorbidities)
 
@@ -186,6 +187,7 @@ func mountRoutes(e *gin.Engine, d Deps) {
 	adm.StaffPatient(http.MethodPost, "/patients/:patientID/plans/:planID/events", clinical, access.PlanManage, d.Admin.RecordEvent)
 	adm.StaffPatient(http.MethodPost, "/patients/:patientID/plans/:planID/transitions", clinical, access.PlanManage, d.Admin.Transition)
 	adm.StaffPatient(http.MethodPost, "/patients/:patientID/plans/:planID/risk", clinical, access.PlanManage, d.Admin.SetRisk)
+	adm.StaffPatient(http.MethodPost, "/patients/:patientID/plans/:planID/close", clinical, access.PlanManage, d.Admin.ClosePlan)
 	adm.StaffPatient(http.MethodPost, "/patients/:patientID/education", clinical, access.PlanManage, d.Admin.PushArticle)
 	adm.StaffPatient(http.MethodPost, "/patients/:patientID/alerts/:alertID/acknowledge", clinical, access.ClinicalManage, d.Admin.AcknowledgeAlert)
 	adm.StaffPatient(http.MethodPost, "/patients/:patientID/alerts/:alertID/resolve", clinical, access.ClinicalManage, d.Admin.ResolveAlert)

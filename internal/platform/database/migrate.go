@@ -29,6 +29,7 @@ func Migrations() []*gormigrate.Migration {
 		m0014SealedAlertNotes(),
 		m0015SealedReasons(),
 		m0016PlannedAdmissions(),
+		m0017PlanClosure(),
 	}
 }
 

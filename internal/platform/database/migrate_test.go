@@ -149,3 +149,40 @@ func TestPlannedAdmissionsMigrationLeavesEventsUnplanned(t *testing.T) {
 		t.Fatalf("planned %v after migrating, want [false]", planned)
 	}
 }
+
+// TestPlanClosureMigrationLeavesPlansAsTheyWere: plans stored before 0017
+// keep their status and active key and read as not closed by anyone, and
+// a closing note of the longest allowed length, sealed, fits.
+func TestPlanClosureMigrationLeavesPlansAsTheyWere(t *testing.T) {
+	db := dbtest.New(t)
+	m := gormigrate.New(db, &gormigrate.Options{TableName: "schema_migrations", IDColumnName: "id", IDColumnSize: 64}, database.Migrations())
+	if err := m.RollbackTo("0016_planned_admissions"); err != nil {
+		t.Fatalf("roll back to 0016: %v", err)
+	}
+	if db.Migrator().HasColumn("care_plans", "close_reason") {
+		t.Fatal("care_plans.close_reason survived the rollback")
+	}
+	now := time.Now().UTC()
+	if err := db.Exec(`INSERT INTO care_plans (id, patient_id, pathway_key, pathway_version, status, active_key, stage_key, stage_entered_at,
+		risk_level, risk_computed, enrolled_by, created_at, updated_at) VALUES ('plan1', 'p1', 'hf', 1, 'active', 'p1:hf', 'post', ?, 'high', 'high', 'cm1', ?, ?)`,
+		now, now, now).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := database.Migrate(context.Background(), db); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	var row struct {
+		Status, ActiveKey, CloseReason, CloseNote, ClosedBy string
+		CloseNoteSealed                                     bool
+	}
+	if err := db.Raw("SELECT status, active_key, close_reason, close_note, close_note_sealed, closed_by FROM care_plans WHERE id = 'plan1'").Scan(&row).Error; err != nil {
+		t.Fatal(err)
+	}
+	if row.Status != "active" || row.ActiveKey != "p1:hf" || row.CloseReason != "" || row.CloseNote != "" || row.CloseNoteSealed || row.ClosedBy != "" {
+		t.Fatalf("plan after migrating: %+v, want it active, keyed and not closed", row)
+	}
+	sealed := "k1:" + strings.Repeat("A", 1100) // about what a sealed 200-character note takes
+	if err := db.Exec("UPDATE care_plans SET close_note = ?, close_note_sealed = ? WHERE id = 'plan1'", sealed, true).Error; err != nil {
+		t.Fatalf("a sealed 200-character note does not fit: %v", err)
+	}
+}
