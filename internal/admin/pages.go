@@ -315,6 +315,18 @@ func (h *Handler) patientData(c *gin.Context, window time.Duration) (map[string]
 		web.Error(c, err)
 		return nil, false
 	}
+	plans, err := h.d.Plans.Plans(ctx(c), g.PatientID)
+	if err != nil {
+		web.Error(c, err)
+		return nil, false
+	}
+	var closed []careplan.PlanSummary
+	for _, p := range plans {
+		if p.Status == careplan.StatusClosed {
+			closed = append(closed, p)
+		}
+	}
+	data["ClosedPlans"], data["CloseReasons"] = closed, careplan.CloseReasons
 	data["Pathways"] = h.d.Plans.Pathways().All()
 	alerts, err := h.d.Alerts.ForPatient(ctx(c), a, g.PatientID)
 	if err != nil {

@@ -69,6 +69,11 @@
     var list = document.getElementById("thread-list");
     if (list) list.scrollTop = list.scrollHeight;
   }
+  // A form that cannot be undone (结案) asks first; the message is the form's data-confirm.
+  document.addEventListener("submit", function (ev) {
+    var msg = ev.target.getAttribute && ev.target.getAttribute("data-confirm");
+    if (msg && !window.confirm(msg)) ev.preventDefault();
+  }, true);
   scrollThread();
   document.addEventListener("desk:refreshed", scrollThread);
   if ("WebSocket" in window) connect();
