@@ -15,7 +15,7 @@ import (
 // sealedScenario writes every kind of free text sealed at rest, each marked
 // SEALTEST (a follow-up outcome, questionnaire answers, reading and alert
 // notes, a reschedule note and a cancel reason, a risk override reason, a
-// relative's deactivation reason), and returns the patient's API paths.
+// plan's closing note, a relative's deactivation reason), and returns the patient's API paths.
 func sealedScenario(t *testing.T, e *apitest.Env) (followups, questionnaires string) {
 	t.Helper()
 	p1 := "/api/v1/patients/" + e.Demo.Patients["patient1"]
@@ -125,6 +125,16 @@ func sealedScenario(t *testing.T, e *apitest.Env) (followups, questionnaires str
 		"reason": "SEALTEST独居且漏服药" + strings.Repeat("险", 186)}); r.Status != http.StatusOK {
 		t.Fatalf("set risk: %d %.300s", r.Status, r.Body)
 	}
+	// The CM closes patient2's plan (结案), with the longest note allowed.
+	p2 := "/api/v1/patients/" + e.Demo.Patients["patient2"]
+	staff(http.MethodGet, p2+"/plans", nil).JSON(t, &plans)
+	if len(plans.Items) == 0 {
+		t.Fatal("patient2 has no plan")
+	}
+	if r := staff(http.MethodPost, p2+"/plans/"+plans.Items[0].ID+"/close", map[string]any{"reason": "transferred",
+		"note": "SEALTEST转回当地县医院" + strings.Repeat("院", 185)}); r.Status != http.StatusOK {
+		t.Fatalf("close plan: %d %.300s", r.Status, r.Body)
+	}
 	// The daughter leaves, saying why (the longest reason allowed).
 	if r := e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/me/deactivate", Token: e.LoginWeChat("family1").AccessToken,
 		Body: map[string]any{"confirm": "注销", "reason": "SEALTEST不想再用了" + strings.Repeat("用", 186)}}); r.Status != http.StatusOK {
@@ -145,7 +155,7 @@ func rawText(t *testing.T, e *apitest.Env) []string {
 		"SELECT note FROM observations",
 		"SELECT resolution_note FROM alerts",
 		"SELECT cancel_reason FROM appointments", "SELECT reschedule_note FROM appointments",
-		"SELECT risk_reason FROM care_plans", "SELECT reason FROM care_plan_history",
+		"SELECT risk_reason FROM care_plans", "SELECT close_note FROM care_plans", "SELECT reason FROM care_plan_history",
 		"SELECT reason FROM account_deactivations",
 	} {
 		var vs []string
@@ -206,6 +216,24 @@ func readsBack(t *testing.T, e *apitest.Env, followups, questionnaires string) {
 	}
 	if r := e.Do(apitest.Request{Method: http.MethodGet, Path: "/admin/patients/" + strings.TrimPrefix(patientPath, "/api/v1/patients/"), Cookie: cm.Cookie}); !strings.Contains(string(r.Body), "SEALTEST独居且漏服药") {
 		t.Errorf("the desk's patient page lacks the risk reason: %d %.300s", r.Status, r.Body)
+	}
+	var p2Plans struct {
+		Items []struct {
+			ID string `json:"id"`
+		} `json:"items"`
+	}
+	p2 := "/api/v1/patients/" + e.Demo.Patients["patient2"]
+	if e.Do(apitest.Request{Method: http.MethodGet, Path: p2 + "/plans", Cookie: cm.Cookie}).JSON(t, &p2Plans); len(p2Plans.Items) == 0 {
+		t.Fatal("patient2 has no plan")
+	}
+	// (The history's copy is checked with the other history reasons: the rewind below rewrites them all.)
+	for _, path := range []string{p2 + "/plans", p2 + "/plans/" + p2Plans.Items[0].ID} {
+		if r := e.Do(apitest.Request{Method: http.MethodGet, Path: path, Cookie: cm.Cookie}); !strings.Contains(string(r.Body), "SEALTEST转回当地县医院") {
+			t.Errorf("GET %s lacks the closing note: %d %.300s", path, r.Status, r.Body)
+		}
+	}
+	if r := e.Do(apitest.Request{Method: http.MethodGet, Path: "/admin/patients/" + e.Demo.Patients["patient2"], Cookie: cm.Cookie}); !strings.Contains(string(r.Body), "SEALTEST转回当地县医院") {
+		t.Errorf("the desk's patient page lacks the closing note: %d %.300s", r.Status, r.Body)
 	}
 	// No route shows a deactivation reason: it must open with the key.
 	var rows []struct {
@@ -272,7 +300,7 @@ func TestResealOldRows(t *testing.T) {
 	followups, questionnaires := sealedScenario(t, e)
 	// Rewind the rows to how an older version stored them.
 	kinds := []string{"followups", "questionnaire_answers", "messages", "observation_notes", "alert_notes",
-		"appointment_reasons", "appointment_reasons", "plan_reasons", "plan_reasons", "deactivation_reasons"}
+		"appointment_reasons", "appointment_reasons", "plan_reasons", "plan_reasons", "plan_reasons", "deactivation_reasons"}
 	rewound := map[string]int{}
 	for i, q := range []string{
 		"UPDATE followups SET symptoms = 'SEALTEST膝关节肿胀', problems = '', next_action = 'SEALTEST三天后复诊', notes_sealed = ? WHERE notes_sealed = ?",
@@ -283,6 +311,7 @@ func TestResealOldRows(t *testing.T) {
 		"UPDATE appointments SET cancel_reason = 'SEALTEST那天要透析', cancel_reason_sealed = ? WHERE cancel_reason_sealed = ?",
 		"UPDATE appointments SET reschedule_note = 'SEALTEST想改到下午', reschedule_note_sealed = ? WHERE reschedule_note_sealed = ?",
 		"UPDATE care_plans SET risk_reason = 'SEALTEST独居且漏服药', risk_reason_sealed = ? WHERE risk_reason_sealed = ?",
+		"UPDATE care_plans SET close_note = 'SEALTEST转回当地县医院', close_note_sealed = ? WHERE close_note_sealed = ?",
 		"UPDATE care_plan_history SET reason = 'SEALTEST独居且漏服药', reason_sealed = ? WHERE reason_sealed = ?",
 		"UPDATE account_deactivations SET reason = 'SEALTEST不想再用了', reason_sealed = ? WHERE reason_sealed = ?",
 	} {
