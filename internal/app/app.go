@@ -548,6 +548,7 @@ func (a *App) Handlers() map[string]asynq.HandlerFunc {
 		careplan.TaskAdvance: a.Careplan.AdvanceHandler(),
 		careplan.TopicStageChanged: chain(a.Education.StageChangedHandler(), a.Appointments.StageChangedHandler(),
 			a.Notify.RequestHandler(stageBegins)),
+		careplan.TopicPlanClosed:     a.Followups.PlanClosedHandler(),
 		education.TaskAssignDue:      a.Education.AssignDueHandler(),
 		alert.TopicRaised:            chain(a.alertRaised, a.Notify.RequestHandler(readingAttention)),
 		messaging.TopicReplyWaiting:  a.Notify.RequestHandler(replyWaiting),

@@ -131,6 +131,18 @@ func (patientComorbidity) TableName() string { return "patient_comorbidities" }
 // TopicStageChanged is the outbox topic of a stage change.
 const TopicStageChanged = "careplan.stage_changed"
 
+// TopicPlanClosed is the outbox topic of a plan closed (结案): features that
+// planned work from the plan drop what is still pending.
+const TopicPlanClosed = "careplan.plan_closed"
+
+// PlanClosed is the payload of TopicPlanClosed.
+type PlanClosed struct {
+	PatientID string    `json:"patient_id"`
+	PlanID    string    `json:"plan_id"`
+	Reason    string    `json:"reason"` // one of CloseReasons
+	At        time.Time `json:"at"`
+}
+
 // TaskAdvance is the periodic task that moves plans whose day has come.
 const TaskAdvance = "careplan.advance"
 

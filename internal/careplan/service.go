@@ -421,6 +421,9 @@ func (s *Service) Close(ctx context.Context, a auth.Actor, patientID, planID str
 		if err := tx.AddHistory(ctx, s.history(plan, HistoryClosure, plan.StageKey, in.Reason, "", note, actorOf(a), now)); err != nil {
 			return err
 		}
+		if err := outbox.Add(tx.db, TopicPlanClosed, queue.Default, PlanClosed{PatientID: plan.PatientID, PlanID: plan.ID, Reason: in.Reason, At: now}); err != nil {
+			return err
+		}
 		// The patient's level is that of the plans still open; with none
 		// left it stays as last assessed.
 		return s.syncPatientRisk(ctx, tx, patientID)

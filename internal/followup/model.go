@@ -42,9 +42,12 @@ const (
 )
 
 // Statuses. Overdue is not a status: a pending follow-up past its window.
+// Cancelled: its care plan was closed (结案) before it was made; it is
+// neither overdue nor counted as due.
 const (
-	StatusPending = "pending"
-	StatusDone    = "done"
+	StatusPending   = "pending"
+	StatusDone      = "done"
+	StatusCancelled = "cancelled"
 )
 
 // Adherence values of an outcome.

@@ -72,6 +72,14 @@ func (s *Service) Sync(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// PlanClosed cancels the pending follow-ups of a closed plan (the
+// careplan.plan_closed event), so none of them turns overdue or is
+// escalated; done ones keep their outcome. Delivered twice, it changes
+// nothing the second time.
+func (s *Service) PlanClosed(ctx context.Context, planID string) (int, error) {
+	return s.store.CancelPending(ctx, planID, s.now().UTC())
+}
+
 // Scan flags follow-ups whose window has closed and escalates those still
 // open EscalateAfter later, each once, with an outbox event.
 func (s *Service) Scan(ctx context.Context) (flagged, escalated int, err error) {

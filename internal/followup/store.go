@@ -170,6 +170,16 @@ func (s *Store) Update(ctx context.Context, id string, fields map[string]any) (b
 	return res.RowsAffected == 1, nil
 }
 
+// CancelPending cancels the pending follow-ups of a plan and returns how many.
+func (s *Store) CancelPending(ctx context.Context, planID string, now time.Time) (int, error) {
+	res := s.db.WithContext(ctx).Model(&Followup{}).Where("plan_id = ? AND status = ?", planID, StatusPending).
+		Updates(map[string]any{"status": StatusCancelled, "updated_at": now})
+	if res.Error != nil {
+		return 0, fmt.Errorf("cancel follow-ups of plan %s: %w", planID, res.Error)
+	}
+	return int(res.RowsAffected), nil
+}
+
 // PastWindow returns pending follow-ups whose window closed by now and that
 // are not flagged, or not escalated, yet.
 func (s *Store) PastWindow(ctx context.Context, now time.Time, limit int) ([]Followup, error) {
