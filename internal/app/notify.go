@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -45,7 +46,7 @@ func (a *App) buildNotify(wechat *wx.Client, accounts *auth.Store) error {
 		PushAESKey: a.Config.WeChat.PushAESKey, AppID: a.Config.WeChat.AppID})
 	// Planned each morning by notify.TaskDailyReminders (appointment
 	// reminders have their own ten-minute job: their times are not daily).
-	a.Notify.AddReminderSource(questionnaireReminders{a.Questionnaires, loc})
+	a.Notify.AddReminderSource(questionnaireReminders{a.Questionnaires, a.Careplan, loc})
 	a.Notify.AddReminderSource(reportingReminders{a.Alerts, a.Config.Notify.ReportingReminderDays})
 	return nil
 }
@@ -55,10 +56,12 @@ func (a *App) buildNotify(wechat *wx.Client, accounts *auth.Store) error {
 var questionnaireRemindOn = []int{1, 3, 7}
 
 // questionnaireReminders plans questionnaire_due pushes for the
-// questionnaires still unanswered 1, 3 and 7 days after they were given.
+// questionnaires still unanswered 1, 3 and 7 days after they were given,
+// but not for those a pathway's schedule sent from a plan since closed (结案).
 type questionnaireReminders struct {
-	q   *questionnaire.Service
-	loc *time.Location
+	q     *questionnaire.Service
+	plans *careplan.Service
+	loc   *time.Location
 }
 
 func (r questionnaireReminders) DueReminders(ctx context.Context, day time.Time) ([]notify.Request, error) {
@@ -75,6 +78,16 @@ func (r questionnaireReminders) DueReminders(ctx context.Context, day time.Time)
 		days := int(today.Sub(givenDay).Hours()/24 + 0.5)
 		if !slices.Contains(questionnaireRemindOn, days) {
 			continue
+		}
+		if as.ScheduleKey != nil {
+			planID, _, _ := strings.Cut(*as.ScheduleKey, ":")
+			closed, err := r.plans.Closed(ctx, planID)
+			if err != nil {
+				return nil, err
+			}
+			if closed {
+				continue
+			}
 		}
 		out = append(out, notify.Request{Kind: notify.KindQuestionnaireDue, PatientID: as.PatientID,
 			DedupeKey: "questionnaire_due:" + as.ID + ":" + today.Format("20060102"), At: day})

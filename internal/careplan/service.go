@@ -772,6 +772,19 @@ func (s *Service) positionOf(ctx context.Context, plan Plan) (Position, bool, er
 		StageDay: max(DaysBetween(start, today), 0), Education: st.Education}, true, nil
 }
 
+// Closed reports whether a plan has been closed (结案); a plan that does
+// not exist is not. Reminders of work a plan sent earlier ask it.
+func (s *Service) Closed(ctx context.Context, planID string) (bool, error) {
+	plan, err := s.store.Plan(ctx, planID, false)
+	if apperr.Is(err, apperr.KindNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return plan.Status == StatusClosed, nil
+}
+
 // ActivePositions returns where every active plan stands.
 func (s *Service) ActivePositions(ctx context.Context) ([]Position, error) {
 	return collectActive(ctx, s, s.Position)

@@ -83,7 +83,7 @@ func (s *Store) Create(ctx context.Context, a *Assignment) error {
 // time only), oldest first.
 func (s *Store) PendingSince(ctx context.Context, t time.Time) ([]Assignment, error) {
 	var out []Assignment
-	err := s.db.WithContext(ctx).Select("id", "patient_id", "questionnaire", "assigned_at").
+	err := s.db.WithContext(ctx).Select("id", "patient_id", "questionnaire", "schedule_key", "assigned_at").
 		Where("status = ? AND assigned_at >= ?", StatusPending, t).Order("assigned_at").Order("id").Find(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("list pending questionnaires: %w", err)

@@ -1,0 +1,58 @@
+package notify_test
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/carepath/carepath/internal/apitest"
+	"github.com/carepath/carepath/internal/notify"
+)
+
+// TestNoRemindersFromAClosedPlan: once the CM has closed patient1's plan
+// (结案, here because the patient died), the daily job reminds neither of the
+// questionnaire the plan's schedule had sent nor of readings the plan
+// expected, however long nothing comes.
+func TestNoRemindersFromAClosedPlan(t *testing.T) {
+	e := newEnv(t)
+	p1 := e.Demo.Patients["patient1"]
+	tok := e.LoginWeChat("patient1").AccessToken
+	e.subscribe(t, tok, notify.KindQuestionnaireDue, "accept", 5)
+	e.subscribe(t, tok, notify.KindReportingReminder, "accept", 5)
+	if _, err := e.App.Questionnaires.SendDue(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var scheduled []string
+	e.App.DB.Table("questionnaire_assignments").Where("patient_id = ? AND schedule_key IS NOT NULL AND status = ?", p1, "pending").Pluck("id", &scheduled)
+	if len(scheduled) != 1 {
+		t.Fatalf("the schedule sent patient1 %d questionnaires: the test needs one", len(scheduled))
+	}
+	e.DeliverEvents()
+	e.run(t)
+	// (The questionnaire the CM gave by hand is still reminded of: the CM's own act, not the plan's.)
+	reminders := func() int {
+		var n int64
+		e.App.DB.Model(&notify.Push{}).Where("patient_id = ? AND (kind = ? OR kind = ? AND dedupe_key LIKE ?)", p1,
+			notify.KindReportingReminder, notify.KindQuestionnaireDue, "%"+scheduled[0]+"%").Count(&n)
+		return int(n)
+	}
+	before := reminders()
+	plan, err := e.App.Careplan.Current(t.Context(), p1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cm := e.LoginStaff("cm1")
+	if r := e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/patients/" + p1 + "/plans/" + plan.ID + "/close",
+		Cookie: cm.Cookie, CSRF: cm.CSRF, Body: map[string]any{"reason": "died"}}); r.Status != http.StatusOK {
+		t.Fatalf("close: %d %s", r.Status, r.Body)
+	}
+	e.DeliverEvents()
+	for range 10 {
+		e.Clock.Advance(24 * time.Hour)
+		e.planDay(t)
+		e.run(t)
+	}
+	if n := reminders() - before; n != 0 {
+		t.Fatalf("%d reminders planned for patient1 after the plan was closed", n)
+	}
+}
