@@ -170,18 +170,20 @@ func fixture(t *testing.T) *gorm.DB {
 	s.patient("PX", "H2", "D1", "cmA", "", "active")
 
 	// Follow-ups: windows end at local midnight.
-	s.followup("P1", closes(5), ptr(at(3, 4, 10, 0)))       // in time
-	s.followup("P1", closes(10), ptr(at(3, 9, 23, 0)))      // in time, last hour
-	s.followup("P1", closes(12), ptr(at(3, 12, 0, 0)))      // at the close: late
-	s.followup("P1", at(4, 1, 0, 0), nil)                   // closes 1 April = period end: outside
-	s.followup("P1", at(2, 28, 0, 0), ptr(at(2, 26, 8, 0))) // closed 28 Feb: outside
-	s.followup("P2", closes(20), nil)                       // never made
-	s.followup("P2", closes(25), ptr(at(3, 26, 9, 0)))      // late
-	s.followup("P2", closes(31), ptr(at(3, 30, 15, 0)))     // in time
-	s.followup("P3", closes(15), ptr(at(3, 14, 9, 0)))      // in time
-	s.followup("P3", closes(16), ptr(at(3, 15, 9, 0)))      // in time
-	s.followup("P4", closes(3), ptr(at(3, 2, 9, 0)))        // in time
-	s.followup("P4", closes(1), nil)                        // closes exactly at the period start (28 Feb 16:00 UTC): inside
+	s.followup("P1", closes(5), ptr(at(3, 4, 10, 0)))                                                                                 // in time
+	s.followup("P1", closes(10), ptr(at(3, 9, 23, 0)))                                                                                // in time, last hour
+	s.followup("P1", closes(12), ptr(at(3, 12, 0, 0)))                                                                                // at the close: late
+	s.followup("P1", at(4, 1, 0, 0), nil)                                                                                             // closes 1 April = period end: outside
+	s.followup("P1", at(2, 28, 0, 0), ptr(at(2, 26, 8, 0)))                                                                           // closed 28 Feb: outside
+	s.followup("P2", closes(20), nil)                                                                                                 // never made
+	s.row("followups", map[string]any{"patient_id": "P2", "item_key": s.id(), "source": "pathway", "title": "随访", "channel": "phone", // its plan was closed (结案): never due
+		"window_start": closes(19), "window_end": closes(22), "status": "cancelled", "created_at": at(1, 1, 0, 0), "updated_at": at(1, 1, 0, 0)})
+	s.followup("P2", closes(25), ptr(at(3, 26, 9, 0)))  // late
+	s.followup("P2", closes(31), ptr(at(3, 30, 15, 0))) // in time
+	s.followup("P3", closes(15), ptr(at(3, 14, 9, 0)))  // in time
+	s.followup("P3", closes(16), ptr(at(3, 15, 9, 0)))  // in time
+	s.followup("P4", closes(3), ptr(at(3, 2, 9, 0)))    // in time
+	s.followup("P4", closes(1), nil)                    // closes exactly at the period start (28 Feb 16:00 UTC): inside
 	s.followup("PX", closes(5), nil)
 
 	// Alerts: minutes to acknowledge (or resolve).
