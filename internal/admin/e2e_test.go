@@ -7,9 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"github.com/carepath/carepath/internal/apitest"
@@ -199,6 +201,36 @@ func TestDeskInRealBrowser(t *testing.T) {
 	msgs := e.Do(apitest.Request{Method: http.MethodGet, Path: "/api/v1/patients/" + p1 + "/thread/messages", Token: patientTok})
 	if msgs.Status != http.StatusOK || !strings.Contains(string(msgs.Body), reply) {
 		t.Fatalf("the patient does not see the reply: %d %s", msgs.Status, msgs.Body)
+	}
+
+	// Closing the plan (结案) asks first: dismissed, nothing happens; accepted, the plan is closed.
+	var acceptDialog atomic.Bool
+	var dialogs atomic.Int32
+	chromedp.ListenTarget(ctx, func(ev any) {
+		if d, ok := ev.(*cdppage.EventJavascriptDialogOpening); ok && d.Type == cdppage.DialogTypeConfirm && strings.Contains(d.Message, "结案") {
+			dialogs.Add(1)
+			go chromedp.Run(ctx, cdppage.HandleJavaScriptDialog(acceptDialog.Load())) //nolint:errcheck // a failure shows as the plan's state below
+		}
+	})
+	plan, err := e.App.Careplan.Current(t.Context(), p1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step("choose a reason to close the plan",
+		chromedp.Click(`#plan details.close-plan summary`, chromedp.ByQuery),
+		chromedp.SetValue(`#plan .close-plan select[name=reason]`, "goals_met", chromedp.ByQuery),
+		chromedp.Click(`#plan .close-plan button.danger`, chromedp.ByQuery),
+	)
+	time.Sleep(500 * time.Millisecond) // a dismissed confirmation leaves nothing on the page to wait for
+	if cur, err := e.App.Careplan.Current(t.Context(), p1); dialogs.Load() != 1 || err != nil || cur.ID != plan.ID {
+		t.Fatalf("after dismissing the confirmation (%d asked) the plan is %+v, %v", dialogs.Load(), cur.Status, err)
+	}
+	acceptDialog.Store(true)
+	step("close the plan, confirming", chromedp.Click(`#plan .close-plan button.danger`, chromedp.ByQuery))
+	waitFor("the plan listed as closed", `!!document.querySelector("#plan .closed-plans") && document.querySelector("#plan .closed-plans").innerText.includes("目标达成")`)
+	step("screenshot the closed plan", shot("plan-closed.png"))
+	if v, err := e.App.Careplan.View(t.Context(), p1, plan.ID); err != nil || v.Status != "closed" || v.Closure == nil || v.Closure.Reason != "goals_met" {
+		t.Errorf("after confirming the plan is %+v, %v", v.Closure, err)
 	}
 	t.Logf("screenshots in %s", dir)
 }
