@@ -184,6 +184,8 @@ func fixture(t *testing.T) *gorm.DB {
 	s.followup("P3", closes(16), ptr(at(3, 15, 9, 0)))  // in time
 	s.followup("P4", closes(3), ptr(at(3, 2, 9, 0)))    // in time
 	s.followup("P4", closes(1), nil)                    // closes exactly at the period start (28 Feb 16:00 UTC): inside
+	s.row("followups", map[string]any{"patient_id": "P4", "item_key": s.id(), "source": "pathway", "title": "随访", "channel": "phone", // missed, then its plan was closed: still missed
+		"window_start": closes(6), "window_end": closes(8), "status": "cancelled", "created_at": at(1, 1, 0, 0), "updated_at": at(3, 20, 0, 0)})
 	s.followup("PX", closes(5), nil)
 
 	// Alerts: minutes to acknowledge (or resolve).
@@ -354,11 +356,12 @@ func TestReportOnFixedData(t *testing.T) {
 		{"lead", lead, want{"department", 5, 8, pct(62.5), 8, 15, pct(53.3), 4, 1, pct(40), pct(120), 4, 1, pct(50), pct(120),
 			5, 2, 1, pct(20), 3, 2, pct(1.5), 2, 3, pct(66.7), 1, pct(33.3)}},
 		// admin H1 = P1–P6 (not PX).
-		// Timeliness: + P4's 3 (in time) and 1 (at the period start, missed) → 6/10.
+		// Timeliness: + P4's 3 (in time), 1 (at the period start, missed) and 8 (missed, cancelled
+		//   on 20 March when its plan was closed: it had been due) → 6/11.
 		// Alerts: + 5 (the February one is out) → [5 10 30 50 120]: median 30, p90 = 5th = 120.
 		// NPS: + 0 → (2 − 2)/6 = 0. Caseload: P1–P4 (P5 closed, P6 without CM), 3 CMs → 1.3.
 		// Readmission: + P4 discharged 15 Feb, admitted 18 March (31 days) → 2/4; unplanned 1/4.
-		{"admin", admin, want{"organisation", 6, 10, pct(60), 8, 15, pct(53.3), 5, 1, pct(30), pct(120), 4, 1, pct(50), pct(120),
+		{"admin", admin, want{"organisation", 6, 11, pct(54.5), 8, 15, pct(53.3), 5, 1, pct(30), pct(120), 4, 1, pct(50), pct(120),
 			6, 2, 2, pct(0), 4, 3, pct(1.3), 2, 4, pct(50), 1, pct(25)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

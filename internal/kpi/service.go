@@ -116,7 +116,9 @@ func (s *Service) Report(ctx context.Context, a auth.Actor, p Period) (Report, e
 //	             before their window closed
 //	denominator: follow-ups of the scope whose window closed in [from, to)
 //	             (a window ends at local midnight after its last day)
-//	exclusions:  none; a follow-up rescheduled before its window closed
+//	exclusions:  follow-ups cancelled (their plan closed, 结案) before their
+//	             window closed; one cancelled after it was missed stays
+//	             missed. A follow-up rescheduled before its window closed
 //	             counts by its new window; one recorded late or never counts
 //	             as not timely
 func (s *Service) timeliness(ctx context.Context, a auth.Actor, from, to time.Time) (Rate, error) {

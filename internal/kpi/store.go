@@ -31,8 +31,11 @@ func (s *Store) timeliness(ctx context.Context, a auth.Actor, from, to time.Time
 	var row struct{ Due, Timely int }
 	err = s.db.WithContext(ctx).Table("followups").
 		Select("COUNT(*) AS due, COALESCE(SUM(CASE WHEN status = ? AND recorded_at IS NOT NULL AND recorded_at < window_end THEN 1 ELSE 0 END), 0) AS timely", "done").
-		// A follow-up cancelled because its plan was closed (结案) was never due.
-		Where("window_end >= ? AND window_end < ? AND status <> ? AND patient_id IN (?)", from.UTC(), to.UTC(), "cancelled", s.scope(ctx, a)).
+		// A follow-up cancelled because its plan was closed (结案) before its
+		// window ended was never due; one cancelled after it had been missed
+		// stays missed (cancelling sets updated_at; nothing changes it after).
+		Where("window_end >= ? AND window_end < ? AND NOT (status = ? AND updated_at < window_end) AND patient_id IN (?)",
+			from.UTC(), to.UTC(), "cancelled", s.scope(ctx, a)).
 		Scan(&row).Error
 	if err != nil {
 		return 0, 0, fmt.Errorf("kpi: follow-up timeliness: %w", err)
