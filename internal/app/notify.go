@@ -238,6 +238,25 @@ func stageBegins(payload []byte) (notify.Request, bool, error) {
 		At: ev.At, Data: map[string]string{"stage_name": ev.StageName}}, true, nil
 }
 
+// whilePlanOpen runs h for a stage change only while its plan is open: a
+// plan closed (结案) before its stage change was relayed pushes nothing (the
+// patient may have died).
+func (a *App) whilePlanOpen(h asynq.HandlerFunc) asynq.HandlerFunc {
+	return func(ctx context.Context, t *asynq.Task) error {
+		var ev careplan.StageChanged
+		if err := json.Unmarshal(t.Payload(), &ev); err == nil && ev.PlanID != "" {
+			closed, err := a.Careplan.Closed(ctx, ev.PlanID)
+			if err != nil {
+				return err
+			}
+			if closed {
+				return nil
+			}
+		}
+		return h(ctx, t)
+	}
+}
+
 // replyWaiting turns a staff reply the patient has not seen into a
 // cm_message push to the patient's own account (not relatives: the thread is theirs).
 func replyWaiting(payload []byte) (notify.Request, bool, error) {

@@ -405,8 +405,10 @@ func (s *Service) Close(ctx context.Context, a auth.Actor, patientID, planID str
 	now := s.now().UTC()
 	var plan Plan
 	err := s.store.inTx(ctx, func(tx *Store) error {
+		// Without its pathway: a plan whose pathway is no longer shipped
+		// can still be closed.
 		var err error
-		if plan, _, err = s.planOf(ctx, tx, patientID, planID, true); err != nil {
+		if plan, err = patientPlan(ctx, tx, patientID, planID, true); err != nil {
 			return err
 		}
 		if plan.Status != StatusActive {
@@ -568,21 +570,31 @@ func (s *Service) refresh(ctx context.Context, planID string) (bool, error) {
 
 // planOf loads a plan of the patient (404 for another patient's) and its pathway.
 func (s *Service) planOf(ctx context.Context, st *Store, patientID, planID string, lock bool) (Plan, *Pathway, error) {
-	if len(planID) > 36 {
-		return Plan{}, nil, ErrPlanNotFound
-	}
-	plan, err := st.Plan(ctx, planID, lock)
+	plan, err := patientPlan(ctx, st, patientID, planID, lock)
 	if err != nil {
 		return Plan{}, nil, err
-	}
-	if plan.PatientID != patientID {
-		return Plan{}, nil, ErrPlanNotFound
 	}
 	p, ok := s.Pathways().Pathway(plan.PathwayKey)
 	if !ok {
 		return Plan{}, nil, fmt.Errorf("plan %s: pathway %s is not loaded", plan.ID, plan.PathwayKey)
 	}
 	return plan, p, nil
+}
+
+// patientPlan returns the patient's plan planID (not found when it is
+// another patient's).
+func patientPlan(ctx context.Context, st *Store, patientID, planID string, lock bool) (Plan, error) {
+	if len(planID) > 36 {
+		return Plan{}, ErrPlanNotFound
+	}
+	plan, err := st.Plan(ctx, planID, lock)
+	if err != nil {
+		return Plan{}, err
+	}
+	if plan.PatientID != patientID {
+		return Plan{}, ErrPlanNotFound
+	}
+	return plan, nil
 }
 
 func anchorDates(anchors []Anchor) map[string]AnchorDate {

@@ -178,12 +178,12 @@ func fixture(t *testing.T) *gorm.DB {
 	s.followup("P2", closes(20), nil)                                                                                                 // never made
 	s.row("followups", map[string]any{"patient_id": "P2", "item_key": s.id(), "source": "pathway", "title": "随访", "channel": "phone", // its plan was closed (结案): never due
 		"window_start": closes(19), "window_end": closes(22), "status": "cancelled", "created_at": at(1, 1, 0, 0), "updated_at": at(1, 1, 0, 0)})
-	s.followup("P2", closes(25), ptr(at(3, 26, 9, 0)))  // late
-	s.followup("P2", closes(31), ptr(at(3, 30, 15, 0))) // in time
-	s.followup("P3", closes(15), ptr(at(3, 14, 9, 0)))  // in time
-	s.followup("P3", closes(16), ptr(at(3, 15, 9, 0)))  // in time
-	s.followup("P4", closes(3), ptr(at(3, 2, 9, 0)))    // in time
-	s.followup("P4", closes(1), nil)                    // closes exactly at the period start (28 Feb 16:00 UTC): inside
+	s.followup("P2", closes(25), ptr(at(3, 26, 9, 0)))                                                                                // late
+	s.followup("P2", closes(31), ptr(at(3, 30, 15, 0)))                                                                               // in time
+	s.followup("P3", closes(15), ptr(at(3, 14, 9, 0)))                                                                                // in time
+	s.followup("P3", closes(16), ptr(at(3, 15, 9, 0)))                                                                                // in time
+	s.followup("P4", closes(3), ptr(at(3, 2, 9, 0)))                                                                                  // in time
+	s.followup("P4", closes(1), nil)                                                                                                  // closes exactly at the period start (28 Feb 16:00 UTC): inside
 	s.row("followups", map[string]any{"patient_id": "P4", "item_key": s.id(), "source": "pathway", "title": "随访", "channel": "phone", // missed, then its plan was closed: still missed
 		"window_start": closes(6), "window_end": closes(8), "status": "cancelled", "created_at": at(1, 1, 0, 0), "updated_at": at(3, 20, 0, 0)})
 	s.followup("PX", closes(5), nil)

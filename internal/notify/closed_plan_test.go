@@ -56,3 +56,40 @@ func TestNoRemindersFromAClosedPlan(t *testing.T) {
 		t.Fatalf("%d reminders planned for patient1 after the plan was closed", n)
 	}
 }
+
+// TestNoStageBeginsFromAClosedPlan: a stage change the relay has not handed
+// on yet when the CM closes the plan (结案) pushes nothing.
+func TestNoStageBeginsFromAClosedPlan(t *testing.T) {
+	e := newEnv(t)
+	p1 := e.Demo.Patients["patient1"]
+	e.subscribe(t, e.LoginWeChat("patient1").AccessToken, notify.KindStageBegins, "accept", 5)
+	plan, err := e.App.Careplan.Current(t.Context(), p1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := ""
+	for _, st := range plan.Stages {
+		if st.Key != plan.CurrentStage.Key {
+			next = st.Key
+		}
+	}
+	stagePushes := func() int64 {
+		var n int64
+		e.App.DB.Model(&notify.Push{}).Where("patient_id = ? AND kind = ?", p1, notify.KindStageBegins).Count(&n)
+		return n
+	}
+	before := stagePushes()
+	cm := e.LoginStaff("cm1")
+	if r := e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/patients/" + p1 + "/plans/" + plan.ID + "/transitions",
+		Cookie: cm.Cookie, CSRF: cm.CSRF, Body: map[string]any{"stage": next, "reason": "转入下一阶段"}}); r.Status != http.StatusOK {
+		t.Fatalf("transition: %d %s", r.Status, r.Body)
+	}
+	if r := e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/patients/" + p1 + "/plans/" + plan.ID + "/close",
+		Cookie: cm.Cookie, CSRF: cm.CSRF, Body: map[string]any{"reason": "died"}}); r.Status != http.StatusOK {
+		t.Fatalf("close: %d %s", r.Status, r.Body)
+	}
+	e.DeliverEvents()
+	if n := stagePushes() - before; n != 0 {
+		t.Fatalf("%d stage_begins pushes planned for a plan closed before its stage change was relayed", n)
+	}
+}
