@@ -61,7 +61,8 @@ func (h *Handler) Enrol(c *gin.Context) {
 			anchors[ev] = v
 		}
 	}
-	if _, err := h.d.Plans.Enrol(ctx(c), a, access.GrantFrom(c).PatientID, careplan.Enrolment{Pathway: c.PostForm("pathway"), Anchors: anchors}); err != nil {
+	in := careplan.Enrolment{Pathway: c.PostForm("pathway"), Anchors: anchors, PlannedAdmission: c.PostForm("planned_admission") != ""}
+	if _, err := h.d.Plans.Enrol(ctx(c), a, access.GrantFrom(c).PatientID, in); err != nil {
 		web.Error(c, err)
 		return
 	}
@@ -69,10 +70,16 @@ func (h *Handler) Enrol(c *gin.Context) {
 }
 
 // RecordEvent handles POST /admin/patients/:patientID/plans/:planID/events;
-// a ticked "planned" box (sent only when ticked) marks a planned admission.
+// "planned" is "1" (计划内入院), "0" (非计划) or "" (as recorded).
 func (h *Handler) RecordEvent(c *gin.Context) {
 	a, _ := auth.ActorFrom(c)
-	ev := careplan.Event{Name: c.PostForm("event"), Date: c.PostForm("date"), Planned: c.PostForm("planned") != ""}
+	ev := careplan.Event{Name: c.PostForm("event"), Date: c.PostForm("date")}
+	switch c.PostForm("planned") {
+	case "1":
+		ev.Planned = ptrTo(true)
+	case "0":
+		ev.Planned = ptrTo(false)
+	}
 	if _, err := h.d.Plans.RecordEvent(ctx(c), a, access.GrantFrom(c).PatientID, c.Param("planID"), ev); err != nil {
 		web.Error(c, err)
 		return
@@ -140,3 +147,5 @@ func (h *Handler) ResolveAlert(c *gin.Context) {
 	}
 	h.backTo(c, "alerts")
 }
+
+func ptrTo[T any](v T) *T { return &v }

@@ -55,6 +55,18 @@ func funcs(zone *time.Location, now func() time.Time) template.FuncMap {
 			}
 			return s
 		},
+		"eventName": func(e string) string {
+			return cmp.Or(map[string]string{"enrolment": "入组", "admission": "入院", "surgery": "手术", "discharge": "出院"}[e], e)
+		},
+		"admissionKind": func(planned *bool) string {
+			switch {
+			case planned == nil:
+				return ""
+			case *planned:
+				return "（计划内入院）"
+			}
+			return "（非计划入院）"
+		},
 		"apptKind":   func(k string) string { return cmp.Or(appointment.Kinds[k], k) },
 		"apptStatus": apptStatus,
 		"alertStatus": func(s string) string {

@@ -53,9 +53,11 @@ func TestKPIPages(t *testing.T) {
 
 // TestPlannedReadmissions: the next chemotherapy cycle recorded as a planned
 // admission, through the API or the desk, counts in the all-cause 30-day
-// readmission rate and not in the unplanned one; a correction without the
-// mark makes it unplanned again. The desk shows the unplanned rate first,
-// and a planned discharge is a 400 page that says why.
+// readmission rate and not in the unplanned one; a correction of the date
+// that says nothing of the mark keeps it, on the API and the desk; the desk
+// can mark it unplanned and planned again and shows the mark; enrolment can
+// mark its admission planned. The desk shows the unplanned rate first, and
+// a planned discharge is a 400 page that says why.
 func TestPlannedReadmissions(t *testing.T) {
 	e := apitest.New(t)
 	cm1 := e.LoginStaff("cm1")
@@ -100,6 +102,7 @@ func TestPlannedReadmissions(t *testing.T) {
 			Planned *bool
 		}
 	}
+	mustContain(t, "enrolment form", page(t, e, cm1, "/admin/patients/"+e.Demo.Patients["patient7"], http.StatusOK), `name="planned_admission"`)
 	var stay, chemo events
 	call(http.MethodPost, api+"/plans", map[string]any{"pathway": "heart_failure",
 		"anchors": map[string]string{"enrolment": day(-62), "admission": day(-60), "discharge": day(-50)}}, http.StatusCreated).JSON(t, &stay)
@@ -123,11 +126,31 @@ func TestPlannedReadmissions(t *testing.T) {
 		}
 		return string(r.Body)
 	}
-	mustContain(t, "patient page", page(t, e, cm1, "/admin/patients/"+e.Demo.Patients["patient7"], http.StatusOK), `name="planned"`, "计划内入院")
+	call(http.MethodPost, api+"/plans/"+chemo.ID+"/events", map[string]any{"event": "admission", "date": day(-39)}, http.StatusOK).JSON(t, &chemo)
+	if p := chemo.Events[1].Planned; p == nil || !*p {
+		t.Fatalf("an admission's date corrected through the API, the mark left out: %+v", chemo.Events)
+	}
+	want("date corrected through the API", 1, 0)
+	mustContain(t, "patient page", page(t, e, cm1, "/admin/patients/"+e.Demo.Patients["patient7"], http.StatusOK),
+		`name="planned"`, "（计划内入院）")
 	record(url.Values{"event": {"admission"}, "date": {day(-40)}}, http.StatusSeeOther)
-	want("corrected on the desk without the mark", 1, 1)
+	want("date corrected on the desk, the mark left as it was", 1, 0)
+	record(url.Values{"event": {"admission"}, "date": {day(-40)}, "planned": {"0"}}, http.StatusSeeOther)
+	want("marked unplanned on the desk", 1, 1)
+	mustContain(t, "patient page", page(t, e, cm1, "/admin/patients/"+e.Demo.Patients["patient7"], http.StatusOK), "（非计划入院）")
 	record(url.Values{"event": {"admission"}, "date": {day(-40)}, "planned": {"1"}}, http.StatusSeeOther)
 	want("marked planned on the desk", 1, 0)
+	// Enrolment: a new plan's admission can be planned; the mark without an admission is refused.
+	var knee events
+	call(http.MethodPost, api+"/plans", map[string]any{"pathway": "knee_arthroplasty", "planned_admission": true,
+		"anchors": map[string]string{"enrolment": day(-30), "admission": day(-28)}}, http.StatusCreated).JSON(t, &knee)
+	if len(knee.Events) != 2 || knee.Events[1].Event != "admission" || knee.Events[1].Planned == nil || !*knee.Events[1].Planned {
+		t.Fatalf("events of a plan enrolled with a planned admission: %+v", knee.Events)
+	}
+	if r := e.Do(apitest.Request{Method: http.MethodPost, Path: api + "/plans", Body: map[string]any{"pathway": "type2_diabetes", "planned_admission": true},
+		Cookie: cm1.Cookie, CSRF: cm1.CSRF}); r.Status != http.StatusBadRequest || r.ErrorCode() != "planned_without_admission" {
+		t.Fatalf("planned admission without an admission: %d %s", r.Status, r.Body)
+	}
 	refused := record(url.Values{"event": {"discharge"}, "date": {day(-35)}, "planned": {"1"}}, http.StatusBadRequest)
 	mustContain(t, "planned discharge page", refused, "只有入院事件可以标记为计划内入院")
 

@@ -23,17 +23,19 @@ func NewHandler(svc *Service, val *web.Validator) *Handler { return &Handler{svc
 
 // EnrolRequest enrols a patient in a pathway.
 type EnrolRequest struct {
-	Pathway       string            `json:"pathway" validate:"required,max=64"`
-	Anchors       map[string]string `json:"anchors" validate:"max=4"`
-	Comorbidities []string          `json:"comorbidities" validate:"omitempty,max=30,dive,max=32"`
+	Pathway          string            `json:"pathway" validate:"required,max=64"`
+	Anchors          map[string]string `json:"anchors" validate:"max=4"`
+	Comorbidities    []string          `json:"comorbidities" validate:"omitempty,max=30,dive,max=32"`
+	PlannedAdmission bool              `json:"planned_admission"`
 }
 
 // EventRequest records an event; date defaults to today. Planned marks an
-// admission planned ahead (计划内入院); it is refused on other events.
+// admission planned ahead (计划内入院) or not; left out, a correction keeps
+// what was recorded. It is refused on other events.
 type EventRequest struct {
 	Event   string `json:"event" validate:"required,max=16"`
 	Date    string `json:"date" validate:"max=10"`
-	Planned bool   `json:"planned"`
+	Planned *bool  `json:"planned"`
 }
 
 // TransitionRequest moves a plan to a stage by hand.
@@ -158,7 +160,8 @@ func (h *Handler) Enrol(c *gin.Context) {
 	}
 	a, _ := auth.ActorFrom(c)
 	patientID := access.GrantFrom(c).PatientID
-	plan, err := h.svc.Enrol(c.Request.Context(), a, patientID, Enrolment{Pathway: req.Pathway, Anchors: req.Anchors, Comorbidities: req.Comorbidities})
+	plan, err := h.svc.Enrol(c.Request.Context(), a, patientID, Enrolment{Pathway: req.Pathway, Anchors: req.Anchors,
+		Comorbidities: req.Comorbidities, PlannedAdmission: req.PlannedAdmission})
 	h.planAfter(c, http.StatusCreated, patientID, plan, err)
 }
 

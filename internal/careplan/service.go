@@ -127,6 +127,9 @@ type Enrolment struct {
 	Pathway       string
 	Anchors       map[string]string // event → YYYY-MM-DD; enrolment defaults to today
 	Comorbidities []string          // nil keeps what is recorded
+	// PlannedAdmission marks the admission in Anchors as planned (计划内入院):
+	// a readmission is usually the admission of a new plan.
+	PlannedAdmission bool
 }
 
 // Enrol instantiates a pathway for a patient: tasks with the due dates known
@@ -147,6 +150,9 @@ func (s *Service) Enrol(ctx context.Context, a auth.Actor, patientID string, in 
 	}
 	if _, ok := days[AnchorEnrolment]; !ok {
 		days[AnchorEnrolment] = DayOf(now, s.loc)
+	}
+	if _, ok := days[AnchorAdmission]; in.PlannedAdmission && !ok {
+		return Plan{}, apperr.Invalid("planned_admission", "planned_without_admission", "标记计划内入院时请填写入院日期")
 	}
 	checked := map[string]time.Time{}
 	for _, ev := range Anchors {
@@ -188,10 +194,15 @@ func (s *Service) Enrol(ctx context.Context, a auth.Actor, patientID string, in 
 			if !ok {
 				continue
 			}
-			if err := tx.SetAnchor(ctx, Anchor{PlanID: plan.ID, Anchor: ev, OnDate: FormatDay(d), RecordedAt: now, RecordedBy: a.ID}); err != nil {
+			planned := ev == AnchorAdmission && in.PlannedAdmission
+			note := ""
+			if planned {
+				note = plannedNote
+			}
+			if err := tx.SetAnchor(ctx, Anchor{PlanID: plan.ID, Anchor: ev, OnDate: FormatDay(d), Planned: planned, RecordedAt: now, RecordedBy: a.ID}); err != nil {
 				return err
 			}
-			if err := tx.AddHistory(ctx, s.history(plan, HistoryEvent, "", ev, FormatDay(d), "", who, now)); err != nil {
+			if err := tx.AddHistory(ctx, s.history(plan, HistoryEvent, "", ev, FormatDay(d), note, who, now)); err != nil {
 				return err
 			}
 		}
@@ -247,9 +258,12 @@ func (s *Service) eventDay(p *Pathway, field, dateField, event, value string) (t
 
 // Event is an event as staff record it.
 type Event struct {
-	Name    string // one of Anchors
-	Date    string // YYYY-MM-DD; "" is today
-	Planned bool   // admissions only: planned ahead (计划内入院, e.g. the next chemotherapy cycle)
+	Name string // one of Anchors
+	Date string // YYYY-MM-DD; "" is today
+	// Planned: admissions only, planned ahead (计划内入院, e.g. the next
+	// chemotherapy cycle); nil keeps what is recorded (unplanned when new),
+	// so correcting an admission's date does not change it.
+	Planned *bool
 }
 
 // plannedNote is the history's reason for a planned admission, so a
@@ -258,8 +272,7 @@ const plannedNote = "计划内入院"
 
 // RecordEvent records (or corrects) an event of a plan; the plan re-computes
 // its due dates and moves to the stage the event opens. A correction replaces
-// the whole record: re-recording an admission without Planned makes it
-// unplanned again.
+// the record; an admission keeps whether it was planned unless Planned says.
 func (s *Service) RecordEvent(ctx context.Context, a auth.Actor, patientID, planID string, ev Event) (Plan, error) {
 	event := ev.Name
 	plan, p, err := s.planOf(ctx, s.store, patientID, planID, false)
@@ -270,12 +283,8 @@ func (s *Service) RecordEvent(ctx context.Context, a auth.Actor, patientID, plan
 	if err != nil {
 		return Plan{}, err
 	}
-	note := ""
-	if ev.Planned {
-		if event != AnchorAdmission {
-			return Plan{}, ErrPlannedNotAdmission
-		}
-		note = plannedNote
+	if ev.Planned != nil && event != AnchorAdmission {
+		return Plan{}, ErrPlannedNotAdmission
 	}
 	now := s.now().UTC()
 	err = s.store.inTx(ctx, func(tx *Store) error {
@@ -289,10 +298,10 @@ func (s *Service) RecordEvent(ctx context.Context, a auth.Actor, patientID, plan
 		if err != nil {
 			return err
 		}
-		recorded, previous := map[string]time.Time{}, ""
+		recorded, previous, planned := map[string]time.Time{}, "", false
 		for _, an := range anchors {
 			if an.Anchor == event {
-				previous = an.OnDate
+				previous, planned = an.OnDate, an.Planned
 				continue
 			}
 			if d, err := ParseDay(an.OnDate); err == nil {
@@ -302,7 +311,14 @@ func (s *Service) RecordEvent(ctx context.Context, a auth.Actor, patientID, plan
 		if err := CheckEventOrder(recorded, event, day); err != nil {
 			return err
 		}
-		if err := tx.SetAnchor(ctx, Anchor{PlanID: plan.ID, Anchor: event, OnDate: FormatDay(day), Planned: ev.Planned, RecordedAt: now, RecordedBy: a.ID}); err != nil {
+		if ev.Planned != nil {
+			planned = *ev.Planned
+		}
+		note := ""
+		if planned {
+			note = plannedNote
+		}
+		if err := tx.SetAnchor(ctx, Anchor{PlanID: plan.ID, Anchor: event, OnDate: FormatDay(day), Planned: planned, RecordedAt: now, RecordedBy: a.ID}); err != nil {
 			return err
 		}
 		if err := tx.AddHistory(ctx, s.history(plan, HistoryEvent, previous, event, FormatDay(day), note, actorOf(a), now)); err != nil {
