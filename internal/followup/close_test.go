@@ -76,6 +76,19 @@ func TestClosingThePlanCancelsItsFollowups(t *testing.T) {
 			t.Fatalf("a cancelled follow-up shows as overdue: %+v", v)
 		}
 	}
+	// A cancelled follow-up cannot be moved, but the call made before the
+	// closing can still be recorded, once.
+	var cancelled row
+	e.App.DB.Model(&followup.Followup{}).Where("plan_id = ? AND status = ?", plan.ID, followup.StatusCancelled).Take(&cancelled)
+	base := "/patients/" + p1 + "/followups/" + cancelled.ID
+	cm1.do(http.MethodPost, base+"/reschedule", map[string]any{"due_on": e.Clock.Now().In(shanghai).AddDate(0, 0, 3).Format(time.DateOnly)},
+		409, "followup_cancelled", nil)
+	var recorded view
+	cm1.do(http.MethodPost, base+"/outcome", map[string]any{"reached": true, "adherence": "good", "symptoms": "家属告知已转院"}, 200, "", &recorded)
+	if recorded.Status != followup.StatusDone {
+		t.Fatalf("the outcome of a cancelled follow-up: %+v", recorded)
+	}
+	cm1.do(http.MethodPost, base+"/outcome", map[string]any{"reached": true}, 409, "followup_already_recorded", nil)
 	// Months later nothing of the plan is planned, flagged or escalated.
 	e.Clock.Advance(120 * 24 * time.Hour)
 	if _, err := e.App.Followups.Sync(t.Context()); err != nil {

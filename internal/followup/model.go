@@ -94,6 +94,7 @@ const (
 var (
 	ErrNotFound      = apperr.NotFound("随访")
 	ErrAlreadyDone   = apperr.New(apperr.KindConflict, "followup_already_recorded", "该随访已记录结果")
+	ErrCancelled     = apperr.New(apperr.KindConflict, "followup_cancelled", "护理计划已结案，该随访已取消，不能改期")
 	ErrBadChannel    = apperr.Invalid("channel", "invalid_channel", "随访方式只能是 phone、wechat、home_visit 或 clinic")
 	ErrBadAdherence  = apperr.Invalid("adherence", "invalid_adherence", "用药依从性只能是 good、partial、poor 或 unknown")
 	ErrBadDate       = apperr.Invalid("due_on", "invalid_date", "日期格式应为 YYYY-MM-DD")

@@ -167,7 +167,11 @@ func (s *Service) Reschedule(ctx context.Context, patientID, id, channel, dueOn 
 	if err != nil {
 		return Followup{}, err
 	}
-	if f.Status != StatusPending {
+	switch f.Status {
+	case StatusPending:
+	case StatusCancelled:
+		return Followup{}, ErrCancelled
+	default:
 		return Followup{}, ErrAlreadyDone
 	}
 	if channel == "" {
@@ -197,7 +201,9 @@ type Outcome struct {
 	NextAction string
 }
 
-// Record stores the outcome of a pending follow-up, once.
+// Record stores the outcome of a follow-up, once: a pending one, or one
+// cancelled when its plan was closed (the call made before the closing, e.g.
+// the one that learnt of a death, is still recorded).
 func (s *Service) Record(ctx context.Context, actor auth.Actor, patientID, id string, o Outcome) (Followup, error) {
 	if o.Reached == nil {
 		return Followup{}, ErrReachedNeeded
@@ -212,11 +218,11 @@ func (s *Service) Record(ctx context.Context, actor auth.Actor, patientID, id st
 	if err != nil {
 		return Followup{}, err
 	}
-	if f.Status != StatusPending {
+	if f.Status != StatusPending && f.Status != StatusCancelled {
 		return Followup{}, ErrAlreadyDone
 	}
 	now := s.now().UTC()
-	ok, err := s.store.Update(ctx, id, map[string]any{"status": StatusDone, "reached": *o.Reached, "symptoms": strings.TrimSpace(o.Symptoms),
+	ok, err := s.store.UpdateIn(ctx, id, []string{StatusPending, StatusCancelled}, map[string]any{"status": StatusDone, "reached": *o.Reached, "symptoms": strings.TrimSpace(o.Symptoms),
 		"adherence": o.Adherence, "problems": strings.TrimSpace(o.Problems), "next_action": strings.TrimSpace(o.NextAction),
 		"recorded_by_id": actor.ID, "recorded_at": now, "updated_at": now})
 	if err != nil {

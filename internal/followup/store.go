@@ -160,10 +160,16 @@ func (s *Store) Pending(ctx context.Context, actor auth.Actor, until time.Time, 
 
 // Update changes fields of a pending follow-up; false when it is not pending.
 func (s *Store) Update(ctx context.Context, id string, fields map[string]any) (bool, error) {
+	return s.UpdateIn(ctx, id, []string{StatusPending}, fields)
+}
+
+// UpdateIn changes fields of a follow-up in one of statuses; false when it
+// is in none of them.
+func (s *Store) UpdateIn(ctx context.Context, id string, statuses []string, fields map[string]any) (bool, error) {
 	if err := s.sealFields(fields); err != nil {
 		return false, err
 	}
-	res := s.db.WithContext(ctx).Model(&Followup{}).Where("id = ? AND status = ?", id, StatusPending).Updates(fields)
+	res := s.db.WithContext(ctx).Model(&Followup{}).Where("id = ? AND status IN ?", id, statuses).Updates(fields)
 	if res.Error != nil {
 		return false, fmt.Errorf("update follow-up %s: %w", id, res.Error)
 	}
