@@ -350,16 +350,7 @@ func TestRunDrainsRunningTask(t *testing.T) {
 		})
 		stop := start(t, w)
 
-		id := unique("task-")
-		h.deleteTask(t, queue.Default, id)
-		if _, err := h.client.Enqueue(context.Background(), asynq.NewTask(taskType, nil), asynq.Queue(queue.Default), asynq.TaskID(id)); err != nil {
-			t.Fatalf("Enqueue: %v", err)
-		}
-		select {
-		case <-started:
-		case <-time.After(waitTimeout):
-			t.Fatal("task never started")
-		}
+		id := h.startTask(t, taskType, started)
 
 		stopped := make(chan error, 1)
 		go func() { stopped <- stop() }()
@@ -409,16 +400,7 @@ func TestRunAsksALongTaskToStop(t *testing.T) {
 		})
 		stop := start(t, w)
 
-		id := unique("task-")
-		h.deleteTask(t, queue.Default, id)
-		if _, err := h.client.Enqueue(context.Background(), asynq.NewTask(taskType, nil), asynq.Queue(queue.Default), asynq.TaskID(id)); err != nil {
-			t.Fatalf("Enqueue: %v", err)
-		}
-		select {
-		case <-started:
-		case <-time.After(waitTimeout):
-			t.Fatal("task never started")
-		}
+		id := h.startTask(t, taskType, started)
 		if err := stop(); err != nil {
 			t.Fatalf("Run: %v", err)
 		}
@@ -429,6 +411,23 @@ func TestRunAsksALongTaskToStop(t *testing.T) {
 			t.Fatalf("the stopped task after the shutdown: %+v, %v; want it kept for another run", info, err)
 		}
 	})
+}
+
+// startTask enqueues a task of taskType on the Default queue and waits until
+// its handler has closed started; it returns the task's id.
+func (h *harness) startTask(t *testing.T, taskType string, started <-chan struct{}) string {
+	t.Helper()
+	id := unique("task-")
+	h.deleteTask(t, queue.Default, id)
+	if _, err := h.client.Enqueue(context.Background(), asynq.NewTask(taskType, nil), asynq.Queue(queue.Default), asynq.TaskID(id)); err != nil {
+		t.Fatalf("Enqueue: %v", err)
+	}
+	select {
+	case <-started:
+	case <-time.After(waitTimeout):
+		t.Fatal("task never started")
+	}
+	return id
 }
 
 // waitForServer polls the registered worker servers until the one running
