@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -58,6 +59,7 @@ type Worker struct {
 	log       *slog.Logger
 	grace     time.Duration
 	stopTasks context.CancelFunc // cancels the running tasks' context
+	running   sync.WaitGroup     // handlers still running
 }
 
 // NewWorker builds a worker over rdb with the given concurrency, serving
@@ -91,7 +93,13 @@ func NewWorkerOn(rdb redis.UniversalClient, queues map[string]int, concurrency i
 func (w *Worker) SetShutdownGrace(d time.Duration) { w.grace = d }
 
 // Handle registers a task handler.
-func (w *Worker) Handle(taskType string, h asynq.HandlerFunc) { w.mux.HandleFunc(taskType, h) }
+func (w *Worker) Handle(taskType string, h asynq.HandlerFunc) {
+	w.mux.HandleFunc(taskType, func(ctx context.Context, t *asynq.Task) error {
+		w.running.Add(1)
+		defer w.running.Done()
+		return h(ctx, t)
+	})
+}
 
 // Every registers a periodic task with a cron spec in the hospital's zone.
 func (w *Worker) Every(cronspec string, t *asynq.Task, opts ...asynq.Option) error {
@@ -114,10 +122,22 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("start scheduler: %w", err)
 	}
 	<-ctx.Done()
+	deadline := time.Now().Add(shutdownTimeout)
 	w.scheduler.Shutdown()
 	ask := time.AfterFunc(w.grace, w.stopTasks)
 	defer ask.Stop()
 	w.server.Shutdown()
+	// asynq stops waiting for a handler as soon as its context ends (and
+	// hands the task back); wait for the handlers themselves, so that one
+	// stopping at its next safe point (a batch recording its last chunk)
+	// gets there before the process exits.
+	finished := make(chan struct{})
+	go func() { w.running.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(time.Until(deadline)):
+		w.log.Warn("worker stopped with tasks still running")
+	}
 	return nil
 }
 
