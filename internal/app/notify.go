@@ -40,7 +40,7 @@ func (a *App) buildNotify(wechat *wx.Client, accounts *auth.Store) error {
 		return err
 	}
 	a.Notify = notify.NewService(notify.Deps{
-		Store: notify.NewStore(a.DB), Registry: reg, Consents: a.Consents, Sender: wechat, Queue: a.Queue, Keys: a.keys, Now: a.now, Log: a.Log,
+		Store: notify.NewStore(a.DB), Registry: reg, Consents: a.Consents, Sender: wechat, Queue: a.Queue, Keys: a.keys, Plans: a.Careplan, Now: a.now, Log: a.Log,
 		Household: household{db: a.DB, patients: patient.NewStore(a.DB), family: a.Family.Store(), accounts: accounts},
 	}, notify.Config{Quiet: quiet, DailyCap: a.Config.Notify.DailyCap, MaxRetry: a.Config.Notify.MaxRetry, PushToken: a.Config.WeChat.PushToken,
 		PushAESKey: a.Config.WeChat.PushAESKey, AppID: a.Config.WeChat.AppID})
@@ -79,8 +79,9 @@ func (r questionnaireReminders) DueReminders(ctx context.Context, day time.Time)
 		if !slices.Contains(questionnaireRemindOn, days) {
 			continue
 		}
+		planID := ""
 		if as.ScheduleKey != nil {
-			planID, _, _ := strings.Cut(*as.ScheduleKey, ":")
+			planID, _, _ = strings.Cut(*as.ScheduleKey, ":")
 			closed, err := r.plans.Closed(ctx, planID)
 			if err != nil {
 				return nil, err
@@ -90,7 +91,7 @@ func (r questionnaireReminders) DueReminders(ctx context.Context, day time.Time)
 			}
 		}
 		out = append(out, notify.Request{Kind: notify.KindQuestionnaireDue, PatientID: as.PatientID,
-			DedupeKey: "questionnaire_due:" + as.ID + ":" + today.Format("20060102"), At: day})
+			DedupeKey: "questionnaire_due:" + as.ID + ":" + today.Format("20060102"), At: day, PlanID: planID})
 	}
 	return out, nil
 }
@@ -235,7 +236,7 @@ func stageBegins(payload []byte) (notify.Request, bool, error) {
 		return notify.Request{}, false, nil
 	}
 	return notify.Request{Kind: notify.KindStageBegins, PatientID: ev.PatientID, DedupeKey: "stage:" + ev.PlanID + ":" + ev.To,
-		At: ev.At, Data: map[string]string{"stage_name": ev.StageName}}, true, nil
+		At: ev.At, Data: map[string]string{"stage_name": ev.StageName}, PlanID: ev.PlanID}, true, nil
 }
 
 // whilePlanOpen runs h for a stage change only while its plan is open: a

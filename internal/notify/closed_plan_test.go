@@ -93,3 +93,35 @@ func TestNoStageBeginsFromAClosedPlan(t *testing.T) {
 		t.Fatalf("%d stage_begins pushes planned for a plan closed before its stage change was relayed", n)
 	}
 }
+
+// TestAHeldPushOfAClosedPlanIsSkipped: the plan moves to a new stage at
+// 23:15; its stage_begins push waits for the quiet hours to end at 08:00. At
+// 07:30 the CM closes the plan (the patient died): at 08:00 the push is
+// skipped, not sent to the family's phones.
+func TestAHeldPushOfAClosedPlanIsSkipped(t *testing.T) {
+	e := newEnv(t)
+	p1, u1 := e.Demo.Patients["patient1"], e.Demo.Users["fake-openid-patient1"]
+	e.subscribe(t, e.LoginWeChat("patient1").AccessToken, notify.KindStageBegins, "accept", 1)
+	plan, err := e.App.Careplan.Current(t.Context(), p1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.setLocal("23:15")
+	e.request(t, notify.Request{Kind: notify.KindStageBegins, PatientID: p1, Recipients: []string{u1}, DedupeKey: "held-stage",
+		At: e.Clock.Now(), PlanID: plan.ID})
+	e.run(t)
+	e.setLocal("07:30")
+	cm := e.LoginStaff("cm1")
+	if r := e.Do(apitest.Request{Method: http.MethodPost, Path: "/api/v1/patients/" + p1 + "/plans/" + plan.ID + "/close",
+		Cookie: cm.Cookie, CSRF: cm.CSRF, Body: map[string]any{"reason": "died"}}); r.Status != http.StatusOK {
+		t.Fatalf("close: %d %s", r.Status, r.Body)
+	}
+	e.setLocal("08:00")
+	e.run(t)
+	if p := e.pushes(t, "held-stage")[0]; p.Status != notify.StatusSkipped || len(e.Fake.Sent()) != 0 {
+		t.Fatalf("a held push of a closed plan: %s, %d sent; want skipped, none sent", p.Status, len(e.Fake.Sent()))
+	}
+	if got := e.quota(t, u1, notify.KindStageBegins); got != 1 {
+		t.Fatalf("credit after a skipped push: %d, want 1 (kept)", got)
+	}
+}

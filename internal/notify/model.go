@@ -66,6 +66,9 @@ type Request struct {
 	At         time.Time         `json:"at"`
 	NotBefore  time.Time         `json:"not_before,omitzero"`
 	Data       map[string]string `json:"data,omitempty"`
+	// PlanID is the care plan the push speaks of; closed (结案) before the
+	// push goes out (it may wait for the quiet hours to end), it is skipped.
+	PlanID string `json:"plan_id,omitempty"`
 }
 
 // Subscription results, as wx.requestSubscribeMessage answers them, plus

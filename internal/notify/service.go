@@ -93,6 +93,11 @@ type Config struct {
 	SendBatch, SendChunk int
 }
 
+// Plans tells whether a care plan was closed (结案).
+type Plans interface {
+	Closed(ctx context.Context, planID string) (bool, error)
+}
+
 // Deps are what the service uses.
 type Deps struct {
 	Store     *Store
@@ -102,6 +107,7 @@ type Deps struct {
 	Sender    Sender
 	Queue     Enqueuer
 	Keys      *idempotency.Store // makes a retried subscription report count once
+	Plans     Plans              // whether a push's care plan was closed; nil: not checked
 	Now       func() time.Time
 	Log       *slog.Logger
 }
@@ -410,6 +416,15 @@ func (s *Service) check(ctx context.Context, st SendState, sentToday int, openID
 	var req Request
 	if err := json.Unmarshal([]byte(p.Payload), &req); err != nil {
 		return ready{p: p}, verdictSettle, StatusFailed, nil
+	}
+	if req.PlanID != "" && s.Plans != nil {
+		closed, err := s.Plans.Closed(ctx, req.PlanID)
+		if err != nil {
+			return ready{}, verdictNone, "", err
+		}
+		if closed {
+			return ready{p: p}, verdictSettle, StatusSkipped, nil
+		}
 	}
 	if p.Recipient == recipientFamily {
 		if ok, err := s.stillReceives(ctx, p); err != nil || !ok {
