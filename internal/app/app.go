@@ -547,7 +547,7 @@ func (a *App) Handlers() map[string]asynq.HandlerFunc {
 		audit.TaskPurge:      a.Audit.PurgeHandler(time.Duration(a.Config.Audit.RetentionDays)*24*time.Hour, a.Log),
 		careplan.TaskAdvance: a.Careplan.AdvanceHandler(),
 		careplan.TopicStageChanged: chain(a.Education.StageChangedHandler(), a.Appointments.StageChangedHandler(),
-			a.whilePlanOpen(a.Notify.RequestHandler(stageBegins))),
+			a.Notify.RequestHandler(stageBegins)),
 		careplan.TopicPlanClosed:     a.Followups.PlanClosedHandler(),
 		education.TaskAssignDue:      a.Education.AssignDueHandler(),
 		alert.TopicRaised:            chain(a.alertRaised, a.Notify.RequestHandler(readingAttention)),

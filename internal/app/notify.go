@@ -46,7 +46,7 @@ func (a *App) buildNotify(wechat *wx.Client, accounts *auth.Store) error {
 		PushAESKey: a.Config.WeChat.PushAESKey, AppID: a.Config.WeChat.AppID})
 	// Planned each morning by notify.TaskDailyReminders (appointment
 	// reminders have their own ten-minute job: their times are not daily).
-	a.Notify.AddReminderSource(questionnaireReminders{a.Questionnaires, a.Careplan, loc})
+	a.Notify.AddReminderSource(questionnaireReminders{a.Questionnaires, loc})
 	a.Notify.AddReminderSource(reportingReminders{a.Alerts, a.Config.Notify.ReportingReminderDays})
 	return nil
 }
@@ -59,9 +59,8 @@ var questionnaireRemindOn = []int{1, 3, 7}
 // questionnaires still unanswered 1, 3 and 7 days after they were given,
 // but not for those a pathway's schedule sent from a plan since closed (结案).
 type questionnaireReminders struct {
-	q     *questionnaire.Service
-	plans *careplan.Service
-	loc   *time.Location
+	q   *questionnaire.Service
+	loc *time.Location
 }
 
 func (r questionnaireReminders) DueReminders(ctx context.Context, day time.Time) ([]notify.Request, error) {
@@ -79,16 +78,9 @@ func (r questionnaireReminders) DueReminders(ctx context.Context, day time.Time)
 		if !slices.Contains(questionnaireRemindOn, days) {
 			continue
 		}
-		planID := ""
+		planID := "" // a schedule's questionnaire: not reminded of once its plan is closed
 		if as.ScheduleKey != nil {
 			planID, _, _ = strings.Cut(*as.ScheduleKey, ":")
-			closed, err := r.plans.Closed(ctx, planID)
-			if err != nil {
-				return nil, err
-			}
-			if closed {
-				continue
-			}
 		}
 		out = append(out, notify.Request{Kind: notify.KindQuestionnaireDue, PatientID: as.PatientID,
 			DedupeKey: "questionnaire_due:" + as.ID + ":" + today.Format("20060102"), At: day, PlanID: planID})
@@ -237,25 +229,6 @@ func stageBegins(payload []byte) (notify.Request, bool, error) {
 	}
 	return notify.Request{Kind: notify.KindStageBegins, PatientID: ev.PatientID, DedupeKey: "stage:" + ev.PlanID + ":" + ev.To,
 		At: ev.At, Data: map[string]string{"stage_name": ev.StageName}, PlanID: ev.PlanID}, true, nil
-}
-
-// whilePlanOpen runs h for a stage change only while its plan is open: a
-// plan closed (结案) before its stage change was relayed pushes nothing (the
-// patient may have died).
-func (a *App) whilePlanOpen(h asynq.HandlerFunc) asynq.HandlerFunc {
-	return func(ctx context.Context, t *asynq.Task) error {
-		var ev careplan.StageChanged
-		if err := json.Unmarshal(t.Payload(), &ev); err == nil && ev.PlanID != "" {
-			closed, err := a.Careplan.Closed(ctx, ev.PlanID)
-			if err != nil {
-				return err
-			}
-			if closed {
-				return nil
-			}
-		}
-		return h(ctx, t)
-	}
 }
 
 // replyWaiting turns a staff reply the patient has not seen into a

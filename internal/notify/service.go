@@ -219,6 +219,15 @@ func (s *Service) ApplyWeChatEvent(ctx context.Context, userID, event, templateI
 	return nil
 }
 
+// aboutClosedPlan reports whether req speaks of a care plan closed (结案)
+// since it was made: it is neither planned nor, if planned already, sent.
+func (s *Service) aboutClosedPlan(ctx context.Context, req Request) (bool, error) {
+	if req.PlanID == "" || s.Plans == nil {
+		return false, nil
+	}
+	return s.Plans.Closed(ctx, req.PlanID)
+}
+
 // Handle plans one request: the in-app notification at once, and a push to
 // each recipient at the time quiet hours allow. Safe to run twice for one
 // request (the outbox delivers at least once).
@@ -229,6 +238,9 @@ func (s *Service) Handle(ctx context.Context, req Request) error {
 		return fmt.Errorf("%w: unknown kind %q", errBadRequest, req.Kind)
 	case req.PatientID == "" || req.DedupeKey == "" || len(req.DedupeKey) > maxDedupeKeyLen:
 		return fmt.Errorf("%w: patient_id and dedupe_key (1..%d characters) are required", errBadRequest, maxDedupeKeyLen)
+	}
+	if closed, err := s.aboutClosedPlan(ctx, req); err != nil || closed {
+		return err
 	}
 	now := s.Now().UTC()
 	if req.At.IsZero() {
@@ -417,14 +429,10 @@ func (s *Service) check(ctx context.Context, st SendState, sentToday int, openID
 	if err := json.Unmarshal([]byte(p.Payload), &req); err != nil {
 		return ready{p: p}, verdictSettle, StatusFailed, nil
 	}
-	if req.PlanID != "" && s.Plans != nil {
-		closed, err := s.Plans.Closed(ctx, req.PlanID)
-		if err != nil {
-			return ready{}, verdictNone, "", err
-		}
-		if closed {
-			return ready{p: p}, verdictSettle, StatusSkipped, nil
-		}
+	if closed, err := s.aboutClosedPlan(ctx, req); err != nil {
+		return ready{}, verdictNone, "", err
+	} else if closed {
+		return ready{p: p}, verdictSettle, StatusSkipped, nil
 	}
 	if p.Recipient == recipientFamily {
 		if ok, err := s.stillReceives(ctx, p); err != nil || !ok {
@@ -811,6 +819,11 @@ func (s *Service) HandleBatch(ctx context.Context, reqs []Request) (int, error) 
 		t, ok := s.Registry.Template(req.Kind)
 		if !ok || req.PatientID == "" || req.DedupeKey == "" || len(req.DedupeKey) > maxDedupeKeyLen {
 			s.Log.Error("reminder left out: unknown kind or bad dedupe key", "kind", req.Kind, "patient_id", req.PatientID)
+			continue
+		}
+		if closed, err := s.aboutClosedPlan(ctx, req); err != nil {
+			return 0, err
+		} else if closed {
 			continue
 		}
 		if req.At.IsZero() {
