@@ -48,19 +48,15 @@ var sealedText = []database.Sealed{
 
 // sealFields seals the free text among an update's fields and sets its flag.
 func (s *Store) sealFields(fields map[string]any) error {
-	if s.sealer == nil {
-		return nil
-	}
 	for _, c := range sealedText {
 		v, ok := fields[c.Columns[0]].(string)
 		if !ok {
 			continue
 		}
-		sealed, err := s.sealer.Seal(v)
-		if err != nil {
+		var err error
+		if fields[c.Columns[0]], fields[c.Flag], err = fieldcrypt.SealValue(s.sealer, v); err != nil {
 			return fmt.Errorf("seal appointment %s: %w", c.Columns[0], err)
 		}
-		fields[c.Columns[0]], fields[c.Flag] = sealed, true
 	}
 	return nil
 }

@@ -46,14 +46,11 @@ var (
 
 // seal seals one reason; the flag says whether the stored value is sealed.
 func (s *Store) seal(reason string) (string, bool, error) {
-	if s.sealer == nil || reason == "" {
-		return reason, false, nil
-	}
-	sealed, err := s.sealer.Seal(reason)
+	out, sealed, err := fieldcrypt.SealValue(s.sealer, reason)
 	if err != nil {
 		return "", false, fmt.Errorf("seal plan reason: %w", err)
 	}
-	return sealed, true, nil
+	return out, sealed, nil
 }
 
 // opened returns ps with their risk reasons and closing notes opened.

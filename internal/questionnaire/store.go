@@ -51,14 +51,11 @@ func (s *Store) opened(as []Assignment) ([]Assignment, error) {
 
 // sealed returns the answers as stored: sealed when the store has a sealer.
 func (s *Store) sealed(answers string) (string, bool, error) {
-	if s.sealer == nil || answers == "" {
-		return answers, false, nil
-	}
-	out, err := s.sealer.Seal(answers)
+	out, sealed, err := fieldcrypt.SealValue(s.sealer, answers)
 	if err != nil {
 		return "", false, fmt.Errorf("seal answers: %w", err)
 	}
-	return out, true, nil
+	return out, sealed, nil
 }
 
 // Reseal seals the answers of up to batch rows written in the clear (before

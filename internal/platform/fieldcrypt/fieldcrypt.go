@@ -131,6 +131,19 @@ type Opener interface {
 	Open(sealed string) (string, error)
 }
 
+// SealValue is what a column with a sealed flag stores for plain: sealed by
+// s (flag true), or as it is with no sealer or an empty value (flag false).
+func SealValue(s interface{ Seal(string) (string, error) }, plain string) (string, bool, error) {
+	if s == nil || plain == "" {
+		return plain, false, nil
+	}
+	sealed, err := s.Seal(plain)
+	if err != nil {
+		return "", false, err
+	}
+	return sealed, true, nil
+}
+
 // OpenFields opens one row's fields sealed at rest: when *sealed, each field
 // is replaced by its plaintext and *sealed cleared; a row written in the
 // clear is left as it is. A sealed row and no opener is an error: there is
