@@ -26,26 +26,19 @@ func m0015SealedReasons() *gormigrate.Migration {
 		Migrate: func(tx *gorm.DB) error {
 			for _, c := range columns {
 				if IsMySQL(tx) {
-					// MySQL 8 takes a TEXT column's default only as an expression.
-					if err := tx.Exec("ALTER TABLE " + c[0] + " MODIFY COLUMN " + c[1] + " TEXT NOT NULL DEFAULT ('')").Error; err != nil {
+					if err := tx.Exec("ALTER TABLE " + c[0] + " MODIFY COLUMN " + c[1] + " " + emptyText(tx)).Error; err != nil {
 						return err
 					}
 				}
-				// On MySQL each ALTER commits by itself: a run stopped half-way
-				// (a lock wait on a busy table) is run again from the start.
-				if tx.Migrator().HasColumn(c[0], c[2]) {
-					continue
-				}
-				if err := tx.Exec("ALTER TABLE " + c[0] + " ADD COLUMN " + c[2] + " BOOLEAN NOT NULL DEFAULT FALSE").Error; err != nil {
+				if err := addColumn(tx, c[0], c[2], "BOOLEAN NOT NULL DEFAULT FALSE"); err != nil {
 					return err
 				}
 			}
 			return nil
 		},
 		Rollback: func(tx *gorm.DB) error {
-			// Raw SQL: gorm's SQLite migrator cannot drop a column by table name alone.
 			for _, c := range columns {
-				if err := tx.Exec("ALTER TABLE " + c[0] + " DROP COLUMN " + c[2]).Error; err != nil {
+				if err := dropColumn(tx, c[0], c[2]); err != nil {
 					return err
 				}
 			}

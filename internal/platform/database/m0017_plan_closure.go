@@ -13,13 +13,9 @@ import (
 // expression.
 func m0017PlanClosure() *gormigrate.Migration {
 	columns := func(tx *gorm.DB) [][2]string {
-		note := "TEXT NOT NULL DEFAULT ''"
-		if IsMySQL(tx) {
-			note = "TEXT NOT NULL DEFAULT ('')"
-		}
 		return [][2]string{
 			{"close_reason", "VARCHAR(32) NOT NULL DEFAULT ''"},
-			{"close_note", note},
+			{"close_note", emptyText(tx)},
 			{"close_note_sealed", "BOOLEAN NOT NULL DEFAULT FALSE"},
 			{"closed_by", "VARCHAR(36) NOT NULL DEFAULT ''"},
 		}
@@ -28,20 +24,15 @@ func m0017PlanClosure() *gormigrate.Migration {
 		ID: "0017_plan_closure",
 		Migrate: func(tx *gorm.DB) error {
 			for _, c := range columns(tx) {
-				// On MySQL each ALTER commits by itself: a run stopped half-way is run again from the start.
-				if tx.Migrator().HasColumn("care_plans", c[0]) {
-					continue
-				}
-				if err := tx.Exec("ALTER TABLE care_plans ADD COLUMN " + c[0] + " " + c[1]).Error; err != nil {
+				if err := addColumn(tx, "care_plans", c[0], c[1]); err != nil {
 					return err
 				}
 			}
 			return nil
 		},
 		Rollback: func(tx *gorm.DB) error {
-			// Raw SQL: gorm's SQLite migrator cannot drop a column by table name alone.
 			for _, c := range columns(tx) {
-				if err := tx.Exec("ALTER TABLE care_plans DROP COLUMN " + c[0]).Error; err != nil {
+				if err := dropColumn(tx, "care_plans", c[0]); err != nil {
 					return err
 				}
 			}

@@ -107,3 +107,28 @@ func CheckCurrent(ctx context.Context, db *gorm.DB) error {
 	}
 	return nil
 }
+
+// addColumn adds a column unless the table has it already: on MySQL each
+// ALTER commits by itself, so a migration stopped half-way (a lock wait on a
+// busy table) is run again from the start.
+func addColumn(tx *gorm.DB, table, column, definition string) error {
+	if tx.Migrator().HasColumn(table, column) {
+		return nil
+	}
+	return tx.Exec("ALTER TABLE " + table + " ADD COLUMN " + column + " " + definition).Error
+}
+
+// dropColumn drops a column in raw SQL: gorm's SQLite migrator cannot drop
+// one by table name alone.
+func dropColumn(tx *gorm.DB, table, column string) error {
+	return tx.Exec("ALTER TABLE " + table + " DROP COLUMN " + column).Error
+}
+
+// emptyText is a TEXT column, not null, empty by default: MySQL 8 takes a
+// TEXT column's default only as an expression.
+func emptyText(tx *gorm.DB) string {
+	if IsMySQL(tx) {
+		return "TEXT NOT NULL DEFAULT ('')"
+	}
+	return "TEXT NOT NULL DEFAULT ''"
+}
